@@ -1,0 +1,115 @@
+//! Result codes (`pm_result`), the library's error type and the per-thread last error.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, c_char};
+
+/// Result of every fallible call. The numeric values are part of the ABI and never change.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum pm_result {
+    /// Done. For a post: every listener registered when dispatch started ran (or the message
+    /// was queued).
+    PM_OK = 0,
+    /// Not an error: the target origin did not match, so the message was dropped silently as the
+    /// HTML standard says.
+    PM_DROPPED = 1,
+    /// A required pointer argument was NULL.
+    PM_ERR_NULL_ARGUMENT = 2,
+    /// A window, port, channel or listener id that was freed, closed, transferred or never issued.
+    PM_ERR_INVALID_HANDLE = 3,
+    /// targetOrigin is not "*", "/" or an absolute URL (the DOM's SyntaxError).
+    PM_ERR_SYNTAX = 4,
+    /// A window URL that does not parse as an absolute URL.
+    PM_ERR_INVALID_URL = 5,
+    /// A string argument is not valid UTF-8.
+    PM_ERR_UTF8 = 6,
+    /// Nested dispatch on this thread would exceed `PM_MAX_DISPATCH_DEPTH`.
+    PM_ERR_DEPTH = 7,
+    /// An internal panic was caught; library state is still consistent.
+    PM_ERR_PANIC = 8,
+    /// A bad transfer list (the DOM's DataCloneError).
+    PM_ERR_DATA_CLONE = 9,
+    /// Reserved: closing frees a handle, so closed objects answer `PM_ERR_INVALID_HANDLE`.
+    PM_ERR_CLOSED = 10,
+    /// Queuing this message would exceed the window's queue limits; nothing was queued.
+    PM_ERR_QUEUE_FULL = 11,
+    /// An enum value or other argument out of its range.
+    PM_ERR_INVALID_ARGUMENT = 12,
+}
+
+/// A failure: its result code and a human-readable message for `pm_last_error()`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    pub code: pm_result,
+    pub message: Cow<'static, str>,
+}
+
+impl Error {
+    pub fn new(code: pm_result, message: impl Into<Cow<'static, str>>) -> Self {
+        Error {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn null(what: &'static str) -> Self {
+        Error::new(
+            pm_result::PM_ERR_NULL_ARGUMENT,
+            format!("{what} must not be NULL"),
+        )
+    }
+
+    pub fn invalid_handle(what: &'static str) -> Self {
+        Error::new(
+            pm_result::PM_ERR_INVALID_HANDLE,
+            format!("{what} is not a live handle (freed, closed, transferred or never issued)"),
+        )
+    }
+
+    pub fn invalid_argument(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::new(pm_result::PM_ERR_INVALID_ARGUMENT, message)
+    }
+
+    pub fn depth() -> Self {
+        Error::new(
+            pm_result::PM_ERR_DEPTH,
+            "nested dispatch on this thread would exceed PM_MAX_DISPATCH_DEPTH",
+        )
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// Records `message` as this thread's last failure.
+pub fn set_last_error(message: &str) {
+    // Interior NULs cannot come from our own messages, but strip them rather than panic.
+    let bytes: Vec<u8> = message.bytes().filter(|&b| b != 0).collect();
+    let text = CString::new(bytes).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = text);
+}
+
+/// This thread's last failure message ("" if none). Valid until the next failing call on this
+/// thread, because only a failure replaces it.
+pub fn last_error_ptr() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// This thread's last failure message, copied (for tests).
+pub fn last_error() -> String {
+    // SAFETY: the pointer comes from the thread-local CString, alive for this call.
+    unsafe { CStr::from_ptr(last_error_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}

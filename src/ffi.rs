@@ -1,0 +1,132 @@
+//! The panic boundary and argument conversion shared by every exported function.
+//!
+//! Every `extern "C"` function body runs inside [`boundary`], which catches panics, records
+//! failures for `pm_last_error()` and turns them into the function's error return value. The
+//! helpers here turn raw C arguments into Rust values or documented errors, never dereferencing a
+//! NULL or a handle.
+
+use crate::error::{Error, pm_result, set_last_error};
+use crate::handles::Handle;
+use std::ffi::{CStr, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// What an exported function returns when it fails.
+pub trait FfiReturn {
+    fn on_error(error: &Error) -> Self;
+}
+
+impl FfiReturn for pm_result {
+    fn on_error(error: &Error) -> Self {
+        error.code
+    }
+}
+
+impl<T> FfiReturn for *mut T {
+    fn on_error(_: &Error) -> Self {
+        std::ptr::null_mut()
+    }
+}
+
+impl<T> FfiReturn for *const T {
+    fn on_error(_: &Error) -> Self {
+        std::ptr::null()
+    }
+}
+
+impl FfiReturn for u64 {
+    fn on_error(_: &Error) -> Self {
+        0
+    }
+}
+
+impl FfiReturn for usize {
+    fn on_error(_: &Error) -> Self {
+        0
+    }
+}
+
+/// Runs an exported function's body: never lets a panic unwind into C, and records every failure
+/// as this thread's last error.
+pub fn boundary<R: FfiReturn>(body: impl FnOnce() -> Result<R, Error>) -> R {
+    let error = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => return value,
+        Ok(Err(error)) => error,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Error::new(pm_result::PM_ERR_PANIC, format!("internal panic caught: {what}"))
+        }
+    };
+    set_last_error(&error.message);
+    R::on_error(&error)
+}
+
+/// A handle argument: NULL is `PM_ERR_NULL_ARGUMENT`; any other value is only a candidate until a
+/// table lookup accepts it.
+pub fn handle_arg<T>(ptr: *const T, what: &'static str) -> Result<Handle, Error> {
+    Handle::from_raw(ptr as usize).ok_or_else(|| Error::null(what))
+}
+
+/// The bytes of a NUL-terminated string argument.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that stays valid for `'a`.
+pub unsafe fn c_bytes<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a [u8], Error> {
+    if ptr.is_null() {
+        return Err(Error::null(what));
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    Ok(unsafe { CStr::from_ptr(ptr) }.to_bytes())
+}
+
+/// A NUL-terminated UTF-8 string argument; invalid UTF-8 is `PM_ERR_UTF8`.
+///
+/// # Safety
+/// As for [`c_bytes`].
+pub unsafe fn c_str<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a str, Error> {
+    // SAFETY: forwarded contract.
+    let bytes = unsafe { c_bytes(ptr, what) }?;
+    std::str::from_utf8(bytes)
+        .map_err(|_| Error::new(pm_result::PM_ERR_UTF8, format!("{what} is not valid UTF-8")))
+}
+
+/// A (pointer, length) byte buffer: NULL is allowed only with length 0.
+///
+/// # Safety
+/// `ptr` is NULL or points to `len` readable bytes that stay valid for `'a`.
+pub unsafe fn data_arg<'a>(ptr: *const u8, len: usize, what: &'static str) -> Result<&'a [u8], Error> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(Error::null(what))
+        };
+    }
+    if len > isize::MAX as usize {
+        return Err(Error::invalid_argument(format!("{what} length {len} is too large")));
+    }
+    // SAFETY: non-NULL, `len` readable bytes by the caller's contract, len <= isize::MAX.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// An array argument of `len` elements: NULL is allowed only with length 0.
+///
+/// # Safety
+/// `ptr` is NULL or points to `len` readable elements that stay valid for `'a`.
+pub unsafe fn array_arg<'a, T>(ptr: *const T, len: usize, what: &'static str) -> Result<&'a [T], Error> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(Error::null(what))
+        };
+    }
+    if len > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
+        return Err(Error::invalid_argument(format!("{what} length {len} is too large")));
+    }
+    // SAFETY: non-NULL, `len` readable elements by the caller's contract, size checked.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}

@@ -1,0 +1,22 @@
+//! postmessage: the web's cross-document messaging (`window.postMessage` and the `message`
+//! event) as a library with a C ABI.
+//!
+//! Layout, one module per concept: [`handles`] (opaque handle table), [`origin`] (origins and
+//! targetOrigin), [`scheme`] (custom standard schemes), [`window`] (windows and documents),
+//! [`listener`] (listener lifetime), [`dispatch`] (posting and delivery), and at the edge
+//! [`ffi`] (panic boundary, argument conversion) and [`capi`] (the exported functions).
+
+pub mod capi;
+pub mod dispatch;
+pub mod error;
+pub mod ffi;
+pub mod handles;
+pub mod listener;
+pub mod origin;
+pub mod scheme;
+pub mod types;
+pub mod window;
+
+pub use dispatch::PM_MAX_DISPATCH_DEPTH;
+pub use error::{Error, pm_result};
+pub use types::*;

@@ -1,0 +1,200 @@
+//! Listeners: a C callback with its user data, and the lifetime rules around it.
+//!
+//! A listener is shared (`Arc`) between its window's list and any dispatch snapshots. Its
+//! `state` word counts running calls and carries two flags, so that removal and dispatch can race
+//! from any threads and `destroy(user_data)` still runs exactly once, after removal and after the
+//! last running call has returned.
+
+use crate::types::{pm_destroy_fn, pm_message_event};
+use std::ffi::c_void;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+const REMOVED: usize = 1;
+const DESTROYED: usize = 2;
+const ONE_CALL: usize = 4;
+
+/// The C callback type, never NULL here (the FFI layer rejects NULL).
+pub type Callback = unsafe extern "C" fn(*const pm_message_event, *mut c_void);
+
+/// One registered listener.
+pub struct Listener {
+    id: u64,
+    callback: Callback,
+    user_data: *mut c_void,
+    destroy: pm_destroy_fn,
+    state: AtomicUsize,
+}
+
+// SAFETY: the embedder hands us `user_data` to pass back to its own callbacks from any thread;
+// the API documents that listeners run on the posting thread. We never dereference it.
+unsafe impl Send for Listener {}
+// SAFETY: as above; all mutable state is atomic.
+unsafe impl Sync for Listener {}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Listener {
+    pub fn new(callback: Callback, user_data: *mut c_void, destroy: pm_destroy_fn) -> Arc<Self> {
+        Arc::new(Listener {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            callback,
+            user_data,
+            destroy,
+            state: AtomicUsize::new(0),
+        })
+    }
+
+    /// The id returned to C (process-unique, never 0).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Calls the listener unless it has been removed. Returns whether it ran.
+    pub fn call(&self, event: &pm_message_event) -> bool {
+        let before = self.state.fetch_add(ONE_CALL, Ordering::Acquire);
+        if before & REMOVED == 0 {
+            // SAFETY: `callback` is a non-NULL C function pointer given to us for this purpose;
+            // `event` is valid for the duration of the call.
+            unsafe { (self.callback)(event, self.user_data) };
+        }
+        self.finish_call();
+        before & REMOVED == 0
+    }
+
+    fn finish_call(&self) {
+        let before = self.state.fetch_sub(ONE_CALL, Ordering::AcqRel);
+        if before == ONE_CALL | REMOVED {
+            self.destroy_once();
+        }
+    }
+
+    /// Marks the listener removed: it will not be called again. If no call is running, destroy
+    /// runs now, on this thread; otherwise the last running call runs it when it returns.
+    pub fn remove(&self) {
+        let before = self.state.fetch_or(REMOVED, Ordering::AcqRel);
+        if before & REMOVED == 0 && before < ONE_CALL {
+            self.destroy_once();
+        }
+    }
+
+    pub fn is_removed(&self) -> bool {
+        self.state.load(Ordering::Acquire) & REMOVED != 0
+    }
+
+    fn destroy_once(&self) {
+        // Only the transition "removed, idle" -> "removed, idle, destroyed" runs destroy, so a
+        // remover and a finishing call racing here cannot both run it.
+        if self
+            .state
+            .compare_exchange(REMOVED, REMOVED | DESTROYED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+            && let Some(destroy) = self.destroy
+        {
+            // SAFETY: the embedder's destroy function, called exactly once with its user data.
+            unsafe { destroy(self.user_data) };
+        }
+    }
+}
+
+/// A window's listeners in registration order. Dispatch takes a snapshot (a cheap `Arc` clone);
+/// changes copy the list only while a snapshot is alive.
+#[derive(Clone, Default)]
+pub struct ListenerList(Arc<Vec<Arc<Listener>>>);
+
+impl ListenerList {
+    pub fn snapshot(&self) -> ListenerList {
+        self.clone()
+    }
+
+    pub fn push(&mut self, listener: Arc<Listener>) {
+        Arc::make_mut(&mut self.0).push(listener);
+    }
+
+    /// Takes the listener with `id` out of the list (the caller then calls `remove` on it,
+    /// outside any lock).
+    pub fn take(&mut self, id: u64) -> Option<Arc<Listener>> {
+        let pos = self.0.iter().position(|l| l.id == id)?;
+        Some(Arc::make_mut(&mut self.0).remove(pos))
+    }
+
+    /// Empties the list, returning the listeners to be removed outside any lock.
+    pub fn take_all(&mut self) -> Vec<Arc<Listener>> {
+        match Arc::try_unwrap(std::mem::take(&mut self.0)) {
+            Ok(v) => v,
+            Err(shared) => shared.as_ref().clone(),
+        }
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Arc<Listener>> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    unsafe extern "C" fn count(_: *const pm_message_event, ud: *mut c_void) {
+        // SAFETY: tests pass a pointer to an AtomicUsize that outlives the listener.
+        unsafe { &*(ud as *const AtomicUsize) }.fetch_add(1, Ordering::SeqCst);
+    }
+    unsafe extern "C" fn destroyed(ud: *mut c_void) {
+        // SAFETY: as above.
+        unsafe { &*(ud as *const AtomicUsize) }.fetch_add(100, Ordering::SeqCst);
+    }
+
+    fn event() -> pm_message_event {
+        pm_message_event {
+            data: std::ptr::null(),
+            data_len: 0,
+            origin: c"".as_ptr(),
+            last_event_id: c"".as_ptr(),
+            source: std::ptr::null_mut(),
+            target: std::ptr::null_mut(),
+            ports: std::ptr::null(),
+            ports_len: 0,
+        }
+    }
+
+    #[test]
+    fn removed_listener_is_not_called_and_destroyed_once() {
+        let hits = AtomicUsize::new(0);
+        let ud = &hits as *const AtomicUsize as *mut c_void;
+        let l = Listener::new(count, ud, Some(destroyed));
+        assert!(l.call(&event()));
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        l.remove();
+        assert_eq!(hits.load(Ordering::SeqCst), 101, "destroy ran at removal");
+        assert!(!l.call(&event()));
+        l.remove();
+        assert_eq!(hits.load(Ordering::SeqCst), 101, "destroy ran exactly once");
+    }
+
+    #[test]
+    fn list_snapshot_is_unaffected_by_changes() {
+        let hits = AtomicUsize::new(0);
+        let ud = &hits as *const AtomicUsize as *mut c_void;
+        let mut list = ListenerList::default();
+        let a = Listener::new(count, ud, None);
+        let id = a.id();
+        list.push(a);
+        let snap = list.snapshot();
+        list.push(Listener::new(count, ud, None));
+        assert_eq!(snap.len(), 1);
+        assert_eq!(list.len(), 2);
+        assert!(list.take(id).is_some());
+        assert!(list.take(id).is_none());
+        assert_eq!(list.take_all().len(), 1);
+        assert!(list.is_empty());
+    }
+}

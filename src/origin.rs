@@ -1,0 +1,326 @@
+//! Origins (HTML standard, URL standard) and targetOrigin parsing and matching.
+//!
+//! An origin is computed once from a URL and stored: tuple origins compare by their ASCII
+//! serialization (which is canonical: scheme and host normalized, default port omitted), opaque
+//! origins compare by identity, never by the string "null". This avoids the `url` crate trap where
+//! `Url::origin()` makes a fresh opaque origin on each call.
+
+use crate::error::{Error, pm_result};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::{CStr, c_char};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use url::Url;
+
+/// An HTML origin.
+#[derive(Clone, Debug)]
+pub enum Origin {
+    /// A tuple origin, held by its NUL-terminated ASCII serialization.
+    Tuple(Arc<TupleOrigin>),
+    /// An opaque origin: equal only to itself (same id). Serializes as "null".
+    Opaque(u64),
+}
+
+/// A tuple origin's ASCII serialization ("scheme://host[:port]"), stored with a trailing NUL so
+/// it can be handed to C without copying.
+#[derive(Debug)]
+pub struct TupleOrigin {
+    serialized_nul: Box<str>,
+}
+
+static NEXT_OPAQUE: AtomicU64 = AtomicU64::new(1);
+const NULL_ORIGIN: &CStr = c"null";
+
+impl Origin {
+    /// A new opaque origin, distinct from every other.
+    pub fn new_opaque() -> Origin {
+        Origin::Opaque(NEXT_OPAQUE.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn tuple(serialized: String) -> Origin {
+        let mut s = serialized;
+        s.push('\0');
+        Origin::Tuple(Arc::new(TupleOrigin {
+            serialized_nul: s.into_boxed_str(),
+        }))
+    }
+
+    /// The origin of a parsed URL, per the URL standard.
+    ///
+    /// Differs from `Url::origin()` where the crate differs from the standard: a `blob:` URL has
+    /// its inner URL's origin only when that inner URL is http(s) (file is opaque anyway), and
+    /// schemes registered with `pm_register_standard_scheme` get tuple origins.
+    pub fn of_url(url: &Url) -> Origin {
+        match url.scheme() {
+            "blob" => match Url::parse(url.path()) {
+                Ok(inner) if matches!(inner.scheme(), "http" | "https") => Origin::of_url(&inner),
+                _ => Origin::new_opaque(),
+            },
+            _ => match url.origin() {
+                url::Origin::Tuple(..) => Origin::tuple(url.origin().ascii_serialization()),
+                url::Origin::Opaque(_) => match crate::scheme::standard_origin(url) {
+                    Some(serialized) => Origin::tuple(serialized),
+                    None => Origin::new_opaque(),
+                },
+            },
+        }
+    }
+
+    /// Parses `url` as an absolute URL and returns its origin.
+    pub fn parse(url: &str) -> Result<Origin, Error> {
+        Url::parse(url)
+            .map(|u| Origin::of_url(&u))
+            .map_err(|e| Error::new(pm_result::PM_ERR_INVALID_URL, format!("invalid URL {url:?}: {e}")))
+    }
+
+    /// HTML "same origin": tuples by value, opaque origins by identity.
+    pub fn same_origin(&self, other: &Origin) -> bool {
+        match (self, other) {
+            (Origin::Tuple(a), Origin::Tuple(b)) => {
+                Arc::ptr_eq(a, b) || a.serialized_nul == b.serialized_nul
+            }
+            (Origin::Opaque(a), Origin::Opaque(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    pub fn is_opaque(&self) -> bool {
+        matches!(self, Origin::Opaque(_))
+    }
+
+    /// The ASCII serialization: "scheme://host[:port]", or "null" when opaque.
+    pub fn serialization(&self) -> &str {
+        match self {
+            Origin::Tuple(t) => &t.serialized_nul[..t.serialized_nul.len() - 1],
+            Origin::Opaque(_) => "null",
+        }
+    }
+
+    /// The serialization as a NUL-terminated C string, valid while `self` lives.
+    pub fn as_c_ptr(&self) -> *const c_char {
+        match self {
+            Origin::Tuple(t) => t.serialized_nul.as_ptr().cast(),
+            Origin::Opaque(_) => NULL_ORIGIN.as_ptr(),
+        }
+    }
+}
+
+/// The parsed `targetOrigin` argument of postMessage.
+#[derive(Clone, Debug)]
+pub enum TargetOrigin {
+    /// `"*"`: any origin.
+    Any,
+    /// `"/"`: the source window's origin.
+    SameAsSource,
+    /// An absolute URL's origin (path, query and fragment ignored).
+    Exact(Origin),
+}
+
+impl TargetOrigin {
+    /// Parses per the HTML "window post message steps": `"*"` and `"/"` match exactly (before any
+    /// trimming); anything else goes through the URL parser with no base, and failure is a
+    /// SyntaxError. A URL with an opaque origin parses but can never match.
+    pub fn parse(s: &str) -> Result<TargetOrigin, Error> {
+        match s {
+            "*" => Ok(TargetOrigin::Any),
+            "/" => Ok(TargetOrigin::SameAsSource),
+            _ => match Url::parse(s) {
+                Ok(url) => Ok(TargetOrigin::Exact(Origin::of_url(&url))),
+                Err(e) => Err(Error::new(
+                    pm_result::PM_ERR_SYNTAX,
+                    format!("targetOrigin {s:?} is not \"*\", \"/\" or an absolute URL: {e}"),
+                )),
+            },
+        }
+    }
+
+    /// Parses bytes from C, consulting this thread's cache first so a string seen before is never
+    /// re-parsed. Invalid UTF-8 is `PM_ERR_UTF8`.
+    pub fn parse_cached(bytes: &[u8]) -> Result<TargetOrigin, Error> {
+        match bytes {
+            b"*" => return Ok(TargetOrigin::Any),
+            b"/" => return Ok(TargetOrigin::SameAsSource),
+            _ => {}
+        }
+        CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let generation = crate::scheme::generation();
+            if cache.generation != generation || cache.map.len() >= CACHE_CAPACITY {
+                cache.map.clear();
+                cache.generation = generation;
+            }
+            if let Some(hit) = cache.map.get(bytes) {
+                return Ok(hit.clone());
+            }
+            let text = std::str::from_utf8(bytes).map_err(|_| {
+                Error::new(pm_result::PM_ERR_UTF8, "targetOrigin is not valid UTF-8")
+            })?;
+            let parsed = TargetOrigin::parse(text)?;
+            cache.map.insert(bytes.into(), parsed.clone());
+            Ok(parsed)
+        })
+    }
+
+    /// Whether a message from `source` may be delivered to a document with origin `target`.
+    pub fn matches(&self, source: &Origin, target: &Origin) -> bool {
+        match self {
+            TargetOrigin::Any => true,
+            TargetOrigin::SameAsSource => source.same_origin(target),
+            TargetOrigin::Exact(origin) => origin.same_origin(target),
+        }
+    }
+}
+
+const CACHE_CAPACITY: usize = 256;
+
+/// A small, fast hasher for short keys (FxHash's multiply-rotate), used only for the
+/// per-thread targetOrigin cache whose keys are not attacker-chosen in bulk.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+struct TargetOriginCache {
+    generation: u64,
+    map: HashMap<Box<[u8]>, TargetOrigin, BuildHasherDefault<FxHasher>>,
+}
+
+thread_local! {
+    static CACHE: RefCell<TargetOriginCache> = RefCell::new(TargetOriginCache {
+        generation: 0,
+        map: HashMap::default(),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ser(url: &str) -> String {
+        Origin::parse(url).unwrap().serialization().to_string()
+    }
+
+    #[test]
+    fn serialization_follows_the_url_standard() {
+        assert_eq!(ser("http://127.0.0.1/page"), "http://127.0.0.1");
+        assert_eq!(ser("HTTP://LocalHost:80/x?y#z"), "http://localhost");
+        assert_eq!(ser("https://example.com:443"), "https://example.com");
+        assert_eq!(ser("https://example.com:8443"), "https://example.com:8443");
+        assert_eq!(ser("http://example.com.:80/"), "http://example.com.");
+        assert_eq!(ser("http://user:pw@example.com/"), "http://example.com");
+        assert_eq!(ser("http://example.com:0/"), "http://example.com:0");
+        assert_eq!(ser("http://bücher.de/"), "http://xn--bcher-kva.de");
+        assert_eq!(ser("http://0x7f.1/"), "http://127.0.0.1");
+        assert_eq!(ser("http://[0:0::1]:8080/"), "http://[::1]:8080");
+        assert_eq!(ser("ws://x:80"), "ws://x");
+        assert_eq!(ser("blob:https://a.example/uuid"), "https://a.example");
+        assert_eq!(ser("blob:ftp://a.example/uuid"), "null");
+        assert_eq!(ser("file:///etc/passwd"), "null");
+        assert_eq!(ser("data:text/plain,hi"), "null");
+        assert_eq!(ser("about:blank"), "null");
+        assert_eq!(ser("app://ui/index.html"), "null");
+    }
+
+    #[test]
+    fn opaque_origins_compare_by_identity() {
+        let a = Origin::parse("data:,x").unwrap();
+        let b = Origin::parse("data:,x").unwrap();
+        assert!(a.same_origin(&a));
+        assert!(a.same_origin(&a.clone()));
+        assert!(!a.same_origin(&b));
+        assert_eq!(a.serialization(), b.serialization());
+    }
+
+    #[test]
+    fn tuple_origins_compare_by_value() {
+        let a = Origin::parse("http://localhost/a").unwrap();
+        let b = Origin::parse("http://LOCALHOST:80/b").unwrap();
+        let c = Origin::parse("https://localhost/").unwrap();
+        assert!(a.same_origin(&b));
+        assert!(!a.same_origin(&c));
+    }
+
+    #[test]
+    fn invalid_urls_are_rejected() {
+        for bad in ["", "localhost", "//host", "null", "http://", "http://exa mple.com"] {
+            assert_eq!(
+                Origin::parse(bad).unwrap_err().code,
+                pm_result::PM_ERR_INVALID_URL,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn target_origin_syntax() {
+        for bad in ["", "null", "localhost", "//host", " *", "* ", "/ ", "http://"] {
+            assert_eq!(
+                TargetOrigin::parse(bad).unwrap_err().code,
+                pm_result::PM_ERR_SYNTAX,
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(TargetOrigin::parse("*"), Ok(TargetOrigin::Any)));
+        assert!(matches!(TargetOrigin::parse("/"), Ok(TargetOrigin::SameAsSource)));
+        assert!(TargetOrigin::parse(" http://x ").is_ok());
+        assert!(TargetOrigin::parse("data:,x").is_ok());
+    }
+
+    #[test]
+    fn target_origin_matching() {
+        let src = Origin::parse("http://127.0.0.1/").unwrap();
+        let dst = Origin::parse("http://localhost/").unwrap();
+        let m = |t: &str, s: &Origin, d: &Origin| TargetOrigin::parse(t).unwrap().matches(s, d);
+        assert!(m("*", &src, &dst));
+        assert!(m("http://localhost", &src, &dst));
+        assert!(m("http://localhost:80/some/path?q#f", &src, &dst));
+        assert!(!m("https://localhost", &src, &dst));
+        assert!(!m("http://localhost:8080", &src, &dst));
+        assert!(!m("/", &src, &dst));
+        assert!(m("/", &src, &src));
+        let opaque = Origin::parse("data:,x").unwrap();
+        assert!(!m("data:,x", &src, &opaque));
+        assert!(m("/", &opaque, &opaque));
+        assert!(!m("/", &opaque, &Origin::parse("data:,x").unwrap()));
+        assert!(m("*", &opaque, &opaque));
+    }
+
+    #[test]
+    fn cache_gives_same_answers_as_parse() {
+        for t in ["*", "/", "http://a.example/x", "http://a.example/x", "nope", "data:,x"] {
+            let direct = TargetOrigin::parse(t).map_err(|e| e.code);
+            let cached = TargetOrigin::parse_cached(t.as_bytes()).map_err(|e| e.code);
+            assert_eq!(direct.is_ok(), cached.is_ok(), "{t}");
+            assert_eq!(direct.err(), cached.err(), "{t}");
+        }
+        assert_eq!(
+            TargetOrigin::parse_cached(b"http://\xff").unwrap_err().code,
+            pm_result::PM_ERR_UTF8
+        );
+    }
+}
