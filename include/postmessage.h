@@ -74,6 +74,56 @@ typedef enum pm_result {
 } pm_result;
 
 /**
+ * Why a message was not delivered.
+ */
+typedef enum pm_drop_reason {
+  /**
+   * targetOrigin did not match the target's origin.
+   */
+  PM_DROP_ORIGIN_MISMATCH = 1,
+  /**
+   * Queued for a document the window has navigated away from.
+   */
+  PM_DROP_NAVIGATED = 2,
+  /**
+   * Target window freed, or port partner (or receiving channel) closed, before delivery.
+   */
+  PM_DROP_TARGET_GONE = 3,
+  /**
+   * Refused with `PM_ERR_QUEUE_FULL`.
+   */
+  PM_DROP_QUEUE_FULL = 4,
+  /**
+   * Refused with `PM_ERR_DEPTH`.
+   */
+  PM_DROP_DEPTH = 5,
+  /**
+   * Skipped by one allow-list listener (reported once per such listener).
+   */
+  PM_DROP_FILTERED = 6,
+} pm_drop_reason;
+
+/**
+ * How a window receives messages.
+ */
+typedef enum pm_dispatch_mode {
+  /**
+   * Listeners run on the posting thread before the post returns (the default; the seed's
+   * behaviour).
+   */
+  PM_DISPATCH_SYNC = 0,
+  /**
+   * Posts queue a task; `pm_window_run_pending` runs it (the HTML standard's behaviour).
+   */
+  PM_DISPATCH_QUEUED = 1,
+} pm_dispatch_mode;
+
+/**
+ * A BroadcastChannel: an opaque handle.
+ */
+typedef struct pm_broadcast pm_broadcast;
+
+/**
  * A MessagePort: an opaque handle.
  */
 typedef struct pm_port pm_port;
@@ -141,13 +191,346 @@ typedef struct pm_message_event {
 typedef void (*pm_listener_fn)(const struct pm_message_event *event, void *user_data);
 
 /**
+ * Called when a window's queue becomes non-empty.
+ */
+typedef void (*pm_wake_fn)(struct pm_window *window, void *user_data);
+
+/**
  * Releases a listener's `user_data`; called exactly once (see `pm_add_listener_full`).
  */
 typedef void (*pm_destroy_fn)(void *user_data);
 
+/**
+ * A dropped message, as the drop handler receives it. Everything is borrowed for the call
+ * only. New fields are only ever appended.
+ */
+typedef struct pm_drop_event {
+  /**
+   * Why it was dropped.
+   */
+  enum pm_drop_reason reason;
+  /**
+   * The source's serialized origin; "" for port messages.
+   */
+  const char *source_origin;
+  /**
+   * The origin of the document the message was meant for (for `PM_DROP_NAVIGATED`, the old
+   * one); "" if unknown.
+   */
+  const char *target_origin;
+  /**
+   * The targetOrigin argument as the poster gave it; "" for ports and broadcasts.
+   */
+  const char *requested_origin;
+  /**
+   * The posting window; NULL when unknown or gone, and for port and broadcast messages.
+   */
+  struct pm_window *source;
+  /**
+   * The target window; NULL when gone.
+   */
+  struct pm_window *target;
+  /**
+   * Length of the message data in bytes.
+   */
+  size_t data_len;
+} pm_drop_event;
+
+/**
+ * The drop handler. `event` is borrowed for the call only. It may call the library.
+ */
+typedef void (*pm_drop_fn)(const struct pm_drop_event *event, void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Creates a MessageChannel: two entangled ports owned by `owner`'s current document, written
+ * to `*port1` and `*port2`. The ports are closed when the window is freed or navigates, or with
+ * `pm_port_close`; a port transferred in a message belongs to the receiving window.
+ *
+ * Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` (any argument NULL) or `PM_ERR_INVALID_HANDLE`; on
+ * error `*port1` and `*port2` are left untouched.
+ *
+ * # Safety
+ * `port1` and `port2` are NULL or point to writable `pm_port *` slots.
+ */
+enum pm_result pm_channel_new(struct pm_window *owner,
+                              struct pm_port **port1,
+                              struct pm_port **port2);
+
+/**
+ * Posts `data` (copied; NULL allowed with length 0) through `port` to its entangled partner,
+ * transferring the ports in `transfer` (NULL allowed with length 0) as for
+ * `pm_post_message_transfer`. A port's messages wait until its first listener starts it, then
+ * follow its window's mode: dispatched inside this call (SYNC) or queued (QUEUED).
+ *
+ * Returns `PM_OK`, `PM_DROPPED` (the partner is closed; transferred ports are closed),
+ * `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE` (bad port), `PM_ERR_DATA_CLONE` (the port
+ * itself, its partner, a duplicate, or a closed or unknown port in `transfer`; nothing is
+ * transferred), `PM_ERR_QUEUE_FULL` or `PM_ERR_DEPTH` (then the message is dropped).
+ *
+ * # Safety
+ * `data` is NULL or points to `data_len` readable bytes; `transfer` is NULL or points to
+ * `transfer_len` readable pointers.
+ */
+enum pm_result pm_port_post_message(struct pm_port *port,
+                                    const uint8_t *data,
+                                    size_t data_len,
+                                    struct pm_port *const *transfer,
+                                    size_t transfer_len);
+
+/**
+ * Adds a listener to a port. The first listener starts the port: messages that waited are
+ * delivered in order (in SYNC mode inside this call). Port events have `origin` "", and
+ * `source` and `target` NULL. Listener rules are as for `pm_add_listener`.
+ *
+ * Returns the listener id (> 0), or 0 on error (`PM_ERR_NULL_ARGUMENT`,
+ * `PM_ERR_INVALID_HANDLE`).
+ */
+uint64_t pm_port_add_listener(struct pm_port *port, pm_listener_fn callback, void *user_data);
+
+/**
+ * Removes a port listener. Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` or `PM_ERR_INVALID_HANDLE`
+ * (bad port, or an id that is not one of its listeners).
+ */
+enum pm_result pm_port_remove_listener(struct pm_port *port, uint64_t listener_id);
+
+/**
+ * Closes a port: disentangles it (later messages from its partner are dropped) and frees the
+ * handle. Messages still waiting for it are dropped. Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` or
+ * `PM_ERR_INVALID_HANDLE` (already closed, transferred or unknown).
+ */
+enum pm_result pm_port_close(struct pm_port *port);
+
+/**
+ * Opens a BroadcastChannel named `name` in `window`'s current document. Closed with
+ * `pm_broadcast_close`, or when the window is freed or navigates.
+ *
+ * Returns the handle, or NULL on error (`PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`,
+ * `PM_ERR_UTF8`).
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string.
+ */
+struct pm_broadcast *pm_broadcast_new(struct pm_window *window, const char *name);
+
+/**
+ * Posts `data` (copied; NULL allowed with length 0) to every other open channel with the same
+ * name whose window has the same origin, in creation order, never to the sender. Receivers in
+ * SYNC windows run inside this call; QUEUED windows get it queued. Events carry the sender's
+ * origin, `source` and `target` NULL.
+ *
+ * Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`, or `PM_ERR_QUEUE_FULL` /
+ * `PM_ERR_DEPTH` when some receiver refused it (the others still received it).
+ *
+ * # Safety
+ * `data` is NULL or points to `data_len` readable bytes.
+ */
+enum pm_result pm_broadcast_post_message(struct pm_broadcast *channel,
+                                         const uint8_t *data,
+                                         size_t data_len);
+
+/**
+ * Adds a listener to a broadcast channel (rules as for `pm_add_listener`). Returns the id
+ * (> 0), or 0 on error (`PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`).
+ */
+uint64_t pm_broadcast_add_listener(struct pm_broadcast *channel,
+                                   pm_listener_fn callback,
+                                   void *user_data);
+
+/**
+ * Removes a broadcast listener. Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` or
+ * `PM_ERR_INVALID_HANDLE`.
+ */
+enum pm_result pm_broadcast_remove_listener(struct pm_broadcast *channel, uint64_t listener_id);
+
+/**
+ * Closes a broadcast channel and frees its handle; it receives nothing more, not even messages
+ * already queued for it. Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` or `PM_ERR_INVALID_HANDLE`.
+ */
+enum pm_result pm_broadcast_close(struct pm_broadcast *channel);
+
+/**
+ * Sets how the window receives messages: `PM_DISPATCH_SYNC` (the default: listeners run inside
+ * the post, on the posting thread) or `PM_DISPATCH_QUEUED` (posts queue; the embedder calls
+ * `pm_window_run_pending`, typically after its waker fired). The mode belongs to the handle and
+ * survives navigation; switching back to SYNC leaves already-queued messages queued.
+ *
+ * Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`, or
+ * `PM_ERR_INVALID_ARGUMENT` for an unknown mode value.
+ */
+enum pm_result pm_window_set_dispatch_mode(struct pm_window *window, pm_dispatch_mode mode);
+
+/**
+ * Sets (or with `wake` NULL removes) the window's waker: called with the window and
+ * `user_data` each time its queue goes from empty to non-empty, on the posting thread, with no
+ * library lock held. It should only signal the embedder's event loop (which then calls
+ * `pm_window_run_pending`), though it may call the library. Survives navigation.
+ *
+ * Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` (window) or `PM_ERR_INVALID_HANDLE`.
+ */
+enum pm_result pm_window_set_waker(struct pm_window *window, pm_wake_fn wake, void *user_data);
+
+/**
+ * Takes up to `max` messages off the window's queue, in FIFO order, and delivers each on the
+ * calling thread (or drops it: a window message whose targetOrigin does not match the current
+ * origin, or one for a port or channel closed meanwhile). Messages queued while this runs are
+ * taken too, up to `max`. Returns how many were taken; 0 for a bad handle, or when this would
+ * exceed `PM_MAX_DISPATCH_DEPTH` (then `pm_last_error()` says so).
+ */
+size_t pm_window_run_pending(struct pm_window *window, size_t max);
+
+/**
+ * Number of messages waiting in the window's queue (0 for a bad handle).
+ */
+size_t pm_window_pending(const struct pm_window *window);
+
+/**
+ * Limits the window's queue: a post (window, port or broadcast message) that would take it past
+ * `max_messages` messages or `max_bytes` bytes of data is refused with `PM_ERR_QUEUE_FULL`;
+ * 0 means no limit. Defaults: 10,000 messages and 64 MiB. Survives navigation; messages already
+ * queued stay.
+ *
+ * Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` or `PM_ERR_INVALID_HANDLE`.
+ */
+enum pm_result pm_window_set_queue_limit(struct pm_window *window,
+                                         size_t max_messages,
+                                         size_t max_bytes);
+
+/**
+ * Adds a listener that only ever sees window messages whose source origin is in `origins`; the
+ * library checks before the callback runs, with the same parsing and comparison as targetOrigin.
+ * Each entry is an absolute URL or serialized origin ("https://app.example"); "*", "/", "null"
+ * and unparsable entries are `PM_ERR_SYNTAX`; an entry with an opaque origin (e.g. "data:,x") is
+ * `PM_ERR_INVALID_ARGUMENT`; an empty list is `PM_ERR_INVALID_ARGUMENT`; a NULL entry is
+ * `PM_ERR_NULL_ARGUMENT`. Messages from other origins skip this listener (and are reported to
+ * the drop handler as `PM_DROP_FILTERED`). Otherwise as `pm_add_listener_full`; when adding
+ * fails, `destroy` is not called.
+ *
+ * Returns the listener id (> 0), or 0 on error.
+ *
+ * # Safety
+ * `origins` is NULL or points to `origins_len` pointers, each NULL or a NUL-terminated string.
+ */
+uint64_t pm_add_listener_for_origins(struct pm_window *window,
+                                     const char *const *origins,
+                                     size_t origins_len,
+                                     pm_listener_fn callback,
+                                     void *user_data,
+                                     pm_destroy_fn destroy);
+
+/**
+ * Sets the process-wide drop handler (NULL removes it; a call already running on another thread
+ * may still finish). It is told about every message the library decides not to deliver, with the
+ * reason, on the deciding thread, with no library lock held; it may call the library, and a
+ * drop caused inside it is not reported again. With no handler set, drops cost nothing extra.
+ * Always returns `PM_OK`.
+ */
+enum pm_result pm_set_drop_handler(pm_drop_fn handler, void *user_data);
+
+/**
+ * Registers `scheme` (case-insensitive, e.g. "app") as a standard scheme: from now on its URLs
+ * get tuple origins parsed like http's (host lowercased and IDNA-mapped, port kept, no default
+ * port: "app://UI:8080/x" has origin "app://ui:8080"). Windows created earlier keep their
+ * origin; windows created or navigated, and targetOrigins and allow-lists parsed, afterwards use
+ * it. Thread-safe.
+ *
+ * Returns `PM_OK` (also for a scheme that already has tuple origins, e.g. "https"),
+ * `PM_ERR_NULL_ARGUMENT`, `PM_ERR_UTF8`, or `PM_ERR_INVALID_ARGUMENT` for an invalid scheme
+ * name or one of file, blob, data, about, javascript.
+ *
+ * # Safety
+ * `scheme` is NULL or a NUL-terminated string.
+ */
+enum pm_result pm_register_standard_scheme(const char *scheme);
+
+/**
+ * Adds a `message` listener to the window's current document; same as
+ * `pm_add_listener_full(window, callback, user_data, NULL)`.
+ */
+uint64_t pm_add_listener(struct pm_window *window, pm_listener_fn callback, void *user_data);
+
+/**
+ * Adds a `message` listener to the window's current document.
+ *
+ * Listeners run in registration order, synchronously inside the post that delivers to them, on
+ * the posting thread, with no library lock held. A listener added during a dispatch runs from
+ * the next message on; one removed during a dispatch does not run for the rest of it. `user_data`
+ * is passed back untouched.
+ *
+ * `destroy` (may be NULL) is called with `user_data` exactly once, after the listener is removed
+ * (by `pm_remove_listener`, navigation or freeing the window) and its last running call has
+ * returned: before the removing call returns when no call is running, else when the last running
+ * call returns, on that call's thread.
+ *
+ * Returns the listener id (> 0), or 0 on error: `window` or `callback` NULL
+ * (`PM_ERR_NULL_ARGUMENT`), bad window (`PM_ERR_INVALID_HANDLE`). When adding fails, `destroy`
+ * is not called: the caller still owns `user_data`.
+ */
+uint64_t pm_add_listener_full(struct pm_window *window,
+                              pm_listener_fn callback,
+                              void *user_data,
+                              pm_destroy_fn destroy);
+
+/**
+ * Removes a listener from the window. It does not start another call; a call running on another
+ * thread finishes (its destroy runs when it returns). Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT`,
+ * or `PM_ERR_INVALID_HANDLE` for a bad window or an id that is not a listener of its current
+ * document.
+ */
+enum pm_result pm_remove_listener(struct pm_window *window, uint64_t listener_id);
+
+/**
+ * Posts `data` (binary-safe, `data_len` bytes; NULL allowed when `data_len` is 0) from `source`
+ * to `target`, the HTML `target.postMessage(data, targetOrigin)`.
+ *
+ * `target_origin`: `"*"` matches any origin (use it only for data anyone may see); `"/"` means
+ * the source's origin; anything else must parse as an absolute URL, and only its origin counts
+ * (path, query and fragment ignored). An opaque origin is matched only by `"*"`, or by `"/"` from
+ * a window with that same opaque origin.
+ *
+ * In the default synchronous mode the target's listeners run on this thread before this returns;
+ * the data is not copied. Returns `PM_OK` (delivered), `PM_DROPPED` (origin did not match; no
+ * listener ran), `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE` (bad source or target),
+ * `PM_ERR_SYNTAX` (bad targetOrigin), `PM_ERR_UTF8` (targetOrigin not UTF-8) or `PM_ERR_DEPTH`
+ * (nested dispatch on this thread would exceed `PM_MAX_DISPATCH_DEPTH`; nothing ran).
+ *
+ * # Safety
+ * `data` is NULL or points to `data_len` readable bytes; `target_origin` is NULL or a
+ * NUL-terminated string.
+ */
+enum pm_result pm_post_message(struct pm_window *source,
+                               struct pm_window *target,
+                               const uint8_t *data,
+                               size_t data_len,
+                               const char *target_origin);
+
+/**
+ * `pm_post_message` with a transfer list of MessagePorts (`transfer` may be NULL when
+ * `transfer_len` is 0).
+ *
+ * The ports are taken from the sender at once (their handles become invalid) and the receiving
+ * listeners get new handles for them in `event->ports`, owned by the target window. A post that
+ * returns `PM_DROPPED` still consumes the transfer list: those ports are closed. A NULL entry is
+ * `PM_ERR_NULL_ARGUMENT`; a duplicate or a closed, freed or unknown port is
+ * `PM_ERR_DATA_CLONE`, and then nothing is transferred or posted.
+ *
+ * In QUEUED mode (see `pm_window_set_dispatch_mode`) the data is copied and queued, the
+ * targetOrigin syntax is checked now and its match at delivery, and `PM_ERR_QUEUE_FULL` means
+ * the queue limits refused it (nothing was queued or transferred).
+ *
+ * # Safety
+ * As for `pm_post_message`; `transfer` is NULL or points to `transfer_len` readable pointers.
+ */
+enum pm_result pm_post_message_transfer(struct pm_window *source,
+                                        struct pm_window *target,
+                                        const uint8_t *data,
+                                        size_t data_len,
+                                        const char *target_origin,
+                                        struct pm_port *const *transfer,
+                                        size_t transfer_len);
 
 /**
  * This thread's last failure message, or "" if no call on this thread has failed.
@@ -232,83 +615,6 @@ size_t pm_window_origin(const struct pm_window *window, char *buf, size_t cap);
  * `PM_ERR_NULL_ARGUMENT`) in `pm_last_error()` for a bad handle.
  */
 struct pm_window *pm_window_parent(const struct pm_window *window);
-
-/**
- * Adds a `message` listener to the window's current document; same as
- * `pm_add_listener_full(window, callback, user_data, NULL)`.
- */
-uint64_t pm_add_listener(struct pm_window *window, pm_listener_fn callback, void *user_data);
-
-/**
- * Adds a `message` listener to the window's current document.
- *
- * Listeners run in registration order, synchronously inside the post that delivers to them, on
- * the posting thread, with no library lock held. A listener added during a dispatch runs from
- * the next message on; one removed during a dispatch does not run for the rest of it. `user_data`
- * is passed back untouched.
- *
- * `destroy` (may be NULL) is called with `user_data` exactly once, after the listener is removed
- * (by `pm_remove_listener`, navigation or freeing the window) and its last running call has
- * returned: before the removing call returns when no call is running, else when the last running
- * call returns, on that call's thread.
- *
- * Returns the listener id (> 0), or 0 on error: `window` or `callback` NULL
- * (`PM_ERR_NULL_ARGUMENT`), bad window (`PM_ERR_INVALID_HANDLE`). When adding fails, `destroy`
- * is not called: the caller still owns `user_data`.
- */
-uint64_t pm_add_listener_full(struct pm_window *window,
-                              pm_listener_fn callback,
-                              void *user_data,
-                              pm_destroy_fn destroy);
-
-/**
- * Removes a listener from the window. It does not start another call; a call running on another
- * thread finishes (its destroy runs when it returns). Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT`,
- * or `PM_ERR_INVALID_HANDLE` for a bad window or an id that is not a listener of its current
- * document.
- */
-enum pm_result pm_remove_listener(struct pm_window *window, uint64_t listener_id);
-
-/**
- * Posts `data` (binary-safe, `data_len` bytes; NULL allowed when `data_len` is 0) from `source`
- * to `target`, the HTML `target.postMessage(data, targetOrigin)`.
- *
- * `target_origin`: `"*"` matches any origin (use it only for data anyone may see); `"/"` means
- * the source's origin; anything else must parse as an absolute URL, and only its origin counts
- * (path, query and fragment ignored). An opaque origin is matched only by `"*"`, or by `"/"` from
- * a window with that same opaque origin.
- *
- * In the default synchronous mode the target's listeners run on this thread before this returns;
- * the data is not copied. Returns `PM_OK` (delivered), `PM_DROPPED` (origin did not match; no
- * listener ran), `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE` (bad source or target),
- * `PM_ERR_SYNTAX` (bad targetOrigin), `PM_ERR_UTF8` (targetOrigin not UTF-8) or `PM_ERR_DEPTH`
- * (nested dispatch on this thread would exceed `PM_MAX_DISPATCH_DEPTH`; nothing ran).
- *
- * # Safety
- * `data` is NULL or points to `data_len` readable bytes; `target_origin` is NULL or a
- * NUL-terminated string.
- */
-enum pm_result pm_post_message(struct pm_window *source,
-                               struct pm_window *target,
-                               const uint8_t *data,
-                               size_t data_len,
-                               const char *target_origin);
-
-/**
- * `pm_post_message` with a transfer list of MessagePorts (`transfer` may be NULL when
- * `transfer_len` is 0). Message ports are not available in this version: a non-empty transfer
- * list is `PM_ERR_DATA_CLONE` and nothing is posted.
- *
- * # Safety
- * As for `pm_post_message`; `transfer` is NULL or points to `transfer_len` readable pointers.
- */
-enum pm_result pm_post_message_transfer(struct pm_window *source,
-                                        struct pm_window *target,
-                                        const uint8_t *data,
-                                        size_t data_len,
-                                        const char *target_origin,
-                                        struct pm_port *const *transfer,
-                                        size_t transfer_len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,16 +1,22 @@
-//! Dispatch: posting a message to a window and running its listeners.
+//! Dispatch: posting a message to a window and running its listeners, synchronously or through
+//! the window's queue.
 //!
-//! Synchronous delivery (the seed's behaviour, and the default): the targetOrigin is checked
-//! against the target's *current* origin, the target's listener list is snapshotted, every lock is
-//! released, and each listener still registered runs in order on the posting thread. A
-//! per-thread depth counter stops runaway re-entrant posting.
+//! SYNC (the default, the seed's behaviour): the targetOrigin is checked against the target's
+//! *current* origin, the listener list is snapshotted, every lock is released, and each listener
+//! still registered runs in order on the posting thread. QUEUED (the HTML standard): the post
+//! copies the data and queues a task; the origin is checked when `run_pending` delivers it.
+//! A per-thread depth counter stops runaway re-entrant dispatch.
 
+use crate::diagnostics::{self, DropReport, pm_drop_reason};
 use crate::error::{Error, pm_result};
 use crate::handles::Handle;
-use crate::listener::ListenerList;
+use crate::listener::{Called, ListenerList};
 use crate::origin::{Origin, TargetOrigin};
-use crate::types::{pm_message_event, pm_window};
-use crate::window::WINDOWS;
+use crate::port;
+use crate::queue::{Task, WindowMessage, pm_dispatch_mode};
+use crate::types::{pm_message_event, pm_port, pm_window};
+use crate::window::{self, WINDOWS};
+use crate::{broadcast, port::PortMessage};
 use std::cell::Cell;
 use std::ptr;
 
@@ -27,6 +33,7 @@ pub struct DepthGuard(());
 
 impl DepthGuard {
     /// Enters a dispatch level, or fails with `PM_ERR_DEPTH` if that would exceed the limit.
+    #[inline]
     pub fn enter() -> Result<DepthGuard, Error> {
         DEPTH.with(|d| {
             let depth = d.get();
@@ -50,12 +57,13 @@ impl Drop for DepthGuard {
     }
 }
 
-/// What a window post did when it did not fail.
+/// What a post did when it did not fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Delivery {
-    /// Dispatched (every listener registered at dispatch start and still registered ran).
+    /// Dispatched (every listener registered at dispatch start and still registered ran), or
+    /// queued for later delivery.
     Delivered,
-    /// The targetOrigin did not match the target's origin; nothing ran.
+    /// Not delivered and not an error (origin mismatch, or port partner closed).
     Dropped,
 }
 
@@ -68,40 +76,245 @@ impl Delivery {
     }
 }
 
-/// Posts `data` from `source` to `target` (the HTML "window post message steps", synchronous).
+/// What the target looked like when the post checked it.
+enum Plan {
+    Sync(ListenerList, Origin),
+    Mismatch(Origin),
+    Queue,
+}
+
+/// Posts `data` from `source` to `target` with the ports `transfer` (the HTML "window post
+/// message steps"). `target_origin` is the raw argument (parsed through the per-thread cache).
 pub fn post(
     source: Handle,
     target: Handle,
     data: &[u8],
     target_origin: &[u8],
+    transfer: &[Handle],
 ) -> Result<Delivery, Error> {
     let source_origin = WINDOWS
         .with(source, |w| w.origin().clone())
         .ok_or_else(|| Error::invalid_handle("source window"))?;
-    let target_origin = TargetOrigin::parse_cached(target_origin)?;
-    let listeners = WINDOWS
-        .with(target, |w| {
-            target_origin
-                .matches(&source_origin, w.origin())
-                .then(|| w.listeners().snapshot())
+    let parsed = TargetOrigin::parse_cached(target_origin)?;
+    let plan = WINDOWS
+        .with(target, |w| match w.mode() {
+            pm_dispatch_mode::PM_DISPATCH_QUEUED => Plan::Queue,
+            pm_dispatch_mode::PM_DISPATCH_SYNC => {
+                if parsed.matches(&source_origin, w.origin()) {
+                    Plan::Sync(w.listeners().snapshot(), w.origin().clone())
+                } else {
+                    Plan::Mismatch(w.origin().clone())
+                }
+            }
         })
         .ok_or_else(|| Error::invalid_handle("target window"))?;
-    let Some(listeners) = listeners else {
-        return Ok(Delivery::Dropped);
+    let requested = || String::from_utf8_lossy(target_origin);
+    let report = |reason, target_doc: Option<&Origin>| {
+        if !diagnostics::enabled() {
+            return;
+        }
+        diagnostics::report(DropReport {
+            reason,
+            source_origin: Some(&source_origin),
+            target_origin: target_doc,
+            requested_origin: &requested(),
+            source: Some(source),
+            target: Some(target),
+            data_len: data.len(),
+        })
     };
-    let _depth = DepthGuard::enter()?;
-    deliver(
-        &listeners,
-        &window_event(data, &source_origin, Some(source), Some(target)),
-    );
-    Ok(Delivery::Delivered)
+    match plan {
+        Plan::Sync(listeners, target_doc) => {
+            let depth = match DepthGuard::enter() {
+                Ok(guard) => guard,
+                Err(e) => {
+                    report(pm_drop_reason::PM_DROP_DEPTH, Some(&target_doc));
+                    return Err(e);
+                }
+            };
+            let ports = port::detach(transfer, None)?;
+            let handles = port::adopt(ports, target);
+            let mut event = window_event(data, &source_origin, Some(source), Some(target));
+            set_ports(&mut event, &handles);
+            deliver(&listeners, &event, Some(&source_origin), || {
+                report(pm_drop_reason::PM_DROP_FILTERED, Some(&target_doc))
+            });
+            drop(depth);
+            Ok(Delivery::Delivered)
+        }
+        Plan::Mismatch(target_doc) => {
+            // A dropped post still consumes its transfer list: those ports are closed.
+            port::close_detached(port::detach(transfer, None)?);
+            report(pm_drop_reason::PM_DROP_ORIGIN_MISMATCH, Some(&target_doc));
+            Ok(Delivery::Dropped)
+        }
+        Plan::Queue => {
+            if !window::queue_fits(target, data.len())? {
+                report(pm_drop_reason::PM_DROP_QUEUE_FULL, None);
+                return Err(queue_full());
+            }
+            let ports = port::detach(transfer, None)?;
+            let task = Task::Window(Box::new(WindowMessage {
+                data: data.into(),
+                source,
+                source_origin: source_origin.clone(),
+                target_origin: parsed,
+                requested: requested().into(),
+                ports,
+            }));
+            match window::enqueue(target, task, true) {
+                Ok(()) => Ok(Delivery::Delivered),
+                Err((error, task)) => {
+                    let reason = if error.code == pm_result::PM_ERR_QUEUE_FULL {
+                        pm_drop_reason::PM_DROP_QUEUE_FULL
+                    } else {
+                        pm_drop_reason::PM_DROP_TARGET_GONE
+                    };
+                    discard(task, reason, Some(target), None);
+                    Err(error)
+                }
+            }
+        }
+    }
 }
 
-/// Runs each listener of a snapshot that is still registered, in order.
-pub fn deliver(listeners: &ListenerList, event: &pm_message_event) {
+fn queue_full() -> Error {
+    Error::new(
+        pm_result::PM_ERR_QUEUE_FULL,
+        "the target window's queue is full; nothing was queued",
+    )
+}
+
+/// Runs each listener of a snapshot that is still registered, in order. `source_origin` is the
+/// origin allow-lists check (window messages only); `on_filtered` runs once per listener an
+/// allow-list skipped.
+#[inline]
+pub fn deliver(
+    listeners: &ListenerList,
+    event: &pm_message_event,
+    source_origin: Option<&Origin>,
+    on_filtered: impl Fn(),
+) {
     for listener in listeners.iter() {
-        listener.call(event);
+        if listener.call(event, source_origin) == Called::Filtered {
+            on_filtered();
+        }
     }
+}
+
+/// Takes up to `max` tasks off the window's queue and delivers (or drops) each on this thread.
+/// Returns how many were taken.
+pub fn run_pending(window: Handle, max: usize) -> Result<usize, Error> {
+    window::pending(window)?;
+    let _depth = DepthGuard::enter()?;
+    let mut count = 0;
+    while count < max {
+        let Some(next) = window::next_task(window)? else {
+            break;
+        };
+        count += 1;
+        run_task(window, next);
+    }
+    Ok(count)
+}
+
+fn run_task(window: Handle, next: window::NextTask) {
+    let window::NextTask {
+        task,
+        origin,
+        listeners,
+    } = next;
+    match task {
+        Task::Window(message) => {
+            if !message
+                .target_origin
+                .matches(&message.source_origin, &origin)
+            {
+                discard(
+                    Task::Window(message),
+                    pm_drop_reason::PM_DROP_ORIGIN_MISMATCH,
+                    Some(window),
+                    Some(&origin),
+                );
+                return;
+            }
+            let source = WINDOWS.contains(message.source).then_some(message.source);
+            let handles = port::adopt(message.ports, window);
+            let mut event =
+                window_event(&message.data, &message.source_origin, source, Some(window));
+            set_ports(&mut event, &handles);
+            deliver(&listeners, &event, Some(&message.source_origin), || {
+                diagnostics::report(DropReport {
+                    reason: pm_drop_reason::PM_DROP_FILTERED,
+                    source_origin: Some(&message.source_origin),
+                    target_origin: Some(&origin),
+                    requested_origin: &message.requested,
+                    source,
+                    target: Some(window),
+                    data_len: message.data.len(),
+                })
+            });
+        }
+        Task::Port { port, message } => port::run_queued(&port, window, message),
+        Task::Broadcast {
+            channel,
+            data,
+            origin,
+        } => broadcast::dispatch(&channel, &data, &origin),
+    }
+}
+
+/// Drops an undelivered task: closes the ports it carried and reports it.
+pub fn discard(
+    task: Task,
+    reason: pm_drop_reason,
+    target: Option<Handle>,
+    target_origin: Option<&Origin>,
+) {
+    let data_len = task.data_len();
+    match task {
+        Task::Window(message) => {
+            port::close_detached(message.ports);
+            diagnostics::report(DropReport {
+                reason,
+                source_origin: Some(&message.source_origin),
+                target_origin,
+                requested_origin: &message.requested,
+                source: WINDOWS.contains(message.source).then_some(message.source),
+                target,
+                data_len,
+            });
+        }
+        Task::Port { message, .. } => discard_port_message(message, reason, target),
+        Task::Broadcast { origin, .. } => diagnostics::report(DropReport {
+            reason,
+            source_origin: Some(&origin),
+            target_origin,
+            requested_origin: "",
+            source: None,
+            target,
+            data_len,
+        }),
+    }
+}
+
+/// Drops an undelivered port message: closes the ports it carried and reports it.
+pub fn discard_port_message(message: PortMessage, reason: pm_drop_reason, target: Option<Handle>) {
+    port::close_detached(message.ports);
+    report_port_drop(reason, target, message.data.len());
+}
+
+/// Reports a dropped port message (which has no origins or source window).
+pub fn report_port_drop(reason: pm_drop_reason, target: Option<Handle>, data_len: usize) {
+    diagnostics::report(DropReport {
+        reason,
+        source_origin: None,
+        target_origin: None,
+        requested_origin: "",
+        source: None,
+        target,
+        data_len,
+    });
 }
 
 const EMPTY: &[u8; 1] = b"\0";
@@ -111,6 +324,7 @@ fn handle_ptr(handle: Option<Handle>) -> *mut pm_window {
 }
 
 /// Builds the event for a window message; it borrows `data` and `origin`.
+#[inline]
 pub fn window_event(
     data: &[u8],
     origin: &Origin,
@@ -132,3 +346,32 @@ pub fn window_event(
         ports_len: 0,
     }
 }
+
+/// Builds the event for a port or broadcast message (no source or target window).
+pub fn channel_event(data: &[u8], origin: *const std::ffi::c_char) -> pm_message_event {
+    pm_message_event {
+        data: if data.is_empty() {
+            EMPTY.as_ptr()
+        } else {
+            data.as_ptr()
+        },
+        data_len: data.len(),
+        origin,
+        last_event_id: c"".as_ptr(),
+        source: ptr::null_mut(),
+        target: ptr::null_mut(),
+        ports: ptr::null(),
+        ports_len: 0,
+    }
+}
+
+/// Points the event's `ports` at transferred port handles (which must outlive the event).
+pub fn set_ports(event: &mut pm_message_event, handles: &[*mut pm_port]) {
+    if !handles.is_empty() {
+        event.ports = handles.as_ptr();
+        event.ports_len = handles.len();
+    }
+}
+
+/// Ports given to a receiver, as C pointers.
+pub type PortHandles = Vec<*mut pm_port>;

@@ -57,7 +57,10 @@ pub fn boundary<R: FfiReturn>(body: impl FnOnce() -> Result<R, Error>) -> R {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            Error::new(pm_result::PM_ERR_PANIC, format!("internal panic caught: {what}"))
+            Error::new(
+                pm_result::PM_ERR_PANIC,
+                format!("internal panic caught: {what}"),
+            )
         }
     };
     set_last_error(&error.message);
@@ -97,7 +100,11 @@ pub unsafe fn c_str<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a st
 ///
 /// # Safety
 /// `ptr` is NULL or points to `len` readable bytes that stay valid for `'a`.
-pub unsafe fn data_arg<'a>(ptr: *const u8, len: usize, what: &'static str) -> Result<&'a [u8], Error> {
+pub unsafe fn data_arg<'a>(
+    ptr: *const u8,
+    len: usize,
+    what: &'static str,
+) -> Result<&'a [u8], Error> {
     if ptr.is_null() {
         return if len == 0 {
             Ok(&[])
@@ -106,7 +113,9 @@ pub unsafe fn data_arg<'a>(ptr: *const u8, len: usize, what: &'static str) -> Re
         };
     }
     if len > isize::MAX as usize {
-        return Err(Error::invalid_argument(format!("{what} length {len} is too large")));
+        return Err(Error::invalid_argument(format!(
+            "{what} length {len} is too large"
+        )));
     }
     // SAFETY: non-NULL, `len` readable bytes by the caller's contract, len <= isize::MAX.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
@@ -116,7 +125,11 @@ pub unsafe fn data_arg<'a>(ptr: *const u8, len: usize, what: &'static str) -> Re
 ///
 /// # Safety
 /// `ptr` is NULL or points to `len` readable elements that stay valid for `'a`.
-pub unsafe fn array_arg<'a, T>(ptr: *const T, len: usize, what: &'static str) -> Result<&'a [T], Error> {
+pub unsafe fn array_arg<'a, T>(
+    ptr: *const T,
+    len: usize,
+    what: &'static str,
+) -> Result<&'a [T], Error> {
     if ptr.is_null() {
         return if len == 0 {
             Ok(&[])
@@ -125,7 +138,9 @@ pub unsafe fn array_arg<'a, T>(ptr: *const T, len: usize, what: &'static str) ->
         };
     }
     if len > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
-        return Err(Error::invalid_argument(format!("{what} length {len} is too large")));
+        return Err(Error::invalid_argument(format!(
+            "{what} length {len} is too large"
+        )));
     }
     // SAFETY: non-NULL, `len` readable elements by the caller's contract, size checked.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })

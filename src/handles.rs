@@ -255,10 +255,19 @@ mod tests {
         let ports: HandleTable<u32> = HandleTable::new(2);
         let w = windows.insert_with(|_| 7);
         assert!(ports.with(w, |_| ()).is_none(), "wrong tag");
-        for raw in [1usize, 0xdead_beef, usize::MAX, w.to_raw() + 1, w.to_raw() ^ (1 << 40)] {
+        for raw in [
+            1usize,
+            0xdead_beef,
+            usize::MAX,
+            w.to_raw() + 1,
+            w.to_raw() ^ (1 << 40),
+        ] {
             let h = Handle::from_raw(raw).unwrap();
             if h != w {
-                assert!(windows.with(h, |_| ()).is_none(), "forged {raw:#x} accepted");
+                assert!(
+                    windows.with(h, |_| ()).is_none(),
+                    "forged {raw:#x} accepted"
+                );
             }
         }
         assert!(Handle::from_raw(0).is_none());

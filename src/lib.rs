@@ -6,13 +6,17 @@
 //! [`listener`] (listener lifetime), [`dispatch`] (posting and delivery), and at the edge
 //! [`ffi`] (panic boundary, argument conversion) and [`capi`] (the exported functions).
 
+pub mod broadcast;
 pub mod capi;
+pub mod diagnostics;
 pub mod dispatch;
 pub mod error;
 pub mod ffi;
 pub mod handles;
 pub mod listener;
 pub mod origin;
+pub mod port;
+pub mod queue;
 pub mod scheme;
 pub mod types;
 pub mod window;

@@ -5,6 +5,7 @@
 //! from any threads and `destroy(user_data)` still runs exactly once, after removal and after the
 //! last running call has returned.
 
+use crate::origin::{Origin, TargetOrigin};
 use crate::types::{pm_destroy_fn, pm_message_event};
 use std::ffi::c_void;
 use std::sync::Arc;
@@ -24,6 +25,19 @@ pub struct Listener {
     user_data: *mut c_void,
     destroy: pm_destroy_fn,
     state: AtomicUsize,
+    /// An allow-list: the listener only sees window messages whose source origin matches one
+    /// entry (matched exactly like a targetOrigin). None for ordinary listeners.
+    allowed: Option<Box<[TargetOrigin]>>,
+}
+
+/// What happened when a listener was offered an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Called {
+    Ran,
+    /// Removed before it could run.
+    Removed,
+    /// Skipped by the listener's allow-list.
+    Filtered,
 }
 
 // SAFETY: the embedder hands us `user_data` to pass back to its own callbacks from any thread;
@@ -36,12 +50,23 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Listener {
     pub fn new(callback: Callback, user_data: *mut c_void, destroy: pm_destroy_fn) -> Arc<Self> {
+        Self::with_allow_list(callback, user_data, destroy, None)
+    }
+
+    /// A listener that only sees messages from the `allowed` origins (None: from any origin).
+    pub fn with_allow_list(
+        callback: Callback,
+        user_data: *mut c_void,
+        destroy: pm_destroy_fn,
+        allowed: Option<Box<[TargetOrigin]>>,
+    ) -> Arc<Self> {
         Arc::new(Listener {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             callback,
             user_data,
             destroy,
             state: AtomicUsize::new(0),
+            allowed,
         })
     }
 
@@ -50,8 +75,20 @@ impl Listener {
         self.id
     }
 
-    /// Calls the listener unless it has been removed. Returns whether it ran.
-    pub fn call(&self, event: &pm_message_event) -> bool {
+    /// Calls the listener unless it has been removed, or its allow-list excludes
+    /// `source_origin` (the origin of a window message; None for port and broadcast messages,
+    /// which allow-lists do not apply to).
+    #[inline]
+    pub fn call(&self, event: &pm_message_event, source_origin: Option<&Origin>) -> Called {
+        if let (Some(allowed), Some(source)) = (&self.allowed, source_origin)
+            && !allowed.iter().any(|a| a.matches(source, source))
+        {
+            return if self.is_removed() {
+                Called::Removed
+            } else {
+                Called::Filtered
+            };
+        }
         let before = self.state.fetch_add(ONE_CALL, Ordering::Acquire);
         if before & REMOVED == 0 {
             // SAFETY: `callback` is a non-NULL C function pointer given to us for this purpose;
@@ -59,7 +96,11 @@ impl Listener {
             unsafe { (self.callback)(event, self.user_data) };
         }
         self.finish_call();
-        before & REMOVED == 0
+        if before & REMOVED == 0 {
+            Called::Ran
+        } else {
+            Called::Removed
+        }
     }
 
     fn finish_call(&self) {
@@ -87,7 +128,12 @@ impl Listener {
         // remover and a finishing call racing here cannot both run it.
         if self
             .state
-            .compare_exchange(REMOVED, REMOVED | DESTROYED, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                REMOVED,
+                REMOVED | DESTROYED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_ok()
             && let Some(destroy) = self.destroy
         {
@@ -171,11 +217,11 @@ mod tests {
         let hits = AtomicUsize::new(0);
         let ud = &hits as *const AtomicUsize as *mut c_void;
         let l = Listener::new(count, ud, Some(destroyed));
-        assert!(l.call(&event()));
+        assert_eq!(l.call(&event(), None), Called::Ran);
         assert_eq!(hits.load(Ordering::SeqCst), 1);
         l.remove();
         assert_eq!(hits.load(Ordering::SeqCst), 101, "destroy ran at removal");
-        assert!(!l.call(&event()));
+        assert_eq!(l.call(&event(), None), Called::Removed);
         l.remove();
         assert_eq!(hits.load(Ordering::SeqCst), 101, "destroy ran exactly once");
     }

@@ -70,9 +70,12 @@ impl Origin {
 
     /// Parses `url` as an absolute URL and returns its origin.
     pub fn parse(url: &str) -> Result<Origin, Error> {
-        Url::parse(url)
-            .map(|u| Origin::of_url(&u))
-            .map_err(|e| Error::new(pm_result::PM_ERR_INVALID_URL, format!("invalid URL {url:?}: {e}")))
+        Url::parse(url).map(|u| Origin::of_url(&u)).map_err(|e| {
+            Error::new(
+                pm_result::PM_ERR_INVALID_URL,
+                format!("invalid URL {url:?}: {e}"),
+            )
+        })
     }
 
     /// HTML "same origin": tuples by value, opaque origins by identity.
@@ -267,7 +270,14 @@ mod tests {
 
     #[test]
     fn invalid_urls_are_rejected() {
-        for bad in ["", "localhost", "//host", "null", "http://", "http://exa mple.com"] {
+        for bad in [
+            "",
+            "localhost",
+            "//host",
+            "null",
+            "http://",
+            "http://exa mple.com",
+        ] {
             assert_eq!(
                 Origin::parse(bad).unwrap_err().code,
                 pm_result::PM_ERR_INVALID_URL,
@@ -278,7 +288,16 @@ mod tests {
 
     #[test]
     fn target_origin_syntax() {
-        for bad in ["", "null", "localhost", "//host", " *", "* ", "/ ", "http://"] {
+        for bad in [
+            "",
+            "null",
+            "localhost",
+            "//host",
+            " *",
+            "* ",
+            "/ ",
+            "http://",
+        ] {
             assert_eq!(
                 TargetOrigin::parse(bad).unwrap_err().code,
                 pm_result::PM_ERR_SYNTAX,
@@ -286,7 +305,10 @@ mod tests {
             );
         }
         assert!(matches!(TargetOrigin::parse("*"), Ok(TargetOrigin::Any)));
-        assert!(matches!(TargetOrigin::parse("/"), Ok(TargetOrigin::SameAsSource)));
+        assert!(matches!(
+            TargetOrigin::parse("/"),
+            Ok(TargetOrigin::SameAsSource)
+        ));
         assert!(TargetOrigin::parse(" http://x ").is_ok());
         assert!(TargetOrigin::parse("data:,x").is_ok());
     }
@@ -312,7 +334,14 @@ mod tests {
 
     #[test]
     fn cache_gives_same_answers_as_parse() {
-        for t in ["*", "/", "http://a.example/x", "http://a.example/x", "nope", "data:,x"] {
+        for t in [
+            "*",
+            "/",
+            "http://a.example/x",
+            "http://a.example/x",
+            "nope",
+            "data:,x",
+        ] {
             let direct = TargetOrigin::parse(t).map_err(|e| e.code);
             let cached = TargetOrigin::parse_cached(t.as_bytes()).map_err(|e| e.code);
             assert_eq!(direct.is_ok(), cached.is_ok(), "{t}");

@@ -23,7 +23,10 @@ pub fn generation() -> u64 {
 
 /// Registers `scheme` (case-insensitive) as a standard scheme with tuple origins.
 pub fn register(scheme: &str) -> Result<(), Error> {
-    let valid = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+    let valid = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
         && scheme
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));

@@ -1,13 +1,20 @@
 //! Windows (browsing contexts) and their documents.
 //!
-//! A window is a stable handle; its *document* (URL, origin, listeners, child frames) is replaced
-//! on navigation. All windows live in one [`HandleTable`], so the handle an embedder holds, the
-//! `source` of an event and the lookup key are the same value.
+//! A window is a stable handle; its *document* (origin, listeners, child frames, queue, ports and
+//! broadcast channels) is replaced on navigation. The delivery settings (mode, waker, queue
+//! limits) belong to the handle and survive navigation. All windows live in one
+//! [`HandleTable`], so the handle an embedder holds, an event's `source` and the lookup key are
+//! the same value.
 
+use crate::broadcast::{self, Channel};
+use crate::diagnostics::pm_drop_reason;
+use crate::dispatch;
 use crate::error::{Error, pm_result};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{Listener, ListenerList};
 use crate::origin::Origin;
+use crate::port::{self, Port};
+use crate::queue::{Limits, Queue, Task, Waker, pm_dispatch_mode};
 use std::sync::Arc;
 use url::Url;
 
@@ -18,13 +25,44 @@ pub static WINDOWS: HandleTable<Window> = HandleTable::new(1);
 pub struct Window {
     parent: Option<Handle>,
     doc: Document,
+    mode: pm_dispatch_mode,
+    waker: Option<Waker>,
+    limits: Limits,
 }
 
-/// What navigation replaces.
+/// What navigation replaces. Rarely used parts are boxed to keep windows small.
 pub struct Document {
     origin: Origin,
     listeners: ListenerList,
     children: Vec<Handle>,
+    extras: Option<Box<Extras>>,
+}
+
+/// A document's queue, message ports and broadcast channels (allocated on first use).
+#[derive(Default)]
+pub struct Extras {
+    queue: Queue,
+    ports: Vec<Arc<Port>>,
+    channels: Vec<Arc<Channel>>,
+}
+
+impl Document {
+    fn new(origin: Origin) -> Document {
+        Document {
+            origin,
+            listeners: ListenerList::default(),
+            children: Vec::new(),
+            extras: None,
+        }
+    }
+
+    fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Default::default)
+    }
+
+    fn queue_len(&self) -> usize {
+        self.extras.as_ref().map_or(0, |e| e.queue.len())
+    }
 }
 
 impl Window {
@@ -35,11 +73,19 @@ impl Window {
     pub fn listeners(&self) -> &ListenerList {
         &self.doc.listeners
     }
+
+    pub fn mode(&self) -> pm_dispatch_mode {
+        self.mode
+    }
 }
 
 /// True for URLs that "match about:blank": scheme about, path blank, no userinfo or host.
 fn is_about_blank(url: &Url) -> bool {
-    url.scheme() == "about" && url.path() == "blank" && url.username().is_empty() && url.password().is_none() && url.host().is_none()
+    url.scheme() == "about"
+        && url.path() == "blank"
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.host().is_none()
 }
 
 fn parse_url(url: &str) -> Result<Url, Error> {
@@ -58,8 +104,7 @@ fn gone() -> Error {
 /// Creates a top-level window whose document is at `url`.
 pub fn create(url: &str) -> Result<Handle, Error> {
     let url = parse_url(url)?;
-    let origin = Origin::of_url(&url);
-    Ok(insert(None, origin))
+    Ok(insert(None, Origin::of_url(&url)))
 }
 
 /// Creates an iframe in `parent`'s current document. Its initial `about:blank` document inherits
@@ -75,7 +120,10 @@ pub fn create_child(parent: Handle, url: &str) -> Result<Handle, Error> {
     };
     let child = insert(Some(parent), origin);
     // Link after inserting: if the parent was freed meanwhile, nobody else will free the child.
-    if WINDOWS.with_mut(parent, |p| p.doc.children.push(child)).is_none() {
+    if WINDOWS
+        .with_mut(parent, |p| p.doc.children.push(child))
+        .is_none()
+    {
         free(child).ok();
         return Err(gone());
     }
@@ -85,36 +133,50 @@ pub fn create_child(parent: Handle, url: &str) -> Result<Handle, Error> {
 fn insert(parent: Option<Handle>, origin: Origin) -> Handle {
     WINDOWS.insert_with(|_| Window {
         parent,
-        doc: Document {
-            origin,
-            listeners: ListenerList::default(),
-            children: Vec::new(),
-        },
+        doc: Document::new(origin),
+        mode: pm_dispatch_mode::PM_DISPATCH_SYNC,
+        waker: None,
+        limits: Limits::default(),
     })
 }
 
-/// Frees a window, its child frames (recursively) and their listeners. Each removed listener's
-/// destroy runs here, after the window is gone, or when its running call returns.
+/// Frees a window, its child frames (recursively) and everything their documents held. Each
+/// removed listener's destroy runs here, or when its running call returns.
 pub fn free(handle: Handle) -> Result<(), Error> {
     let window = WINDOWS.remove(handle).ok_or_else(gone)?;
     if let Some(parent) = window.parent {
         WINDOWS.with_mut(parent, |p| p.doc.children.retain(|&c| c != handle));
     }
-    retire(window.doc);
+    retire(handle, window.doc, pm_drop_reason::PM_DROP_TARGET_GONE);
     Ok(())
 }
 
-/// Tears down a document that is no longer any window's: frees its child frames and removes its
-/// listeners. Must be called with no lock held (destroy callbacks run here).
-fn retire(doc: Document) {
+/// Tears down a document that is no longer any window's: frees its child frames, removes its
+/// listeners, closes its ports and channels and drops its queued messages (reported with
+/// `reason`; children's with `PM_DROP_TARGET_GONE`). Must be called with no lock held
+/// (destroy callbacks and drop reports run here).
+fn retire(handle: Handle, doc: Document, reason: pm_drop_reason) {
     let mut removed: Vec<Arc<Listener>> = Vec::new();
-    let mut docs = vec![doc];
-    while let Some(mut doc) = docs.pop() {
+    let mut docs = vec![(handle, doc, reason)];
+    while let Some((owner, mut doc, reason)) = docs.pop() {
         removed.extend(doc.listeners.take_all());
         for child in doc.children.drain(..) {
             if let Some(w) = WINDOWS.remove(child) {
-                docs.push(w.doc);
+                docs.push((child, w.doc, pm_drop_reason::PM_DROP_TARGET_GONE));
             }
+        }
+        if let Some(extras) = doc.extras.take() {
+            let Extras {
+                mut queue,
+                ports,
+                channels,
+            } = *extras;
+            let target = (reason == pm_drop_reason::PM_DROP_NAVIGATED).then_some(owner);
+            for task in queue.take_all() {
+                dispatch::discard(task, reason, target, Some(&doc.origin));
+            }
+            port::close_owned(ports, owner);
+            broadcast::close_all(channels);
         }
     }
     for listener in removed {
@@ -123,18 +185,14 @@ fn retire(doc: Document) {
 }
 
 /// Gives the window a new document at `url`: a new origin (`about:blank` gets a new opaque
-/// origin), and the old document's listeners and child frames are gone.
+/// origin); the old document's listeners, child frames, queue, ports and channels are gone.
 pub fn navigate(handle: Handle, url: &str) -> Result<(), Error> {
     let url = parse_url(url)?;
-    let doc = Document {
-        origin: Origin::of_url(&url),
-        listeners: ListenerList::default(),
-        children: Vec::new(),
-    };
+    let doc = Document::new(Origin::of_url(&url));
     let old = WINDOWS
         .with_mut(handle, |w| std::mem::replace(&mut w.doc, doc))
         .ok_or_else(gone)?;
-    retire(old);
+    retire(handle, old, pm_drop_reason::PM_DROP_NAVIGATED);
     Ok(())
 }
 
@@ -167,4 +225,124 @@ pub fn remove_listener(handle: Handle, id: u64) -> Result<(), Error> {
         .ok_or_else(|| Error::invalid_handle("listener id"))?;
     listener.remove();
     Ok(())
+}
+
+pub fn set_mode(handle: Handle, mode: pm_dispatch_mode) -> Result<(), Error> {
+    WINDOWS.with_mut(handle, |w| w.mode = mode).ok_or_else(gone)
+}
+
+pub fn set_waker(handle: Handle, waker: Option<Waker>) -> Result<(), Error> {
+    WINDOWS
+        .with_mut(handle, |w| w.waker = waker)
+        .ok_or_else(gone)
+}
+
+pub fn set_limits(handle: Handle, limits: Limits) -> Result<(), Error> {
+    WINDOWS
+        .with_mut(handle, |w| w.limits = limits)
+        .ok_or_else(gone)
+}
+
+/// Number of tasks waiting in the current document's queue.
+pub fn pending(handle: Handle) -> Result<usize, Error> {
+    WINDOWS.with(handle, |w| w.doc.queue_len()).ok_or_else(gone)
+}
+
+/// Whether a task of `data_len` bytes would fit in the window's queue now.
+pub fn queue_fits(handle: Handle, data_len: usize) -> Result<bool, Error> {
+    WINDOWS
+        .with(handle, |w| {
+            w.doc
+                .extras
+                .as_ref()
+                .is_none_or(|e| e.queue.fits(data_len, w.limits))
+        })
+        .ok_or_else(gone)
+}
+
+/// Appends a task to the window's queue (checking its limits when `enforce_limits`), then
+/// calls the waker if the queue was empty. On failure the task comes back for the caller to
+/// discard.
+pub fn enqueue(handle: Handle, task: Task, enforce_limits: bool) -> Result<(), (Error, Task)> {
+    let mut task = Some(task);
+    let outcome = WINDOWS.with_mut(handle, |w| {
+        let limits = enforce_limits.then_some(w.limits);
+        let task = task.take().expect("task is taken once");
+        w.doc
+            .extras()
+            .queue
+            .push(task, limits)
+            .map(|was_empty| if was_empty { w.waker } else { None })
+    });
+    match outcome {
+        None => Err((gone(), task.expect("closure did not run"))),
+        Some(Err(refused)) => Err(refused),
+        Some(Ok(waker)) => {
+            if let Some(waker) = waker {
+                waker.wake(handle);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// What `run_pending` needs for one task: the task and the document it is delivered into.
+pub struct NextTask {
+    pub task: Task,
+    pub origin: Origin,
+    pub listeners: ListenerList,
+}
+
+/// Takes the next task off the window's queue. `Err` if the window is gone.
+pub fn next_task(handle: Handle) -> Result<Option<NextTask>, Error> {
+    WINDOWS
+        .with_mut(handle, |w| {
+            let task = w.doc.extras.as_mut()?.queue.pop()?;
+            Some(NextTask {
+                listeners: match task {
+                    Task::Window(_) => w.doc.listeners.snapshot(),
+                    _ => ListenerList::default(),
+                },
+                task,
+                origin: w.doc.origin.clone(),
+            })
+        })
+        .ok_or_else(gone)
+}
+
+/// Records a port as owned by the window's current document. Fails if the window is gone.
+pub fn adopt_port(handle: Handle, port: Arc<Port>) -> Result<(), Error> {
+    WINDOWS
+        .with_mut(handle, |w| w.doc.extras().ports.push(port))
+        .ok_or_else(gone)
+}
+
+/// Forgets a port the window's document owned (it was transferred or closed).
+pub fn disown_port(handle: Handle, port: &Arc<Port>) {
+    WINDOWS.with_mut(handle, |w| {
+        if let Some(extras) = w.doc.extras.as_mut() {
+            extras.ports.retain(|p| !Arc::ptr_eq(p, port));
+        }
+    });
+}
+
+/// Records a broadcast channel as belonging to the window's current document.
+pub fn adopt_channel(handle: Handle, channel: Arc<Channel>) -> Result<(), Error> {
+    WINDOWS
+        .with_mut(handle, |w| w.doc.extras().channels.push(channel))
+        .ok_or_else(gone)
+}
+
+/// Forgets a broadcast channel (it was closed).
+pub fn disown_channel(handle: Handle, channel: &Arc<Channel>) {
+    WINDOWS.with_mut(handle, |w| {
+        if let Some(extras) = w.doc.extras.as_mut() {
+            extras.channels.retain(|c| !Arc::ptr_eq(c, channel));
+        }
+    });
+}
+
+/// The window's delivery mode, or an error if it is gone.
+pub fn mode(handle: Handle) -> Result<pm_dispatch_mode, Error> {
+    WINDOWS.with(handle, |w| w.mode).ok_or_else(gone)
 }

@@ -1,0 +1,214 @@
+//! BroadcastChannel: a message posted on a channel reaches every other open channel with the
+//! same name whose window has the same origin, in creation order, never the sender.
+
+use crate::diagnostics::{self, DropReport, pm_drop_reason};
+use crate::dispatch::{self, DepthGuard};
+use crate::error::{Error, pm_result};
+use crate::handles::{Handle, HandleTable};
+use crate::listener::{Listener, ListenerList};
+use crate::origin::Origin;
+use crate::queue::{Task, pm_dispatch_mode};
+use crate::window;
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
+
+/// All live channel handles.
+pub static CHANNELS: HandleTable<Arc<Channel>> = HandleTable::new(3);
+
+/// Open channels by name, each list in creation order.
+static REGISTRY: LazyLock<RwLock<Registry>> = LazyLock::new(Default::default);
+
+type Registry = HashMap<Box<str>, Vec<Arc<Channel>>>;
+
+/// A BroadcastChannel.
+pub struct Channel {
+    handle: Handle,
+    name: Box<str>,
+    window: Handle,
+    /// The window's origin when the channel was made (channels close when it navigates).
+    origin: Origin,
+    closed: AtomicBool,
+    listeners: Mutex<ListenerList>,
+}
+
+impl Channel {
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+fn invalid_channel() -> Error {
+    Error::invalid_handle("broadcast channel")
+}
+
+fn lookup(handle: Handle) -> Result<Arc<Channel>, Error> {
+    CHANNELS
+        .with(handle, Arc::clone)
+        .ok_or_else(invalid_channel)
+}
+
+/// Opens a channel named `name` in `window`'s current document.
+pub fn open(window: Handle, name: &str) -> Result<Handle, Error> {
+    let origin = window::origin(window)?;
+    let handle = CHANNELS.insert_with(|handle| {
+        Arc::new(Channel {
+            handle,
+            name: name.into(),
+            window,
+            origin,
+            closed: AtomicBool::new(false),
+            listeners: Mutex::new(ListenerList::default()),
+        })
+    });
+    let channel = lookup(handle)?;
+    REGISTRY
+        .write()
+        .entry(name.into())
+        .or_default()
+        .push(channel.clone());
+    // Registered first, adopted second: if the window goes away in between, closing finds it.
+    if window::adopt_channel(window, channel.clone()).is_err() {
+        close_all(vec![channel]);
+        return Err(Error::invalid_handle("window"));
+    }
+    Ok(handle)
+}
+
+/// Posts `data` to every other open same-name, same-origin channel. Receivers in SYNC windows
+/// run now, on this thread; QUEUED windows get a task. If some receiver refused the message
+/// (its queue full, or depth exceeded) the others still get it and that error is returned.
+pub fn post(handle: Handle, data: &[u8]) -> Result<(), Error> {
+    let sender = lookup(handle)?;
+    let receivers: Vec<Arc<Channel>> = REGISTRY
+        .read()
+        .get(&sender.name)
+        .map(|all| {
+            all.iter()
+                .filter(|c| {
+                    !Arc::ptr_eq(c, &sender)
+                        && !c.is_closed()
+                        && c.origin.same_origin(&sender.origin)
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    if receivers.is_empty() {
+        return Ok(());
+    }
+    let data: Arc<[u8]> = data.into();
+    let mut result = Ok(());
+    for receiver in receivers {
+        match window::mode(receiver.window) {
+            Err(_) => {}
+            Ok(pm_dispatch_mode::PM_DISPATCH_SYNC) => match DepthGuard::enter() {
+                Ok(_depth) => dispatch(&receiver, &data, &sender.origin),
+                Err(error) => {
+                    report(
+                        pm_drop_reason::PM_DROP_DEPTH,
+                        &receiver,
+                        &sender.origin,
+                        data.len(),
+                    );
+                    result = Err(error);
+                }
+            },
+            Ok(pm_dispatch_mode::PM_DISPATCH_QUEUED) => {
+                let task = Task::Broadcast {
+                    channel: receiver.clone(),
+                    data: data.clone(),
+                    origin: sender.origin.clone(),
+                };
+                if let Err((error, task)) = window::enqueue(receiver.window, task, true) {
+                    if error.code == pm_result::PM_ERR_QUEUE_FULL {
+                        dispatch::discard(
+                            task,
+                            pm_drop_reason::PM_DROP_QUEUE_FULL,
+                            Some(receiver.window),
+                            Some(&receiver.origin),
+                        );
+                        result = Err(error);
+                    } else {
+                        dispatch::discard(task, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+                    }
+                }
+            }
+        }
+    }
+    result
+}
+
+fn report(reason: pm_drop_reason, receiver: &Channel, origin: &Origin, data_len: usize) {
+    diagnostics::report(DropReport {
+        reason,
+        source_origin: Some(origin),
+        target_origin: Some(&receiver.origin),
+        requested_origin: "",
+        source: None,
+        target: Some(receiver.window),
+        data_len,
+    });
+}
+
+/// Runs a channel's listeners for a broadcast (the caller holds a depth level). A channel closed
+/// before this runs receives nothing.
+pub fn dispatch(channel: &Channel, data: &[u8], origin: &Origin) {
+    if channel.is_closed() {
+        report(
+            pm_drop_reason::PM_DROP_TARGET_GONE,
+            channel,
+            origin,
+            data.len(),
+        );
+        return;
+    }
+    let listeners = channel.listeners.lock().snapshot();
+    let event = dispatch::channel_event(data, origin.as_c_ptr());
+    dispatch::deliver(&listeners, &event, None, || {});
+}
+
+pub fn add_listener(handle: Handle, listener: Arc<Listener>) -> Result<u64, Error> {
+    let channel = lookup(handle)?;
+    let id = listener.id();
+    channel.listeners.lock().push(listener);
+    Ok(id)
+}
+
+pub fn remove_listener(handle: Handle, id: u64) -> Result<(), Error> {
+    let channel = lookup(handle)?;
+    let listener = channel
+        .listeners
+        .lock()
+        .take(id)
+        .ok_or_else(|| Error::invalid_handle("listener id"))?;
+    listener.remove();
+    Ok(())
+}
+
+/// Closes a channel and frees its handle; queued messages to it are not delivered.
+pub fn close(handle: Handle) -> Result<(), Error> {
+    let channel = lookup(handle)?;
+    window::disown_channel(channel.window, &channel);
+    close_all(vec![channel]);
+    Ok(())
+}
+
+/// Closes channels (those of a retired document, or one being closed).
+pub fn close_all(channels: Vec<Arc<Channel>>) {
+    let mut removed = Vec::new();
+    for channel in channels {
+        if channel.closed.swap(true, Ordering::AcqRel) {
+            continue;
+        }
+        CHANNELS.remove(channel.handle);
+        if let Some(list) = REGISTRY.write().get_mut(&channel.name) {
+            list.retain(|c| !Arc::ptr_eq(c, &channel));
+        }
+        removed.extend(channel.listeners.lock().take_all());
+    }
+    for listener in removed {
+        listener.remove();
+    }
+}

@@ -1,0 +1,147 @@
+//! Exports: listeners and posting to windows.
+
+use super::transfer_arg;
+use crate::dispatch::{self, Delivery};
+use crate::error::{Error, pm_result};
+use crate::ffi::{boundary, c_bytes, data_arg, handle_arg};
+use crate::listener::Listener;
+use crate::types::{pm_destroy_fn, pm_listener_fn, pm_port, pm_window};
+use crate::window;
+use std::ffi::{c_char, c_void};
+use std::ptr;
+
+/// Adds a `message` listener to the window's current document; same as
+/// `pm_add_listener_full(window, callback, user_data, NULL)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn pm_add_listener(
+    window: *mut pm_window,
+    callback: pm_listener_fn,
+    user_data: *mut c_void,
+) -> u64 {
+    pm_add_listener_full(window, callback, user_data, None)
+}
+
+/// Adds a `message` listener to the window's current document.
+///
+/// Listeners run in registration order, synchronously inside the post that delivers to them, on
+/// the posting thread, with no library lock held. A listener added during a dispatch runs from
+/// the next message on; one removed during a dispatch does not run for the rest of it. `user_data`
+/// is passed back untouched.
+///
+/// `destroy` (may be NULL) is called with `user_data` exactly once, after the listener is removed
+/// (by `pm_remove_listener`, navigation or freeing the window) and its last running call has
+/// returned: before the removing call returns when no call is running, else when the last running
+/// call returns, on that call's thread.
+///
+/// Returns the listener id (> 0), or 0 on error: `window` or `callback` NULL
+/// (`PM_ERR_NULL_ARGUMENT`), bad window (`PM_ERR_INVALID_HANDLE`). When adding fails, `destroy`
+/// is not called: the caller still owns `user_data`.
+#[unsafe(no_mangle)]
+pub extern "C" fn pm_add_listener_full(
+    window: *mut pm_window,
+    callback: pm_listener_fn,
+    user_data: *mut c_void,
+    destroy: pm_destroy_fn,
+) -> u64 {
+    boundary(|| {
+        let window = handle_arg(window, "window")?;
+        let callback = callback.ok_or_else(|| Error::null("callback"))?;
+        // A listener that was never added is dropped without calling destroy.
+        window::add_listener(window, Listener::new(callback, user_data, destroy))
+    })
+}
+
+/// Removes a listener from the window. It does not start another call; a call running on another
+/// thread finishes (its destroy runs when it returns). Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT`,
+/// or `PM_ERR_INVALID_HANDLE` for a bad window or an id that is not a listener of its current
+/// document.
+#[unsafe(no_mangle)]
+pub extern "C" fn pm_remove_listener(window: *mut pm_window, listener_id: u64) -> pm_result {
+    boundary(|| {
+        window::remove_listener(handle_arg(window, "window")?, listener_id)?;
+        Ok(pm_result::PM_OK)
+    })
+}
+
+/// Posts `data` (binary-safe, `data_len` bytes; NULL allowed when `data_len` is 0) from `source`
+/// to `target`, the HTML `target.postMessage(data, targetOrigin)`.
+///
+/// `target_origin`: `"*"` matches any origin (use it only for data anyone may see); `"/"` means
+/// the source's origin; anything else must parse as an absolute URL, and only its origin counts
+/// (path, query and fragment ignored). An opaque origin is matched only by `"*"`, or by `"/"` from
+/// a window with that same opaque origin.
+///
+/// In the default synchronous mode the target's listeners run on this thread before this returns;
+/// the data is not copied. Returns `PM_OK` (delivered), `PM_DROPPED` (origin did not match; no
+/// listener ran), `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE` (bad source or target),
+/// `PM_ERR_SYNTAX` (bad targetOrigin), `PM_ERR_UTF8` (targetOrigin not UTF-8) or `PM_ERR_DEPTH`
+/// (nested dispatch on this thread would exceed `PM_MAX_DISPATCH_DEPTH`; nothing ran).
+///
+/// # Safety
+/// `data` is NULL or points to `data_len` readable bytes; `target_origin` is NULL or a
+/// NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pm_post_message(
+    source: *mut pm_window,
+    target: *mut pm_window,
+    data: *const u8,
+    data_len: usize,
+    target_origin: *const c_char,
+) -> pm_result {
+    // SAFETY: forwarded caller contract, with an empty transfer list.
+    unsafe {
+        pm_post_message_transfer(
+            source,
+            target,
+            data,
+            data_len,
+            target_origin,
+            ptr::null(),
+            0,
+        )
+    }
+}
+
+/// `pm_post_message` with a transfer list of MessagePorts (`transfer` may be NULL when
+/// `transfer_len` is 0).
+///
+/// The ports are taken from the sender at once (their handles become invalid) and the receiving
+/// listeners get new handles for them in `event->ports`, owned by the target window. A post that
+/// returns `PM_DROPPED` still consumes the transfer list: those ports are closed. A NULL entry is
+/// `PM_ERR_NULL_ARGUMENT`; a duplicate or a closed, freed or unknown port is
+/// `PM_ERR_DATA_CLONE`, and then nothing is transferred or posted.
+///
+/// In QUEUED mode (see `pm_window_set_dispatch_mode`) the data is copied and queued, the
+/// targetOrigin syntax is checked now and its match at delivery, and `PM_ERR_QUEUE_FULL` means
+/// the queue limits refused it (nothing was queued or transferred).
+///
+/// # Safety
+/// As for `pm_post_message`; `transfer` is NULL or points to `transfer_len` readable pointers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pm_post_message_transfer(
+    source: *mut pm_window,
+    target: *mut pm_window,
+    data: *const u8,
+    data_len: usize,
+    target_origin: *const c_char,
+    transfer: *const *mut pm_port,
+    transfer_len: usize,
+) -> pm_result {
+    boundary(|| {
+        let source = handle_arg(source, "source")?;
+        let target = handle_arg(target, "target")?;
+        // SAFETY: caller contract.
+        let data = unsafe { data_arg(data, data_len, "data") }?;
+        // SAFETY: caller contract.
+        let target_origin = unsafe { c_bytes(target_origin, "target_origin") }?;
+        // SAFETY: caller contract.
+        let transfer = unsafe { transfer_arg(transfer, transfer_len) }?;
+        let delivery = dispatch::post(source, target, data, target_origin, &transfer)?;
+        if delivery == Delivery::Dropped {
+            crate::error::set_last_error(
+                "message dropped: targetOrigin does not match the target window's origin",
+            );
+        }
+        Ok(delivery.code())
+    })
+}

@@ -1,0 +1,148 @@
+//! Exports: the library's version and last error, and window lifetime and navigation.
+
+use super::window_ptr;
+use crate::error::{last_error_ptr, pm_result};
+use crate::ffi::{boundary, c_str, handle_arg};
+use crate::types::pm_window;
+use crate::window;
+use std::ffi::c_char;
+use std::ptr;
+
+/// This thread's last failure message, or "" if no call on this thread has failed.
+///
+/// The string is owned by the library and stays valid until the next failing call on this thread.
+/// Never returns NULL. (A post that returns `PM_DROPPED` also records why.)
+#[unsafe(no_mangle)]
+pub extern "C" fn pm_last_error() -> *const c_char {
+    last_error_ptr()
+}
+
+/// The library version, e.g. "0.1.0" (a static string; never NULL).
+#[unsafe(no_mangle)]
+pub extern "C" fn pm_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Creates a top-level window whose document is at `url` (an absolute URL); its origin is that
+/// URL's origin, computed once.
+///
+/// Returns a new handle, owned by the caller and released with `pm_window_free`, or NULL on
+/// error: `url` NULL (`PM_ERR_NULL_ARGUMENT`), not UTF-8 (`PM_ERR_UTF8`), or not an absolute URL
+/// (`PM_ERR_INVALID_URL`).
+///
+/// # Safety
+/// `url` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pm_window_new(url: *const c_char) -> *mut pm_window {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let url = unsafe { c_str(url, "url") }?;
+        window::create(url).map(window_ptr)
+    })
+}
+
+/// Creates an iframe window inside `parent`'s current document. A child created at
+/// `about:blank` inherits the parent's origin. The child is freed with its parent (recursively)
+/// and when the parent navigates; it may also be freed on its own with `pm_window_free`.
+///
+/// Returns the child's handle or NULL on error: a NULL argument (`PM_ERR_NULL_ARGUMENT`), a bad
+/// parent (`PM_ERR_INVALID_HANDLE`), `url` not UTF-8 (`PM_ERR_UTF8`) or not absolute
+/// (`PM_ERR_INVALID_URL`).
+///
+/// # Safety
+/// `url` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pm_window_new_child(
+    parent: *mut pm_window,
+    url: *const c_char,
+) -> *mut pm_window {
+    boundary(|| {
+        let parent = handle_arg(parent, "parent")?;
+        // SAFETY: caller contract.
+        let url = unsafe { c_str(url, "url") }?;
+        window::create_child(parent, url).map(window_ptr)
+    })
+}
+
+/// Frees a window, its child frames (recursively), and their listeners: each listener added
+/// with a destroy function has it called once — before this returns, or, for a listener whose
+/// call is running on some thread, when that call returns. After this returns the handle (and its
+/// children's) is rejected with `PM_ERR_INVALID_HANDLE`, and no listener of these windows starts
+/// a new call.
+///
+/// NULL is a no-op (`PM_OK`). A freed or unknown handle is `PM_ERR_INVALID_HANDLE`. May be called
+/// from a listener, including one of the window being freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn pm_window_free(window: *mut pm_window) -> pm_result {
+    boundary(|| {
+        if window.is_null() {
+            return Ok(pm_result::PM_OK);
+        }
+        window::free(handle_arg(window, "window")?)?;
+        Ok(pm_result::PM_OK)
+    })
+}
+
+/// Gives the window a new document at `url`: a new origin (`about:blank` gets a new opaque
+/// origin). The old document's listeners (destroy called as for `pm_window_free`) and child
+/// frames (freed) are gone. The handle stays valid.
+///
+/// Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`, `PM_ERR_UTF8` or
+/// `PM_ERR_INVALID_URL` (then nothing changed).
+///
+/// # Safety
+/// `url` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pm_window_navigate(
+    window: *mut pm_window,
+    url: *const c_char,
+) -> pm_result {
+    boundary(|| {
+        let window = handle_arg(window, "window")?;
+        // SAFETY: caller contract.
+        let url = unsafe { c_str(url, "url") }?;
+        window::navigate(window, url)?;
+        Ok(pm_result::PM_OK)
+    })
+}
+
+/// Writes the ASCII serialization of the window's current origin ("http://127.0.0.1", or "null"
+/// when opaque) into `buf`, like `snprintf`: at most `cap - 1` bytes plus a NUL (nothing when
+/// `cap` is 0 or `buf` is NULL).
+///
+/// Returns the serialization's full length (so a return value >= `cap` means it was truncated),
+/// or 0 for a NULL or bad handle (with `pm_last_error()` set).
+///
+/// # Safety
+/// `buf` is NULL or points to `cap` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pm_window_origin(
+    window: *const pm_window,
+    buf: *mut c_char,
+    cap: usize,
+) -> usize {
+    boundary(|| {
+        let origin = window::origin(handle_arg(window, "window")?)?;
+        let text = origin.serialization().as_bytes();
+        if !buf.is_null() && cap > 0 {
+            let n = text.len().min(cap - 1);
+            // SAFETY: `buf` has `cap` writable bytes by contract and n + 1 <= cap; the source is a
+            // distinct Rust allocation.
+            unsafe {
+                ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+                *buf.add(n) = 0;
+            }
+        }
+        Ok(text.len())
+    })
+}
+
+/// The window's parent, or NULL for a top-level window. NULL with `PM_ERR_INVALID_HANDLE` (or
+/// `PM_ERR_NULL_ARGUMENT`) in `pm_last_error()` for a bad handle.
+#[unsafe(no_mangle)]
+pub extern "C" fn pm_window_parent(window: *const pm_window) -> *mut pm_window {
+    boundary(|| {
+        let parent = window::parent(handle_arg(window, "window")?)?;
+        Ok(parent.map_or(ptr::null_mut(), window_ptr))
+    })
+}

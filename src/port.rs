@@ -1,0 +1,434 @@
+//! MessageChannel ports (HTML "channel messaging").
+//!
+//! A port's state lives in an `Arc<Port>` that outlives its handles: transferring a port retires
+//! its handle at post time and gives the receiver a new one at delivery, while the entangled
+//! partner keeps pointing at the same `Port`. Messages to a port wait in its own queue until a
+//! first listener starts it; then they follow the owning window's mode (dispatched at once, or
+//! queued as window tasks). Transfers and closes are serialized by one lock (`TRANSFER`), so a
+//! port is never transferred and closed at the same time; posts do not take it.
+
+use crate::diagnostics::pm_drop_reason;
+use crate::dispatch::{self, Delivery, DepthGuard, PortHandles};
+use crate::error::{Error, pm_result};
+use crate::handles::{Handle, HandleTable};
+use crate::listener::{Listener, ListenerList};
+use crate::queue::{Task, pm_dispatch_mode};
+use crate::types::pm_port;
+use crate::window;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::{Arc, Weak};
+
+/// All live port handles.
+pub static PORTS: HandleTable<Arc<Port>> = HandleTable::new(2);
+
+/// Serializes transfers and closes (never held while calling out).
+static TRANSFER: Mutex<()> = Mutex::new(());
+
+/// A MessagePort.
+pub struct Port {
+    inner: Mutex<PortInner>,
+}
+
+struct PortInner {
+    /// The current handle; None while in flight (being transferred) or once closed.
+    handle: Option<Handle>,
+    /// The window whose document owns the port; None while in flight or once closed.
+    owner: Option<Handle>,
+    partner: Weak<Port>,
+    listeners: ListenerList,
+    /// Set by the first listener; messages wait in `pending` until then.
+    started: bool,
+    /// A thread is delivering `pending` after start; new messages queue behind it.
+    draining: bool,
+    pending: VecDeque<PortMessage>,
+    closed: bool,
+}
+
+/// A message on its way to a port.
+pub struct PortMessage {
+    pub data: Box<[u8]>,
+    pub ports: Vec<Arc<Port>>,
+}
+
+fn invalid_port() -> Error {
+    Error::invalid_handle("port")
+}
+
+fn data_clone(message: &'static str) -> Error {
+    Error::new(pm_result::PM_ERR_DATA_CLONE, message)
+}
+
+fn lookup(handle: Handle) -> Result<Arc<Port>, Error> {
+    PORTS.with(handle, Arc::clone).ok_or_else(invalid_port)
+}
+
+fn port_ptr(handle: Handle) -> *mut pm_port {
+    handle.to_raw() as *mut pm_port
+}
+
+/// Creates an entangled pair of ports owned by `owner`'s current document.
+pub fn channel_new(owner: Handle) -> Result<(Handle, Handle), Error> {
+    window::mode(owner)?;
+    let make = || {
+        Arc::new(Port {
+            inner: Mutex::new(PortInner {
+                handle: None,
+                owner: Some(owner),
+                partner: Weak::new(),
+                listeners: ListenerList::default(),
+                started: false,
+                draining: false,
+                pending: VecDeque::new(),
+                closed: false,
+            }),
+        })
+    };
+    let (a, b) = (make(), make());
+    a.inner.lock().partner = Arc::downgrade(&b);
+    b.inner.lock().partner = Arc::downgrade(&a);
+    let mut handles = [None, None];
+    for (slot, port) in handles.iter_mut().zip([&a, &b]) {
+        let handle = PORTS.insert_with(|_| port.clone());
+        port.inner.lock().handle = Some(handle);
+        *slot = Some(handle);
+        if window::adopt_port(owner, port.clone()).is_err() {
+            close_ports(vec![a.clone(), b.clone()], None);
+            return Err(Error::invalid_handle("owner window"));
+        }
+    }
+    Ok((handles[0].expect("set"), handles[1].expect("set")))
+}
+
+/// Takes the ports of a transfer list away from their owners: their handles become invalid and
+/// their listeners are removed. Fails with `PM_ERR_DATA_CLONE` (transferring nothing) for the
+/// sending port itself, its partner, a duplicate, or a closed or unknown port.
+pub fn detach(transfer: &[Handle], sender: Option<&Arc<Port>>) -> Result<Vec<Arc<Port>>, Error> {
+    if transfer.is_empty() {
+        return Ok(Vec::new());
+    }
+    let partner = sender.and_then(|s| s.inner.lock().partner.upgrade());
+    let mut removed: Vec<Arc<Listener>> = Vec::new();
+    let mut ports = Vec::with_capacity(transfer.len());
+    {
+        let _transfer = TRANSFER.lock();
+        for (i, &handle) in transfer.iter().enumerate() {
+            if transfer[..i].contains(&handle) {
+                return Err(data_clone("the transfer list names the same port twice"));
+            }
+            let port = PORTS.with(handle, Arc::clone).ok_or_else(|| {
+                data_clone("the transfer list holds a closed, freed or unknown port")
+            })?;
+            if sender.is_some_and(|s| Arc::ptr_eq(s, &port)) {
+                return Err(data_clone("a port cannot transfer itself"));
+            }
+            if partner.as_ref().is_some_and(|p| Arc::ptr_eq(p, &port)) {
+                return Err(data_clone("a port cannot transfer its own partner"));
+            }
+            ports.push((handle, port));
+        }
+        for (handle, port) in &ports {
+            PORTS.remove(*handle);
+            let owner = {
+                let mut inner = port.inner.lock();
+                inner.handle = None;
+                inner.started = false;
+                removed.extend(inner.listeners.take_all());
+                inner.owner.take()
+            };
+            if let Some(owner) = owner {
+                window::disown_port(owner, port);
+            }
+        }
+    }
+    for listener in removed {
+        listener.remove();
+    }
+    Ok(ports.into_iter().map(|(_, port)| port).collect())
+}
+
+/// Gives in-flight ports new handles owned by `owner`'s current document; returns the handles
+/// for the event (ports that cannot be adopted are closed instead).
+pub fn adopt(ports: Vec<Arc<Port>>, owner: Handle) -> PortHandles {
+    if ports.is_empty() {
+        return Vec::new();
+    }
+    let mut handles = Vec::with_capacity(ports.len());
+    let mut orphans = Vec::new();
+    for port in ports {
+        let handle = PORTS.insert_with(|_| port.clone());
+        {
+            let mut inner = port.inner.lock();
+            inner.handle = Some(handle);
+            inner.owner = Some(owner);
+        }
+        if window::adopt_port(owner, port.clone()).is_ok() {
+            handles.push(port_ptr(handle));
+        } else {
+            orphans.push(port);
+        }
+    }
+    close_ports(orphans, None);
+    handles
+}
+
+/// Posts a message through `handle` to its entangled partner.
+pub fn post(handle: Handle, data: &[u8], transfer: &[Handle]) -> Result<Delivery, Error> {
+    let port = lookup(handle)?;
+    let ports = detach(transfer, Some(&port))?;
+    let partner = port.inner.lock().partner.upgrade();
+    let message = PortMessage {
+        data: data.into(),
+        ports,
+    };
+    match partner {
+        Some(partner) => enqueue(&partner, message, true),
+        None => {
+            dispatch::discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None);
+            Ok(Delivery::Dropped)
+        }
+    }
+}
+
+/// Hands a message to `port`: waits in its queue until it is started, else is delivered per the
+/// owning window's mode.
+fn enqueue(
+    port: &Arc<Port>,
+    message: PortMessage,
+    enforce_limits: bool,
+) -> Result<Delivery, Error> {
+    let owner = {
+        let mut inner = port.inner.lock();
+        if inner.closed {
+            drop(inner);
+            dispatch::discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None);
+            return Ok(Delivery::Dropped);
+        }
+        match inner.owner {
+            Some(owner) if inner.started && !inner.draining => owner,
+            _ => {
+                inner.pending.push_back(message);
+                return Ok(Delivery::Delivered);
+            }
+        }
+    };
+    deliver_or_queue(port, owner, message, enforce_limits)
+}
+
+fn deliver_or_queue(
+    port: &Arc<Port>,
+    owner: Handle,
+    message: PortMessage,
+    enforce_limits: bool,
+) -> Result<Delivery, Error> {
+    match window::mode(owner) {
+        Err(_) => {
+            dispatch::discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None);
+            Ok(Delivery::Dropped)
+        }
+        Ok(pm_dispatch_mode::PM_DISPATCH_SYNC) => {
+            let _depth = match DepthGuard::enter() {
+                Ok(guard) => guard,
+                Err(error) => {
+                    dispatch::discard_port_message(
+                        message,
+                        pm_drop_reason::PM_DROP_DEPTH,
+                        Some(owner),
+                    );
+                    return Err(error);
+                }
+            };
+            dispatch_now(port, owner, message);
+            Ok(Delivery::Delivered)
+        }
+        Ok(pm_dispatch_mode::PM_DISPATCH_QUEUED) => {
+            let task = Task::Port {
+                port: port.clone(),
+                message,
+            };
+            match window::enqueue(owner, task, enforce_limits) {
+                Ok(()) => Ok(Delivery::Delivered),
+                Err((error, task)) if error.code == pm_result::PM_ERR_QUEUE_FULL => {
+                    dispatch::discard(task, pm_drop_reason::PM_DROP_QUEUE_FULL, Some(owner), None);
+                    Err(error)
+                }
+                Err((_, task)) => {
+                    dispatch::discard(task, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+                    Ok(Delivery::Dropped)
+                }
+            }
+        }
+    }
+}
+
+/// Dispatches a message to the port's listeners on this thread (the caller holds a depth level).
+fn dispatch_now(port: &Arc<Port>, owner: Handle, message: PortMessage) {
+    let listeners = {
+        let mut inner = port.inner.lock();
+        if inner.closed {
+            None
+        } else if inner.owner != Some(owner) || !inner.started {
+            // Transferred since: the message travels with the port.
+            inner.pending.push_back(message);
+            return;
+        } else {
+            Some(inner.listeners.snapshot())
+        }
+    };
+    let Some(listeners) = listeners else {
+        dispatch::discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, Some(owner));
+        return;
+    };
+    let handles = adopt(message.ports, owner);
+    let mut event = dispatch::channel_event(&message.data, c"".as_ptr());
+    dispatch::set_ports(&mut event, &handles);
+    dispatch::deliver(&listeners, &event, None, || {});
+}
+
+/// Delivers a port task taken off `window`'s queue (the caller holds a depth level).
+pub fn run_queued(port: &Arc<Port>, window: Handle, message: PortMessage) {
+    let (closed, here) = {
+        let inner = port.inner.lock();
+        (inner.closed, inner.owner == Some(window) && inner.started)
+    };
+    if closed {
+        dispatch::discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, Some(window));
+    } else if here {
+        dispatch_now(port, window, message);
+    } else {
+        // The port moved to another window while this task waited: follow it.
+        let _ = enqueue(port, message, false);
+    }
+}
+
+/// Adds a listener; the first one starts the port and delivers what waited, in order.
+pub fn add_listener(handle: Handle, listener: Arc<Listener>) -> Result<u64, Error> {
+    let port = lookup(handle)?;
+    let id = listener.id();
+    let start = {
+        let mut inner = port.inner.lock();
+        if inner.closed {
+            return Err(invalid_port());
+        }
+        inner.listeners.push(listener);
+        let start = !inner.started;
+        if start {
+            inner.started = true;
+            inner.draining = true;
+        }
+        start
+    };
+    if start {
+        drain(&port);
+    }
+    Ok(id)
+}
+
+/// Delivers the messages that waited for the port to start, then those that arrive meanwhile.
+fn drain(port: &Arc<Port>) {
+    loop {
+        let (batch, owner) = {
+            let mut inner = port.inner.lock();
+            match inner.owner {
+                Some(owner) if !inner.pending.is_empty() && !inner.closed && inner.started => {
+                    (std::mem::take(&mut inner.pending), owner)
+                }
+                _ => {
+                    inner.draining = false;
+                    return;
+                }
+            }
+        };
+        for message in batch {
+            // Refusals are reported to the drop handler; the rest of the batch goes on.
+            let _ = deliver_or_queue(port, owner, message, false);
+        }
+    }
+}
+
+/// Removes a port listener.
+pub fn remove_listener(handle: Handle, id: u64) -> Result<(), Error> {
+    let port = lookup(handle)?;
+    let listener = port
+        .inner
+        .lock()
+        .listeners
+        .take(id)
+        .ok_or_else(|| Error::invalid_handle("listener id"))?;
+    listener.remove();
+    Ok(())
+}
+
+/// Closes a port: disentangles it and frees its handle.
+pub fn close(handle: Handle) -> Result<(), Error> {
+    let port = {
+        let _transfer = TRANSFER.lock();
+        PORTS.remove(handle).ok_or_else(invalid_port)?
+    };
+    close_ports(vec![port], None);
+    Ok(())
+}
+
+/// Closes ports that are in flight (carried by a message that will not be delivered).
+pub fn close_detached(ports: Vec<Arc<Port>>) {
+    close_ports(ports, None);
+}
+
+/// Closes the ports a retired document owned, skipping any transferred away meanwhile.
+pub fn close_owned(ports: Vec<Arc<Port>>, owner: Handle) {
+    close_ports(ports, Some(owner));
+}
+
+/// Closes ports, and the ports inside messages still waiting in their queues. Listener destroys
+/// and drop reports run after every lock is released.
+fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>) {
+    if ports.is_empty() {
+        return;
+    }
+    let mut removed: Vec<Arc<Listener>> = Vec::new();
+    let mut dropped: Vec<(usize, Option<Handle>)> = Vec::new();
+    let mut disowned: Vec<(Handle, Arc<Port>)> = Vec::new();
+    {
+        let _transfer = TRANSFER.lock();
+        let mut work: Vec<(Arc<Port>, bool)> = ports.into_iter().map(|p| (p, true)).collect();
+        while let Some((port, top)) = work.pop() {
+            let (handle, owner, partner) = {
+                let mut inner = port.inner.lock();
+                if inner.closed || (top && only_owned_by.is_some() && inner.owner != only_owned_by)
+                {
+                    continue;
+                }
+                inner.closed = true;
+                removed.extend(inner.listeners.take_all());
+                let owner = inner.owner;
+                for message in inner.pending.drain(..) {
+                    dropped.push((message.data.len(), owner));
+                    work.extend(message.ports.into_iter().map(|p| (p, false)));
+                }
+                (
+                    inner.handle.take(),
+                    inner.owner.take(),
+                    std::mem::take(&mut inner.partner),
+                )
+            };
+            if let Some(handle) = handle {
+                PORTS.remove(handle);
+            }
+            if let Some(owner) = owner {
+                disowned.push((owner, port));
+            }
+            if let Some(partner) = partner.upgrade() {
+                partner.inner.lock().partner = Weak::new();
+            }
+        }
+    }
+    for (owner, port) in disowned {
+        window::disown_port(owner, &port);
+    }
+    for listener in removed {
+        listener.remove();
+    }
+    for (data_len, owner) in dropped {
+        dispatch::report_port_drop(pm_drop_reason::PM_DROP_TARGET_GONE, owner, data_len);
+    }
+}
