@@ -8,7 +8,6 @@ use postmessage::capi::post::*;
 use postmessage::capi::window::*;
 use postmessage::{PM_MAX_DISPATCH_DEPTH, pm_message_event, pm_result, pm_window};
 use std::ffi::c_void;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pm_result::*;
@@ -239,14 +238,14 @@ unsafe extern "C" fn count_destroy(ud: *mut c_void) {
 #[test]
 fn listener_order_snapshot_and_removal_during_dispatch() {
     let w = window("http://a.example/");
-    let script = Arc::new(Script {
+    let script = Box::new(Script {
         window: w,
         order: Default::default(),
         remove_id: AtomicUsize::new(0),
         added: AtomicUsize::new(0),
         destroyed: AtomicUsize::new(0),
     });
-    let ud = Arc::as_ptr(&script) as *mut c_void;
+    let ud = &*script as *const Script as *mut c_void;
     assert!(pm_add_listener(w, Some(first), ud) > 0);
     let second_id = pm_add_listener_full(w, Some(second), ud, Some(count_destroy));
     assert!(second_id > 0);
@@ -298,14 +297,14 @@ unsafe extern "C" fn self_destroyed(ud: *mut c_void) {
 #[test]
 fn listener_removing_itself_is_destroyed_after_its_call() {
     let w = window("http://a.example/");
-    let s = Arc::new(SelfRemover {
+    let s = Box::new(SelfRemover {
         window: w,
         id: AtomicUsize::new(0),
         calls: AtomicUsize::new(0),
         destroyed_during_call: AtomicUsize::new(99),
         destroyed: AtomicUsize::new(0),
     });
-    let ud = Arc::as_ptr(&s) as *mut c_void;
+    let ud = &*s as *const SelfRemover as *mut c_void;
     let id = pm_add_listener_full(w, Some(remove_self), ud, Some(self_destroyed));
     s.id.store(id as usize, Ordering::SeqCst);
     post(w, w, "x", "*");
