@@ -143,8 +143,8 @@ pub fn post(handle: Handle, data: &[u8]) -> Result<(), Error> {
 fn report(reason: pm_drop_reason, receiver: &Channel, origin: &Origin, data_len: usize) {
     diagnostics::report(DropReport {
         reason,
-        source_origin: Some(origin),
-        target_origin: Some(&receiver.origin),
+        source_origin: origin.as_c_ptr(),
+        target_origin: receiver.origin.as_c_ptr(),
         requested_origin: "",
         source: None,
         target: Some(receiver.window),

@@ -64,8 +64,9 @@ pub type pm_drop_fn =
 /// A drop, described in Rust terms; turned into a `pm_drop_event` only if a handler is set.
 pub struct DropReport<'a> {
     pub reason: pm_drop_reason,
-    pub source_origin: Option<&'a Origin>,
-    pub target_origin: Option<&'a Origin>,
+    /// NUL-terminated serializations ("" when unknown), e.g. from `Origin::as_c_ptr`.
+    pub source_origin: *const c_char,
+    pub target_origin: *const c_char,
     pub requested_origin: &'a str,
     pub source: Option<Handle>,
     pub target: Option<Handle>,
@@ -111,6 +112,11 @@ fn window_ptr(handle: Option<Handle>) -> *mut pm_window {
     handle.map_or(ptr::null_mut(), |h| h.to_raw() as *mut pm_window)
 }
 
+/// An origin's serialization for a report, "" when unknown.
+pub fn origin_ptr(origin: Option<&Origin>) -> *const c_char {
+    origin.map_or(c"".as_ptr(), Origin::as_c_ptr)
+}
+
 /// Reports a drop to the handler, if one is set and we are not already inside it.
 /// Must be called with no library lock held.
 pub fn report(drop: DropReport<'_>) {
@@ -121,11 +127,10 @@ pub fn report(drop: DropReport<'_>) {
         return;
     };
     let requested = CString::new(drop.requested_origin.replace('\0', "")).unwrap_or_default();
-    let origin_ptr = |o: Option<&Origin>| o.map_or(c"".as_ptr(), Origin::as_c_ptr);
     let event = pm_drop_event {
         reason: drop.reason,
-        source_origin: origin_ptr(drop.source_origin),
-        target_origin: origin_ptr(drop.target_origin),
+        source_origin: drop.source_origin,
+        target_origin: drop.target_origin,
         requested_origin: requested.as_ptr(),
         source: window_ptr(drop.source),
         target: window_ptr(drop.target),

@@ -11,7 +11,7 @@ use crate::diagnostics::{self, DropReport, pm_drop_reason};
 use crate::error::{Error, pm_result};
 use crate::handles::Handle;
 use crate::listener::{Called, ListenerList};
-use crate::origin::{Origin, TargetOrigin};
+use crate::origin::{Origin, OriginCopy, OriginKey, TargetOrigin};
 use crate::port;
 use crate::queue::{Task, WindowMessage, pm_dispatch_mode};
 use crate::types::{pm_message_event, pm_port, pm_window};
@@ -78,13 +78,17 @@ impl Delivery {
 
 /// What the target looked like when the post checked it.
 enum Plan {
-    Sync(ListenerList, Origin),
+    /// Deliver now to this snapshot. The target's origin is kept only for drop reports.
+    Sync(ListenerList, Option<Origin>),
     Mismatch(Origin),
-    Queue,
+    Queue(TargetOrigin),
 }
 
 /// Posts `data` from `source` to `target` with the ports `transfer` (the HTML "window post
 /// message steps"). `target_origin` is the raw argument (parsed through the per-thread cache).
+///
+/// The synchronous path touches no reference count but the listener snapshot's, allocates
+/// nothing, and holds each window's lock only to copy what it needs.
 pub fn post(
     source: Handle,
     target: Handle,
@@ -93,31 +97,31 @@ pub fn post(
     transfer: &[Handle],
 ) -> Result<Delivery, Error> {
     let source_origin = WINDOWS
-        .with(source, |w| w.origin().clone())
+        .with(source, |w| OriginCopy::of(w.origin()))
         .ok_or_else(|| Error::invalid_handle("source window"))?;
-    let parsed = TargetOrigin::parse_cached(target_origin)?;
-    let plan = WINDOWS
-        .with(target, |w| match w.mode() {
-            pm_dispatch_mode::PM_DISPATCH_QUEUED => Plan::Queue,
+    let plan = TargetOrigin::with_parsed(target_origin, |parsed| {
+        WINDOWS.with(target, |w| match w.mode() {
+            pm_dispatch_mode::PM_DISPATCH_QUEUED => Plan::Queue(parsed.clone()),
             pm_dispatch_mode::PM_DISPATCH_SYNC => {
-                if parsed.matches(&source_origin, w.origin()) {
-                    Plan::Sync(w.listeners().snapshot(), w.origin().clone())
+                if parsed.matches(source_origin.key(), w.origin().key()) {
+                    let diagnosed = diagnostics::enabled().then(|| w.origin().clone());
+                    Plan::Sync(w.listeners().snapshot(), diagnosed)
                 } else {
                     Plan::Mismatch(w.origin().clone())
                 }
             }
         })
-        .ok_or_else(|| Error::invalid_handle("target window"))?;
-    let requested = || String::from_utf8_lossy(target_origin);
+    })?
+    .ok_or_else(|| Error::invalid_handle("target window"))?;
     let report = |reason, target_doc: Option<&Origin>| {
         if !diagnostics::enabled() {
             return;
         }
         diagnostics::report(DropReport {
             reason,
-            source_origin: Some(&source_origin),
-            target_origin: target_doc,
-            requested_origin: &requested(),
+            source_origin: source_origin.as_c_ptr(),
+            target_origin: diagnostics::origin_ptr(target_doc),
+            requested_origin: &String::from_utf8_lossy(target_origin),
             source: Some(source),
             target: Some(target),
             data_len: data.len(),
@@ -128,16 +132,17 @@ pub fn post(
             let depth = match DepthGuard::enter() {
                 Ok(guard) => guard,
                 Err(e) => {
-                    report(pm_drop_reason::PM_DROP_DEPTH, Some(&target_doc));
+                    report(pm_drop_reason::PM_DROP_DEPTH, target_doc.as_ref());
                     return Err(e);
                 }
             };
             let ports = port::detach(transfer, None)?;
             let handles = port::adopt(ports, target);
-            let mut event = window_event(data, &source_origin, Some(source), Some(target));
+            let mut event =
+                window_event(data, source_origin.as_c_ptr(), Some(source), Some(target));
             set_ports(&mut event, &handles);
-            deliver(&listeners, &event, Some(&source_origin), || {
-                report(pm_drop_reason::PM_DROP_FILTERED, Some(&target_doc))
+            deliver(&listeners, &event, Some(source_origin.key()), || {
+                report(pm_drop_reason::PM_DROP_FILTERED, target_doc.as_ref())
             });
             drop(depth);
             Ok(Delivery::Delivered)
@@ -148,7 +153,7 @@ pub fn post(
             report(pm_drop_reason::PM_DROP_ORIGIN_MISMATCH, Some(&target_doc));
             Ok(Delivery::Dropped)
         }
-        Plan::Queue => {
+        Plan::Queue(parsed) => {
             if !window::queue_fits(target, data.len())? {
                 report(pm_drop_reason::PM_DROP_QUEUE_FULL, None);
                 return Err(queue_full());
@@ -157,9 +162,9 @@ pub fn post(
             let task = Task::Window(Box::new(WindowMessage {
                 data: data.into(),
                 source,
-                source_origin: source_origin.clone(),
+                source_origin: source_origin.to_origin(),
                 target_origin: parsed,
-                requested: requested().into(),
+                requested: String::from_utf8_lossy(target_origin).into(),
                 ports,
             }));
             match window::enqueue(target, task, true) {
@@ -192,7 +197,7 @@ fn queue_full() -> Error {
 pub fn deliver(
     listeners: &ListenerList,
     event: &pm_message_event,
-    source_origin: Option<&Origin>,
+    source_origin: Option<OriginKey<'_>>,
     on_filtered: impl Fn(),
 ) {
     for listener in listeners.iter() {
@@ -228,7 +233,7 @@ fn run_task(window: Handle, next: window::NextTask) {
         Task::Window(message) => {
             if !message
                 .target_origin
-                .matches(&message.source_origin, &origin)
+                .matches(message.source_origin.key(), origin.key())
             {
                 discard(
                     Task::Window(message),
@@ -240,20 +245,29 @@ fn run_task(window: Handle, next: window::NextTask) {
             }
             let source = WINDOWS.contains(message.source).then_some(message.source);
             let handles = port::adopt(message.ports, window);
-            let mut event =
-                window_event(&message.data, &message.source_origin, source, Some(window));
+            let mut event = window_event(
+                &message.data,
+                message.source_origin.as_c_ptr(),
+                source,
+                Some(window),
+            );
             set_ports(&mut event, &handles);
-            deliver(&listeners, &event, Some(&message.source_origin), || {
-                diagnostics::report(DropReport {
-                    reason: pm_drop_reason::PM_DROP_FILTERED,
-                    source_origin: Some(&message.source_origin),
-                    target_origin: Some(&origin),
-                    requested_origin: &message.requested,
-                    source,
-                    target: Some(window),
-                    data_len: message.data.len(),
-                })
-            });
+            deliver(
+                &listeners,
+                &event,
+                Some(message.source_origin.key()),
+                || {
+                    diagnostics::report(DropReport {
+                        reason: pm_drop_reason::PM_DROP_FILTERED,
+                        source_origin: message.source_origin.as_c_ptr(),
+                        target_origin: origin.as_c_ptr(),
+                        requested_origin: &message.requested,
+                        source,
+                        target: Some(window),
+                        data_len: message.data.len(),
+                    })
+                },
+            );
         }
         Task::Port { port, message } => port::run_queued(&port, window, message),
         Task::Broadcast {
@@ -277,8 +291,8 @@ pub fn discard(
             port::close_detached(message.ports);
             diagnostics::report(DropReport {
                 reason,
-                source_origin: Some(&message.source_origin),
-                target_origin,
+                source_origin: message.source_origin.as_c_ptr(),
+                target_origin: diagnostics::origin_ptr(target_origin),
                 requested_origin: &message.requested,
                 source: WINDOWS.contains(message.source).then_some(message.source),
                 target,
@@ -288,8 +302,8 @@ pub fn discard(
         Task::Port { message, .. } => discard_port_message(message, reason, target),
         Task::Broadcast { origin, .. } => diagnostics::report(DropReport {
             reason,
-            source_origin: Some(&origin),
-            target_origin,
+            source_origin: origin.as_c_ptr(),
+            target_origin: diagnostics::origin_ptr(target_origin),
             requested_origin: "",
             source: None,
             target,
@@ -308,8 +322,8 @@ pub fn discard_port_message(message: PortMessage, reason: pm_drop_reason, target
 pub fn report_port_drop(reason: pm_drop_reason, target: Option<Handle>, data_len: usize) {
     diagnostics::report(DropReport {
         reason,
-        source_origin: None,
-        target_origin: None,
+        source_origin: c"".as_ptr(),
+        target_origin: c"".as_ptr(),
         requested_origin: "",
         source: None,
         target,
@@ -327,7 +341,7 @@ fn handle_ptr(handle: Option<Handle>) -> *mut pm_window {
 #[inline]
 pub fn window_event(
     data: &[u8],
-    origin: &Origin,
+    origin: *const std::ffi::c_char,
     source: Option<Handle>,
     target: Option<Handle>,
 ) -> pm_message_event {
@@ -338,7 +352,7 @@ pub fn window_event(
             data.as_ptr()
         },
         data_len: data.len(),
-        origin: origin.as_c_ptr(),
+        origin,
         last_event_id: c"".as_ptr(),
         source: handle_ptr(source),
         target: handle_ptr(target),

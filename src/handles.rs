@@ -6,13 +6,15 @@
 //! freed. Slots live in buckets that double in size and are never deallocated, so a lookup only
 //! reads a bucket pointer and takes that one slot's read lock: there is no global lock, and
 //! lookups of different handles never contend. Slots are cache-line aligned so that two windows
-//! used from two threads do not share a line.
+//! used from two threads do not share a line. A bucket's memory is allocated uninitialized and a
+//! slot is initialized only when first used, so untouched pages cost no resident memory.
 
 use parking_lot::{Mutex, RwLock};
+use std::alloc::{self, Layout, handle_alloc_error};
 use std::collections::VecDeque;
 use std::num::NonZeroU64;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 const INDEX_BITS: u32 = 32;
 const GEN_BITS: u32 = 28;
@@ -80,6 +82,8 @@ struct Allocator {
 pub struct HandleTable<T> {
     tag: u8,
     buckets: [AtomicPtr<Slot<T>>; BUCKETS],
+    /// Slots with an index below this are initialized (published with Release).
+    initialized: AtomicU64,
     allocator: Mutex<Allocator>,
 }
 
@@ -100,6 +104,10 @@ fn bucket_len(bucket: usize) -> usize {
     (FIRST_BUCKET << bucket) as usize
 }
 
+fn bucket_layout<T>(bucket: usize) -> Layout {
+    Layout::array::<Slot<T>>(bucket_len(bucket)).expect("bucket size fits in memory")
+}
+
 impl<T> HandleTable<T> {
     /// An empty table whose handles carry `tag` (1..=15).
     pub const fn new(tag: u8) -> Self {
@@ -107,6 +115,7 @@ impl<T> HandleTable<T> {
         HandleTable {
             tag,
             buckets: [const { AtomicPtr::new(ptr::null_mut()) }; BUCKETS],
+            initialized: AtomicU64::new(0),
             allocator: Mutex::new(Allocator {
                 free: VecDeque::new(),
                 next: 0,
@@ -115,13 +124,14 @@ impl<T> HandleTable<T> {
     }
 
     fn slot(&self, index: u32) -> Option<&Slot<T>> {
-        let (bucket, offset) = bucket_of(index);
-        let base = self.buckets[bucket].load(Ordering::Acquire);
-        if base.is_null() {
+        if u64::from(index) >= self.initialized.load(Ordering::Acquire) {
             return None;
         }
-        // SAFETY: a non-null bucket pointer was published (Release) after its slots were
-        // initialized, has bucket_len(bucket) slots, and buckets are freed only in Drop.
+        let (bucket, offset) = bucket_of(index);
+        let base = self.buckets[bucket].load(Ordering::Acquire);
+        // SAFETY: slots below `initialized` were written before it was raised (Release, paired
+        // with the Acquire above), so their bucket is allocated and the slot initialized; buckets
+        // hold bucket_len(bucket) slots and are freed only in Drop.
         Some(unsafe { &*base.add(offset) })
     }
 
@@ -135,29 +145,38 @@ impl<T> HandleTable<T> {
     /// Stores the value built by `make` (which learns its own handle) and returns the handle.
     pub fn insert_with(&self, make: impl FnOnce(Handle) -> T) -> Handle {
         let index = {
-            let mut alloc = self.allocator.lock();
-            if alloc.free.len() > REUSE_AFTER {
-                alloc.free.pop_front().expect("free list is not empty")
+            let mut allocator = self.allocator.lock();
+            if allocator.free.len() > REUSE_AFTER {
+                allocator.free.pop_front().expect("free list is not empty")
             } else {
-                let index = u32::try_from(alloc.next).expect("handle table is full (2^32 slots)");
+                let index =
+                    u32::try_from(allocator.next).expect("handle table is full (2^32 slots)");
                 let (bucket, offset) = bucket_of(index);
-                if offset == 0 && self.buckets[bucket].load(Ordering::Acquire).is_null() {
-                    let slots: Box<[Slot<T>]> = (0..bucket_len(bucket))
-                        .map(|_| Slot {
-                            entry: RwLock::new(Entry {
-                                generation: 0,
-                                value: None,
-                            }),
-                        })
-                        .collect();
-                    let base = Box::into_raw(slots) as *mut Slot<T>;
+                let mut base = self.buckets[bucket].load(Ordering::Acquire);
+                if offset == 0 && base.is_null() {
+                    let layout = bucket_layout::<T>(bucket);
+                    // SAFETY: the layout is non-zero-sized (at least 64 slots of >= 64 bytes).
+                    base = unsafe { alloc::alloc(layout) }.cast::<Slot<T>>();
+                    if base.is_null() {
+                        handle_alloc_error(layout);
+                    }
                     self.buckets[bucket].store(base, Ordering::Release);
                 }
-                alloc.next += 1;
+                let empty = Slot {
+                    entry: RwLock::new(Entry {
+                        generation: 0,
+                        value: None,
+                    }),
+                };
+                // SAFETY: `index` < bucket_len(bucket) is a slot no one has written or can read yet
+                // (it is at or above `initialized`); we hold the allocator lock.
+                unsafe { base.add(offset).write(empty) };
+                allocator.next += 1;
+                self.initialized.store(allocator.next, Ordering::Release);
                 index
             }
         };
-        let slot = self.slot(index).expect("allocated slot has a bucket");
+        let slot = self.slot(index).expect("allocated slot is initialized");
         let mut entry = slot.entry.write();
         let handle = Handle::new(self.tag, entry.generation, index);
         entry.value = Some(make(handle));
@@ -210,12 +229,21 @@ impl<T> HandleTable<T> {
 
 impl<T> Drop for HandleTable<T> {
     fn drop(&mut self) {
+        let initialized = *self.initialized.get_mut();
         for (bucket, ptr) in self.buckets.iter_mut().enumerate() {
             let base = *ptr.get_mut();
-            if !base.is_null() {
-                let len = bucket_len(bucket);
-                // SAFETY: `base` came from Box::into_raw of a boxed slice of `len` slots.
-                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(base, len)) });
+            if base.is_null() {
+                continue;
+            }
+            let first = (FIRST_BUCKET << bucket) - FIRST_BUCKET;
+            let live = initialized
+                .saturating_sub(first)
+                .min(bucket_len(bucket) as u64) as usize;
+            // SAFETY: the first `live` slots of this bucket were initialized and are dropped once;
+            // the memory came from `alloc` with this bucket's layout.
+            unsafe {
+                ptr::drop_in_place(ptr::slice_from_raw_parts_mut(base, live));
+                alloc::dealloc(base.cast(), bucket_layout::<T>(bucket));
             }
         }
     }

@@ -5,7 +5,7 @@
 //! from any threads and `destroy(user_data)` still runs exactly once, after removal and after the
 //! last running call has returned.
 
-use crate::origin::{Origin, TargetOrigin};
+use crate::origin::{OriginKey, TargetOrigin};
 use crate::types::{pm_destroy_fn, pm_message_event};
 use std::ffi::c_void;
 use std::sync::Arc;
@@ -79,7 +79,7 @@ impl Listener {
     /// `source_origin` (the origin of a window message; None for port and broadcast messages,
     /// which allow-lists do not apply to).
     #[inline]
-    pub fn call(&self, event: &pm_message_event, source_origin: Option<&Origin>) -> Called {
+    pub fn call(&self, event: &pm_message_event, source_origin: Option<OriginKey<'_>>) -> Called {
         if let (Some(allowed), Some(source)) = (&self.allowed, source_origin)
             && !allowed.iter().any(|a| a.matches(source, source))
         {

@@ -80,12 +80,15 @@ impl Origin {
 
     /// HTML "same origin": tuples by value, opaque origins by identity.
     pub fn same_origin(&self, other: &Origin) -> bool {
-        match (self, other) {
-            (Origin::Tuple(a), Origin::Tuple(b)) => {
-                Arc::ptr_eq(a, b) || a.serialized_nul == b.serialized_nul
-            }
-            (Origin::Opaque(a), Origin::Opaque(b)) => a == b,
-            _ => false,
+        self.key() == other.key()
+    }
+
+    /// What "same origin" compares.
+    #[inline]
+    pub fn key(&self) -> OriginKey<'_> {
+        match self {
+            Origin::Tuple(t) => OriginKey::Tuple(t.serialized_nul.as_bytes()),
+            Origin::Opaque(id) => OriginKey::Opaque(*id),
         }
     }
 
@@ -106,6 +109,78 @@ impl Origin {
         match self {
             Origin::Tuple(t) => t.serialized_nul.as_ptr().cast(),
             Origin::Opaque(_) => NULL_ORIGIN.as_ptr(),
+        }
+    }
+}
+
+/// What "same origin" compares: a tuple origin's serialization (canonical; includes the trailing
+/// NUL), or an opaque origin's identity. Equal keys mean same origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OriginKey<'a> {
+    Tuple(&'a [u8]),
+    Opaque(u64),
+}
+
+const INLINE: usize = 80;
+
+/// A copy of an origin taken from under a lock without touching reference counts (the post hot
+/// path): short serializations are copied inline, long ones share the `Arc`.
+pub enum OriginCopy {
+    Opaque(u64),
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Shared(Arc<TupleOrigin>),
+}
+
+impl OriginCopy {
+    #[inline]
+    pub fn of(origin: &Origin) -> OriginCopy {
+        match origin {
+            Origin::Opaque(id) => OriginCopy::Opaque(*id),
+            Origin::Tuple(t) => {
+                let s = t.serialized_nul.as_bytes();
+                if s.len() <= INLINE {
+                    let mut bytes = [0u8; INLINE];
+                    bytes[..s.len()].copy_from_slice(s);
+                    OriginCopy::Inline {
+                        len: s.len() as u8,
+                        bytes,
+                    }
+                } else {
+                    OriginCopy::Shared(t.clone())
+                }
+            }
+        }
+    }
+
+    #[inline]
+    pub fn key(&self) -> OriginKey<'_> {
+        match self {
+            OriginCopy::Opaque(id) => OriginKey::Opaque(*id),
+            OriginCopy::Inline { len, bytes } => OriginKey::Tuple(&bytes[..usize::from(*len)]),
+            OriginCopy::Shared(t) => OriginKey::Tuple(t.serialized_nul.as_bytes()),
+        }
+    }
+
+    /// The serialization as a C string, valid while `self` lives and is not moved.
+    #[inline]
+    pub fn as_c_ptr(&self) -> *const c_char {
+        match self {
+            OriginCopy::Opaque(_) => NULL_ORIGIN.as_ptr(),
+            OriginCopy::Inline { bytes, .. } => bytes.as_ptr().cast(),
+            OriginCopy::Shared(t) => t.serialized_nul.as_ptr().cast(),
+        }
+    }
+
+    /// An owned origin equal to the copied one (for queued messages).
+    pub fn to_origin(&self) -> Origin {
+        match self {
+            OriginCopy::Opaque(id) => Origin::Opaque(*id),
+            OriginCopy::Inline { len, bytes } => {
+                let text = std::str::from_utf8(&bytes[..usize::from(*len) - 1])
+                    .expect("serializations are ASCII");
+                Origin::tuple(text.to_string())
+            }
+            OriginCopy::Shared(t) => Origin::Tuple(t.clone()),
         }
     }
 }
@@ -139,12 +214,14 @@ impl TargetOrigin {
         }
     }
 
-    /// Parses bytes from C, consulting this thread's cache first so a string seen before is never
-    /// re-parsed. Invalid UTF-8 is `PM_ERR_UTF8`.
-    pub fn parse_cached(bytes: &[u8]) -> Result<TargetOrigin, Error> {
+    /// Parses bytes from C and runs `f` on the result, consulting this thread's cache first so a
+    /// string seen before is never re-parsed (and nothing is cloned or allocated on a hit).
+    /// Invalid UTF-8 is `PM_ERR_UTF8`; `f` must not re-enter this function.
+    #[inline]
+    pub fn with_parsed<R>(bytes: &[u8], f: impl FnOnce(&TargetOrigin) -> R) -> Result<R, Error> {
         match bytes {
-            b"*" => return Ok(TargetOrigin::Any),
-            b"/" => return Ok(TargetOrigin::SameAsSource),
+            b"*" => return Ok(f(&TargetOrigin::Any)),
+            b"/" => return Ok(f(&TargetOrigin::SameAsSource)),
             _ => {}
         }
         CACHE.with(|cache| {
@@ -155,23 +232,26 @@ impl TargetOrigin {
                 cache.generation = generation;
             }
             if let Some(hit) = cache.map.get(bytes) {
-                return Ok(hit.clone());
+                return Ok(f(hit));
             }
             let text = std::str::from_utf8(bytes).map_err(|_| {
                 Error::new(pm_result::PM_ERR_UTF8, "targetOrigin is not valid UTF-8")
             })?;
             let parsed = TargetOrigin::parse(text)?;
-            cache.map.insert(bytes.into(), parsed.clone());
-            Ok(parsed)
+            let result = f(&parsed);
+            cache.map.insert(bytes.into(), parsed);
+            Ok(result)
         })
     }
 
-    /// Whether a message from `source` may be delivered to a document with origin `target`.
-    pub fn matches(&self, source: &Origin, target: &Origin) -> bool {
+    /// Whether a message from origin `source` may be delivered to a document with origin
+    /// `target`.
+    #[inline]
+    pub fn matches(&self, source: OriginKey<'_>, target: OriginKey<'_>) -> bool {
         match self {
             TargetOrigin::Any => true,
-            TargetOrigin::SameAsSource => source.same_origin(target),
-            TargetOrigin::Exact(origin) => origin.same_origin(target),
+            TargetOrigin::SameAsSource => source == target,
+            TargetOrigin::Exact(origin) => origin.key() == target,
         }
     }
 }
@@ -317,7 +397,9 @@ mod tests {
     fn target_origin_matching() {
         let src = Origin::parse("http://127.0.0.1/").unwrap();
         let dst = Origin::parse("http://localhost/").unwrap();
-        let m = |t: &str, s: &Origin, d: &Origin| TargetOrigin::parse(t).unwrap().matches(s, d);
+        let m = |t: &str, s: &Origin, d: &Origin| {
+            TargetOrigin::parse(t).unwrap().matches(s.key(), d.key())
+        };
         assert!(m("*", &src, &dst));
         assert!(m("http://localhost", &src, &dst));
         assert!(m("http://localhost:80/some/path?q#f", &src, &dst));
@@ -333,6 +415,25 @@ mod tests {
     }
 
     #[test]
+    fn origin_copies_compare_like_the_original() {
+        let long = format!("http://{}.example/", "a".repeat(100));
+        for url in ["http://a.example/", "data:,x", long.as_str()] {
+            let o = Origin::parse(url).unwrap();
+            let copy = OriginCopy::of(&o);
+            assert_eq!(copy.key(), o.key(), "{url}");
+            assert!(copy.to_origin().same_origin(&o), "{url}");
+            // SAFETY: both are NUL-terminated strings alive here.
+            let (a, b) = unsafe {
+                (
+                    CStr::from_ptr(copy.as_c_ptr()),
+                    CStr::from_ptr(o.as_c_ptr()),
+                )
+            };
+            assert_eq!(a, b);
+        }
+    }
+
+    #[test]
     fn cache_gives_same_answers_as_parse() {
         for t in [
             "*",
@@ -343,12 +444,14 @@ mod tests {
             "data:,x",
         ] {
             let direct = TargetOrigin::parse(t).map_err(|e| e.code);
-            let cached = TargetOrigin::parse_cached(t.as_bytes()).map_err(|e| e.code);
+            let cached = TargetOrigin::with_parsed(t.as_bytes(), |p| p.clone()).map_err(|e| e.code);
             assert_eq!(direct.is_ok(), cached.is_ok(), "{t}");
             assert_eq!(direct.err(), cached.err(), "{t}");
         }
         assert_eq!(
-            TargetOrigin::parse_cached(b"http://\xff").unwrap_err().code,
+            TargetOrigin::with_parsed(b"http://\xff", |_| ())
+                .unwrap_err()
+                .code,
             pm_result::PM_ERR_UTF8
         );
     }
