@@ -541,6 +541,13 @@ enum pm_result pm_post_message_transfer(struct pm_window *source,
 const char *pm_last_error(void);
 
 /**
+ * The result code of this thread's last failure (`PM_OK` if none): what a function that
+ * returns NULL or 0 on failure would have returned as a `pm_result`. Like `pm_last_error()`,
+ * only a failure (or a `PM_DROPPED` post) changes it.
+ */
+enum pm_result pm_last_error_code(void);
+
+/**
  * The library version, e.g. "0.1.0" (a static string; never NULL).
  */
 const char *pm_version(void);

@@ -2,12 +2,13 @@
 //! same name whose window has the same origin, in creation order, never the sender.
 
 use crate::diagnostics::{self, DropReport, pm_drop_reason};
-use crate::dispatch::{self, DepthGuard};
+use crate::dispatch;
 use crate::error::{Error, pm_result};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{Listener, ListenerList};
 use crate::origin::Origin;
 use crate::queue::{Task, pm_dispatch_mode};
+use crate::thread;
 use crate::window;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
@@ -103,7 +104,7 @@ pub fn post(handle: Handle, data: &[u8]) -> Result<(), Error> {
     for receiver in receivers {
         match window::mode(receiver.window) {
             Err(_) => {}
-            Ok(pm_dispatch_mode::PM_DISPATCH_SYNC) => match DepthGuard::enter() {
+            Ok(pm_dispatch_mode::PM_DISPATCH_SYNC) => match thread::enter_depth() {
                 Ok(_depth) => dispatch(&receiver, &data, &sender.origin),
                 Err(error) => {
                     report(
@@ -166,7 +167,7 @@ pub fn dispatch(channel: &Channel, data: &[u8], origin: &Origin) {
     }
     let listeners = channel.listeners.lock().snapshot();
     let event = dispatch::channel_event(data, origin.as_c_ptr());
-    dispatch::deliver(&listeners, &event, None, || {});
+    dispatch::deliver(listeners.as_slice(), &event, None, || {});
 }
 
 pub fn add_listener(handle: Handle, listener: Arc<Listener>) -> Result<u64, Error> {

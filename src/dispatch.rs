@@ -10,52 +10,18 @@
 use crate::diagnostics::{self, DropReport, pm_drop_reason};
 use crate::error::{Error, pm_result};
 use crate::handles::Handle;
-use crate::listener::{Called, ListenerList};
-use crate::origin::{Origin, OriginCopy, OriginKey, TargetOrigin};
+use crate::listener::{Called, Listener};
+use crate::origin::{Origin, OriginKey, TargetOrigin};
 use crate::port;
 use crate::queue::{Task, WindowMessage, pm_dispatch_mode};
+use crate::thread;
 use crate::types::{pm_message_event, pm_port, pm_window};
 use crate::window::{self, WINDOWS};
 use crate::{broadcast, port::PortMessage};
-use std::cell::Cell;
 use std::ptr;
+use std::sync::Arc;
 
-/// Nested dispatches allowed on one thread (window, port and broadcast deliveries, and
-/// `pm_window_run_pending`, all count).
-pub const PM_MAX_DISPATCH_DEPTH: u32 = 32;
-
-thread_local! {
-    static DEPTH: Cell<u32> = const { Cell::new(0) };
-}
-
-/// One level of dispatch on this thread; dropping it leaves the level.
-pub struct DepthGuard(());
-
-impl DepthGuard {
-    /// Enters a dispatch level, or fails with `PM_ERR_DEPTH` if that would exceed the limit.
-    #[inline]
-    pub fn enter() -> Result<DepthGuard, Error> {
-        DEPTH.with(|d| {
-            let depth = d.get();
-            if depth >= PM_MAX_DISPATCH_DEPTH {
-                return Err(Error::depth());
-            }
-            d.set(depth + 1);
-            Ok(DepthGuard(()))
-        })
-    }
-
-    /// Current nesting depth on this thread.
-    pub fn current() -> u32 {
-        DEPTH.with(|d| d.get())
-    }
-}
-
-impl Drop for DepthGuard {
-    fn drop(&mut self) {
-        DEPTH.with(|d| d.set(d.get() - 1));
-    }
-}
+pub use crate::thread::PM_MAX_DISPATCH_DEPTH;
 
 /// What a post did when it did not fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,19 +42,19 @@ impl Delivery {
     }
 }
 
-/// What the target looked like when the post checked it.
+/// What the post decided after checking the target.
 enum Plan {
-    /// Deliver now to this snapshot. The target's origin is kept only for drop reports.
-    Sync(ListenerList, Option<Origin>),
-    Mismatch(Origin),
+    Sync,
+    Mismatch,
     Queue(TargetOrigin),
 }
 
 /// Posts `data` from `source` to `target` with the ports `transfer` (the HTML "window post
 /// message steps"). `target_origin` is the raw argument (parsed through the per-thread cache).
 ///
-/// The synchronous path touches no reference count but the listener snapshot's, allocates
-/// nothing, and holds each window's lock only to copy what it needs.
+/// The synchronous path reads both windows from this thread's snapshot cache (one atomic load
+/// each when they have not changed), allocates nothing and touches no lock or reference count;
+/// only the listeners' own call counters are written.
 pub fn post(
     source: Handle,
     target: Handle,
@@ -96,91 +62,95 @@ pub fn post(
     target_origin: &[u8],
     transfer: &[Handle],
 ) -> Result<Delivery, Error> {
-    let source_origin = WINDOWS
-        .with(source, |w| OriginCopy::of(w.origin()))
-        .ok_or_else(|| Error::invalid_handle("source window"))?;
-    let plan = TargetOrigin::with_parsed(target_origin, |parsed| {
-        WINDOWS.with(target, |w| match w.mode() {
+    thread::with_state(|state| {
+        let pins = state.pin_scope();
+        let src = pins
+            .window(source)
+            .ok_or_else(|| Error::invalid_handle("source window"))?;
+        let dst = pins
+            .window(target)
+            .ok_or_else(|| Error::invalid_handle("target window"))?;
+        let plan = TargetOrigin::with_parsed(target_origin, |parsed| match dst.mode() {
             pm_dispatch_mode::PM_DISPATCH_QUEUED => Plan::Queue(parsed.clone()),
             pm_dispatch_mode::PM_DISPATCH_SYNC => {
-                if parsed.matches(source_origin.key(), w.origin().key()) {
-                    let diagnosed = diagnostics::enabled().then(|| w.origin().clone());
-                    Plan::Sync(w.listeners().snapshot(), diagnosed)
+                if parsed.matches(src.origin_key(), dst.origin_key()) {
+                    Plan::Sync
                 } else {
-                    Plan::Mismatch(w.origin().clone())
+                    Plan::Mismatch
                 }
             }
-        })
-    })?
-    .ok_or_else(|| Error::invalid_handle("target window"))?;
-    let report = |reason, target_doc: Option<&Origin>| {
-        if !diagnostics::enabled() {
-            return;
-        }
-        diagnostics::report(DropReport {
-            reason,
-            source_origin: source_origin.as_c_ptr(),
-            target_origin: diagnostics::origin_ptr(target_doc),
-            requested_origin: &String::from_utf8_lossy(target_origin),
-            source: Some(source),
-            target: Some(target),
-            data_len: data.len(),
-        })
-    };
-    match plan {
-        Plan::Sync(listeners, target_doc) => {
-            let depth = match DepthGuard::enter() {
-                Ok(guard) => guard,
-                Err(e) => {
-                    report(pm_drop_reason::PM_DROP_DEPTH, target_doc.as_ref());
-                    return Err(e);
-                }
-            };
-            let ports = port::detach(transfer, None)?;
-            let handles = port::adopt(ports, target);
-            let mut event =
-                window_event(data, source_origin.as_c_ptr(), Some(source), Some(target));
-            set_ports(&mut event, &handles);
-            deliver(&listeners, &event, Some(source_origin.key()), || {
-                report(pm_drop_reason::PM_DROP_FILTERED, target_doc.as_ref())
-            });
-            drop(depth);
-            Ok(Delivery::Delivered)
-        }
-        Plan::Mismatch(target_doc) => {
-            // A dropped post still consumes its transfer list: those ports are closed.
-            port::close_detached(port::detach(transfer, None)?);
-            report(pm_drop_reason::PM_DROP_ORIGIN_MISMATCH, Some(&target_doc));
-            Ok(Delivery::Dropped)
-        }
-        Plan::Queue(parsed) => {
-            if !window::queue_fits(target, data.len())? {
-                report(pm_drop_reason::PM_DROP_QUEUE_FULL, None);
-                return Err(queue_full());
+        })?;
+        let report = |reason, target_doc: *const std::ffi::c_char| {
+            if !diagnostics::enabled() {
+                return;
             }
-            let ports = port::detach(transfer, None)?;
-            let task = Task::Window(Box::new(WindowMessage {
-                data: data.into(),
-                source,
-                source_origin: source_origin.to_origin(),
-                target_origin: parsed,
-                requested: String::from_utf8_lossy(target_origin).into(),
-                ports,
-            }));
-            match window::enqueue(target, task, true) {
-                Ok(()) => Ok(Delivery::Delivered),
-                Err((error, task)) => {
-                    let reason = if error.code == pm_result::PM_ERR_QUEUE_FULL {
-                        pm_drop_reason::PM_DROP_QUEUE_FULL
-                    } else {
-                        pm_drop_reason::PM_DROP_TARGET_GONE
-                    };
-                    discard(task, reason, Some(target), None);
-                    Err(error)
+            diagnostics::report(DropReport {
+                reason,
+                source_origin: src.origin_c_ptr(),
+                target_origin: target_doc,
+                requested_origin: &String::from_utf8_lossy(target_origin),
+                source: Some(source),
+                target: Some(target),
+                data_len: data.len(),
+            })
+        };
+        match plan {
+            Plan::Sync => {
+                let _depth = match state.enter_depth() {
+                    Ok(guard) => guard,
+                    Err(e) => {
+                        report(pm_drop_reason::PM_DROP_DEPTH, dst.origin_c_ptr());
+                        return Err(e);
+                    }
+                };
+                let mut event = window_event(data, src.origin_c_ptr(), Some(source), Some(target));
+                let handles;
+                if !transfer.is_empty() {
+                    handles = port::adopt(port::detach(transfer, None)?, target);
+                    set_ports(&mut event, &handles);
+                }
+                deliver(dst.listeners(), &event, Some(src.origin_key()), || {
+                    report(pm_drop_reason::PM_DROP_FILTERED, dst.origin_c_ptr())
+                });
+                Ok(Delivery::Delivered)
+            }
+            Plan::Mismatch => {
+                // A dropped post still consumes its transfer list: those ports are closed.
+                if !transfer.is_empty() {
+                    port::close_detached(port::detach(transfer, None)?);
+                }
+                report(pm_drop_reason::PM_DROP_ORIGIN_MISMATCH, dst.origin_c_ptr());
+                Ok(Delivery::Dropped)
+            }
+            Plan::Queue(parsed) => {
+                if !window::queue_fits(target, data.len())? {
+                    report(pm_drop_reason::PM_DROP_QUEUE_FULL, dst.origin_c_ptr());
+                    return Err(queue_full());
+                }
+                let ports = port::detach(transfer, None)?;
+                let task = Task::Window(Box::new(WindowMessage {
+                    data: data.into(),
+                    source,
+                    source_origin: src.origin(),
+                    target_origin: parsed,
+                    requested: String::from_utf8_lossy(target_origin).into(),
+                    ports,
+                }));
+                match window::enqueue(target, task, true) {
+                    Ok(()) => Ok(Delivery::Delivered),
+                    Err((error, task)) => {
+                        let reason = if error.code == pm_result::PM_ERR_QUEUE_FULL {
+                            pm_drop_reason::PM_DROP_QUEUE_FULL
+                        } else {
+                            pm_drop_reason::PM_DROP_TARGET_GONE
+                        };
+                        discard(task, reason, Some(target), None);
+                        Err(error)
+                    }
                 }
             }
         }
-    }
+    })
 }
 
 fn queue_full() -> Error {
@@ -195,7 +165,7 @@ fn queue_full() -> Error {
 /// allow-list skipped.
 #[inline]
 pub fn deliver(
-    listeners: &ListenerList,
+    listeners: &[Arc<Listener>],
     event: &pm_message_event,
     source_origin: Option<OriginKey<'_>>,
     on_filtered: impl Fn(),
@@ -211,7 +181,7 @@ pub fn deliver(
 /// Returns how many were taken.
 pub fn run_pending(window: Handle, max: usize) -> Result<usize, Error> {
     window::pending(window)?;
-    let _depth = DepthGuard::enter()?;
+    let _depth = thread::enter_depth()?;
     let mut count = 0;
     while count < max {
         let Some(next) = window::next_task(window)? else {
@@ -253,7 +223,7 @@ fn run_task(window: Handle, next: window::NextTask) {
             );
             set_ports(&mut event, &handles);
             deliver(
-                &listeners,
+                listeners.as_slice(),
                 &event,
                 Some(message.source_origin.key()),
                 || {

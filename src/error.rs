@@ -88,27 +88,58 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-thread_local! {
-    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+/// This thread's last failure: its code and message.
+struct LastError {
+    code: pm_result,
+    message: Cow<'static, CStr>,
 }
 
-/// Records `message` as this thread's last failure.
-pub fn set_last_error(message: &str) {
+thread_local! {
+    static LAST_ERROR: RefCell<LastError> = const {
+        RefCell::new(LastError {
+            code: pm_result::PM_OK,
+            message: Cow::Borrowed(c""),
+        })
+    };
+}
+
+/// Records a failure as this thread's last error.
+pub fn set_last_error(error: &Error) {
     // Interior NULs cannot come from our own messages, but strip them rather than panic.
-    let bytes: Vec<u8> = message.bytes().filter(|&b| b != 0).collect();
-    let text = CString::new(bytes).unwrap_or_default();
-    LAST_ERROR.with(|e| *e.borrow_mut() = text);
+    let bytes: Vec<u8> = error.message.bytes().filter(|&b| b != 0).collect();
+    let message = Cow::Owned(CString::new(bytes).unwrap_or_default());
+    LAST_ERROR.with(|e| {
+        *e.borrow_mut() = LastError {
+            code: error.code,
+            message,
+        }
+    });
+}
+
+/// Records a non-error outcome worth explaining (e.g. `PM_DROPPED`) without allocating.
+pub fn set_last_status(code: pm_result, message: &'static CStr) {
+    LAST_ERROR.with(|e| {
+        *e.borrow_mut() = LastError {
+            code,
+            message: Cow::Borrowed(message),
+        }
+    });
 }
 
 /// This thread's last failure message ("" if none). Valid until the next failing call on this
 /// thread, because only a failure replaces it.
 pub fn last_error_ptr() -> *const c_char {
-    LAST_ERROR.with(|e| e.borrow().as_ptr())
+    LAST_ERROR.with(|e| e.borrow().message.as_ptr())
+}
+
+/// This thread's last failure code (`PM_OK` if none).
+pub fn last_error_code() -> pm_result {
+    LAST_ERROR.with(|e| e.borrow().code)
 }
 
 /// This thread's last failure message, copied (for tests).
 pub fn last_error() -> String {
-    // SAFETY: the pointer comes from the thread-local CString, alive for this call.
+    // SAFETY: the pointer comes from the thread-local message, alive for this call.
     unsafe { CStr::from_ptr(last_error_ptr()) }
         .to_string_lossy()
         .into_owned()

@@ -63,7 +63,7 @@ pub fn boundary<R: FfiReturn>(body: impl FnOnce() -> Result<R, Error>) -> R {
             )
         }
     };
-    set_last_error(&error.message);
+    set_last_error(&error);
     R::on_error(&error)
 }
 

@@ -65,6 +65,9 @@ impl Handle {
 
 #[repr(align(64))]
 struct Slot<T> {
+    /// Bumped (Release) by every insert, write and remove, before the write lock is released:
+    /// a reader that saw version v and sees it again knows the slot did not change in between.
+    version: AtomicU64,
     entry: RwLock<Entry<T>>,
 }
 
@@ -163,6 +166,7 @@ impl<T> HandleTable<T> {
                     self.buckets[bucket].store(base, Ordering::Release);
                 }
                 let empty = Slot {
+                    version: AtomicU64::new(0),
                     entry: RwLock::new(Entry {
                         generation: 0,
                         value: None,
@@ -180,6 +184,7 @@ impl<T> HandleTable<T> {
         let mut entry = slot.entry.write();
         let handle = Handle::new(self.tag, entry.generation, index);
         entry.value = Some(make(handle));
+        slot.version.fetch_add(1, Ordering::Release);
         handle
     }
 
@@ -201,7 +206,28 @@ impl<T> HandleTable<T> {
         if entry.generation != handle.generation() {
             return None;
         }
-        entry.value.as_mut().map(f)
+        let result = entry.value.as_mut().map(f);
+        slot.version.fetch_add(1, Ordering::Release);
+        result
+    }
+
+    /// Like [`with`](Self::with), also returning the slot's version as of the read.
+    pub fn with_versioned<R>(&self, handle: Handle, f: impl FnOnce(&T) -> R) -> Option<(u64, R)> {
+        let slot = self.live_slot(handle)?;
+        let entry = slot.entry.read();
+        if entry.generation != handle.generation() {
+            return None;
+        }
+        let version = slot.version.load(Ordering::Relaxed);
+        entry.value.as_ref().map(|v| (version, f(v)))
+    }
+
+    /// The current version of `handle`'s slot without locking (None if the slot was never
+    /// used). It says nothing about liveness by itself: compare it with a version obtained from
+    /// [`with_versioned`](Self::with_versioned) for the same handle.
+    #[inline]
+    pub fn version(&self, handle: Handle) -> Option<u64> {
+        Some(self.live_slot(handle)?.version.load(Ordering::Acquire))
     }
 
     /// True when `handle` names a live object of this table.
@@ -220,6 +246,7 @@ impl<T> HandleTable<T> {
             }
             let value = entry.value.take()?;
             entry.generation = (entry.generation + 1) & GEN_MASK;
+            slot.version.fetch_add(1, Ordering::Release);
             value
         };
         self.allocator.lock().free.push_back(index);

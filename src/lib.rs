@@ -18,9 +18,10 @@ pub mod origin;
 pub mod port;
 pub mod queue;
 pub mod scheme;
+pub mod thread;
 pub mod types;
 pub mod window;
 
-pub use dispatch::PM_MAX_DISPATCH_DEPTH;
 pub use error::{Error, pm_result};
+pub use thread::PM_MAX_DISPATCH_DEPTH;
 pub use types::*;

@@ -176,6 +176,10 @@ impl ListenerList {
         self.0.iter()
     }
 
+    pub fn as_slice(&self) -> &[Arc<Listener>] {
+        &self.0
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }

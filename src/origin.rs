@@ -30,6 +30,19 @@ pub struct TupleOrigin {
     serialized_nul: Box<str>,
 }
 
+impl TupleOrigin {
+    #[inline]
+    pub fn key(&self) -> OriginKey<'_> {
+        OriginKey::Tuple(self.serialized_nul.as_bytes())
+    }
+
+    /// The serialization as a NUL-terminated C string.
+    #[inline]
+    pub fn as_c_ptr(&self) -> *const c_char {
+        self.serialized_nul.as_ptr().cast()
+    }
+}
+
 static NEXT_OPAQUE: AtomicU64 = AtomicU64::new(1);
 const NULL_ORIGIN: &CStr = c"null";
 
@@ -87,7 +100,7 @@ impl Origin {
     #[inline]
     pub fn key(&self) -> OriginKey<'_> {
         match self {
-            Origin::Tuple(t) => OriginKey::Tuple(t.serialized_nul.as_bytes()),
+            Origin::Tuple(t) => t.key(),
             Origin::Opaque(id) => OriginKey::Opaque(*id),
         }
     }
@@ -107,7 +120,7 @@ impl Origin {
     /// The serialization as a NUL-terminated C string, valid while `self` lives.
     pub fn as_c_ptr(&self) -> *const c_char {
         match self {
-            Origin::Tuple(t) => t.serialized_nul.as_ptr().cast(),
+            Origin::Tuple(t) => t.as_c_ptr(),
             Origin::Opaque(_) => NULL_ORIGIN.as_ptr(),
         }
     }
@@ -119,70 +132,6 @@ impl Origin {
 pub enum OriginKey<'a> {
     Tuple(&'a [u8]),
     Opaque(u64),
-}
-
-const INLINE: usize = 80;
-
-/// A copy of an origin taken from under a lock without touching reference counts (the post hot
-/// path): short serializations are copied inline, long ones share the `Arc`.
-pub enum OriginCopy {
-    Opaque(u64),
-    Inline { len: u8, bytes: [u8; INLINE] },
-    Shared(Arc<TupleOrigin>),
-}
-
-impl OriginCopy {
-    #[inline]
-    pub fn of(origin: &Origin) -> OriginCopy {
-        match origin {
-            Origin::Opaque(id) => OriginCopy::Opaque(*id),
-            Origin::Tuple(t) => {
-                let s = t.serialized_nul.as_bytes();
-                if s.len() <= INLINE {
-                    let mut bytes = [0u8; INLINE];
-                    bytes[..s.len()].copy_from_slice(s);
-                    OriginCopy::Inline {
-                        len: s.len() as u8,
-                        bytes,
-                    }
-                } else {
-                    OriginCopy::Shared(t.clone())
-                }
-            }
-        }
-    }
-
-    #[inline]
-    pub fn key(&self) -> OriginKey<'_> {
-        match self {
-            OriginCopy::Opaque(id) => OriginKey::Opaque(*id),
-            OriginCopy::Inline { len, bytes } => OriginKey::Tuple(&bytes[..usize::from(*len)]),
-            OriginCopy::Shared(t) => OriginKey::Tuple(t.serialized_nul.as_bytes()),
-        }
-    }
-
-    /// The serialization as a C string, valid while `self` lives and is not moved.
-    #[inline]
-    pub fn as_c_ptr(&self) -> *const c_char {
-        match self {
-            OriginCopy::Opaque(_) => NULL_ORIGIN.as_ptr(),
-            OriginCopy::Inline { bytes, .. } => bytes.as_ptr().cast(),
-            OriginCopy::Shared(t) => t.serialized_nul.as_ptr().cast(),
-        }
-    }
-
-    /// An owned origin equal to the copied one (for queued messages).
-    pub fn to_origin(&self) -> Origin {
-        match self {
-            OriginCopy::Opaque(id) => Origin::Opaque(*id),
-            OriginCopy::Inline { len, bytes } => {
-                let text = std::str::from_utf8(&bytes[..usize::from(*len) - 1])
-                    .expect("serializations are ASCII");
-                Origin::tuple(text.to_string())
-            }
-            OriginCopy::Shared(t) => Origin::Tuple(t.clone()),
-        }
-    }
 }
 
 /// The parsed `targetOrigin` argument of postMessage.
@@ -412,25 +361,6 @@ mod tests {
         assert!(m("/", &opaque, &opaque));
         assert!(!m("/", &opaque, &Origin::parse("data:,x").unwrap()));
         assert!(m("*", &opaque, &opaque));
-    }
-
-    #[test]
-    fn origin_copies_compare_like_the_original() {
-        let long = format!("http://{}.example/", "a".repeat(100));
-        for url in ["http://a.example/", "data:,x", long.as_str()] {
-            let o = Origin::parse(url).unwrap();
-            let copy = OriginCopy::of(&o);
-            assert_eq!(copy.key(), o.key(), "{url}");
-            assert!(copy.to_origin().same_origin(&o), "{url}");
-            // SAFETY: both are NUL-terminated strings alive here.
-            let (a, b) = unsafe {
-                (
-                    CStr::from_ptr(copy.as_c_ptr()),
-                    CStr::from_ptr(o.as_c_ptr()),
-                )
-            };
-            assert_eq!(a, b);
-        }
     }
 
     #[test]

@@ -8,11 +8,12 @@
 //! port is never transferred and closed at the same time; posts do not take it.
 
 use crate::diagnostics::pm_drop_reason;
-use crate::dispatch::{self, Delivery, DepthGuard, PortHandles};
+use crate::dispatch::{self, Delivery, PortHandles};
 use crate::error::{Error, pm_result};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{Listener, ListenerList};
 use crate::queue::{Task, pm_dispatch_mode};
+use crate::thread;
 use crate::types::pm_port;
 use crate::window;
 use parking_lot::Mutex;
@@ -227,7 +228,7 @@ fn deliver_or_queue(
             Ok(Delivery::Dropped)
         }
         Ok(pm_dispatch_mode::PM_DISPATCH_SYNC) => {
-            let _depth = match DepthGuard::enter() {
+            let _depth = match thread::enter_depth() {
                 Ok(guard) => guard,
                 Err(error) => {
                     dispatch::discard_port_message(
@@ -282,7 +283,7 @@ fn dispatch_now(port: &Arc<Port>, owner: Handle, message: PortMessage) {
     let handles = adopt(message.ports, owner);
     let mut event = dispatch::channel_event(&message.data, c"".as_ptr());
     dispatch::set_ports(&mut event, &handles);
-    dispatch::deliver(&listeners, &event, None, || {});
+    dispatch::deliver(listeners.as_slice(), &event, None, || {});
 }
 
 /// Delivers a port task taken off `window`'s queue (the caller holds a depth level).

@@ -69,7 +69,10 @@ pub unsafe extern "C" fn pm_port_post_message(
         let transfer = unsafe { transfer_arg(transfer, transfer_len) }?;
         let delivery = port::post(port, data, &transfer)?;
         if delivery == Delivery::Dropped {
-            crate::error::set_last_error("message dropped: the port's partner is closed");
+            crate::error::set_last_status(
+                pm_result::PM_DROPPED,
+                c"message dropped: the port's partner is closed",
+            );
         }
         Ok(delivery.code())
     })

@@ -33,6 +33,9 @@ fn port_ptr(handle: Handle) -> *mut pm_port {
 /// # Safety
 /// `transfer` is NULL or points to `len` readable pointers.
 unsafe fn transfer_arg(transfer: *const *mut pm_port, len: usize) -> Result<Vec<Handle>, Error> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
     // SAFETY: forwarded caller contract.
     let entries = unsafe { array_arg(transfer, len, "transfer") }?;
     entries

@@ -138,8 +138,9 @@ pub unsafe extern "C" fn pm_post_message_transfer(
         let transfer = unsafe { transfer_arg(transfer, transfer_len) }?;
         let delivery = dispatch::post(source, target, data, target_origin, &transfer)?;
         if delivery == Delivery::Dropped {
-            crate::error::set_last_error(
-                "message dropped: targetOrigin does not match the target window's origin",
+            crate::error::set_last_status(
+                pm_result::PM_DROPPED,
+                c"message dropped: targetOrigin does not match the target window's origin",
             );
         }
         Ok(delivery.code())

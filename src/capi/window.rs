@@ -1,7 +1,7 @@
 //! Exports: the library's version and last error, and window lifetime and navigation.
 
 use super::window_ptr;
-use crate::error::{last_error_ptr, pm_result};
+use crate::error::{last_error_code, last_error_ptr, pm_result};
 use crate::ffi::{boundary, c_str, handle_arg};
 use crate::types::pm_window;
 use crate::window;
@@ -15,6 +15,14 @@ use std::ptr;
 #[unsafe(no_mangle)]
 pub extern "C" fn pm_last_error() -> *const c_char {
     last_error_ptr()
+}
+
+/// The result code of this thread's last failure (`PM_OK` if none): what a function that
+/// returns NULL or 0 on failure would have returned as a `pm_result`. Like `pm_last_error()`,
+/// only a failure (or a `PM_DROPPED` post) changes it.
+#[unsafe(no_mangle)]
+pub extern "C" fn pm_last_error_code() -> pm_result {
+    last_error_code()
 }
 
 /// The library version, e.g. "0.1.0" (a static string; never NULL).

@@ -1,0 +1,239 @@
+//! Per-thread dispatch state: the nesting depth, and a cache of window snapshots that lets a
+//! synchronous post skip every lock and reference count.
+//!
+//! A snapshot is what a post needs of a window (origin, listener list, mode), tagged with the
+//! window slot's version. A post compares the slot's current version (one atomic load) with the
+//! cached one; if equal, nothing about the window changed and the snapshot is current. Pinned
+//! snapshots are used through raw pointers during dispatch, so a snapshot evicted while any
+//! pin scope on this thread is open goes to a graveyard, emptied when the outermost scope ends.
+
+use crate::error::Error;
+use crate::handles::Handle;
+use crate::listener::{Listener, ListenerList};
+use crate::origin::{Origin, OriginKey, TupleOrigin};
+use crate::queue::pm_dispatch_mode;
+use crate::window::WINDOWS;
+use std::cell::{Cell, RefCell};
+use std::ffi::c_char;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+/// Nested dispatches allowed on one thread (window, port and broadcast deliveries, and
+/// `pm_window_run_pending`, all count).
+pub const PM_MAX_DISPATCH_DEPTH: u32 = 32;
+
+const CACHE_ENTRIES: usize = 64;
+
+/// What a post needs of a window, as of one version of its slot.
+struct Snapshot {
+    origin: Origin,
+    listeners: ListenerList,
+    mode: pm_dispatch_mode,
+}
+
+struct Cached {
+    handle: Handle,
+    version: u64,
+    snapshot: Snapshot,
+}
+
+struct Cache {
+    entries: [Option<Cached>; CACHE_ENTRIES],
+    graveyard: Vec<Snapshot>,
+}
+
+/// This thread's dispatch state.
+pub struct ThreadState {
+    depth: Cell<u32>,
+    pins: Cell<u32>,
+    cache: RefCell<Cache>,
+}
+
+thread_local! {
+    static STATE: ThreadState = const {
+        ThreadState {
+            depth: Cell::new(0),
+            pins: Cell::new(0),
+            cache: RefCell::new(Cache {
+                entries: [const { None }; CACHE_ENTRIES],
+                graveyard: Vec::new(),
+            }),
+        }
+    };
+}
+
+/// Runs `f` with this thread's state (one thread-local access for a whole post).
+#[inline]
+pub fn with_state<R>(f: impl FnOnce(&ThreadState) -> R) -> R {
+    STATE.with(f)
+}
+
+/// One level of dispatch on this thread; dropping it leaves the level.
+pub struct DepthGuard<'a>(&'a ThreadState);
+
+impl ThreadState {
+    /// Enters a dispatch level, or fails with `PM_ERR_DEPTH` if that would exceed the limit.
+    #[inline]
+    pub fn enter_depth(&self) -> Result<DepthGuard<'_>, Error> {
+        let depth = self.depth.get();
+        if depth >= PM_MAX_DISPATCH_DEPTH {
+            return Err(Error::depth());
+        }
+        self.depth.set(depth + 1);
+        Ok(DepthGuard(self))
+    }
+
+    /// Opens a pin scope: snapshots pinned through it stay valid until it is dropped.
+    #[inline]
+    pub fn pin_scope(&self) -> PinScope<'_> {
+        self.pins.set(self.pins.get() + 1);
+        PinScope(self)
+    }
+}
+
+impl Drop for DepthGuard<'_> {
+    fn drop(&mut self) {
+        self.0.depth.set(self.0.depth.get() - 1);
+    }
+}
+
+/// Current nesting depth on this thread.
+pub fn depth() -> u32 {
+    with_state(|s| s.depth.get())
+}
+
+/// Enters a dispatch level on this thread (for paths that do not hold the state already). The
+/// guard must be dropped on this thread.
+pub fn enter_depth() -> Result<ThreadDepthGuard, Error> {
+    with_state(|s| s.enter_depth().map(std::mem::forget))?;
+    Ok(ThreadDepthGuard(PhantomData))
+}
+
+/// A dispatch level entered with [`enter_depth`]; not `Send`.
+pub struct ThreadDepthGuard(PhantomData<*const ()>);
+
+impl Drop for ThreadDepthGuard {
+    fn drop(&mut self) {
+        with_state(|s| s.depth.set(s.depth.get() - 1));
+    }
+}
+
+/// While alive, snapshots pinned through it stay valid.
+pub struct PinScope<'a>(&'a ThreadState);
+
+impl Drop for PinScope<'_> {
+    fn drop(&mut self) {
+        let pins = self.0.pins.get() - 1;
+        self.0.pins.set(pins);
+        if pins == 0 {
+            // Dropping snapshots runs no callbacks (listeners are destroyed only by removal).
+            let graveyard = std::mem::take(&mut self.0.cache.borrow_mut().graveyard);
+            drop(graveyard);
+        }
+    }
+}
+
+enum PinnedOrigin {
+    Opaque(u64),
+    Tuple(NonNull<TupleOrigin>),
+}
+
+/// A window snapshot usable while its pin scope lives.
+pub struct Pinned<'s> {
+    origin: PinnedOrigin,
+    listeners: NonNull<[Arc<Listener>]>,
+    mode: pm_dispatch_mode,
+    _scope: PhantomData<&'s PinScope<'s>>,
+}
+
+impl<'s> PinScope<'s> {
+    /// The current snapshot of a live window, from the cache when its slot has not changed;
+    /// None if the handle is not a live window.
+    #[inline]
+    pub fn window(&self, handle: Handle) -> Option<Pinned<'s>> {
+        let version = WINDOWS.version(handle)?;
+        let state = self.0;
+        let mut cache = state.cache.borrow_mut();
+        let index = handle.to_raw() % CACHE_ENTRIES;
+        let hit =
+            matches!(&cache.entries[index], Some(c) if c.handle == handle && c.version == version);
+        if !hit {
+            let (version, snapshot) = WINDOWS.with_versioned(handle, |w| Snapshot {
+                origin: w.origin().clone(),
+                listeners: w.listeners().snapshot(),
+                mode: w.mode(),
+            })?;
+            let old = cache.entries[index].replace(Cached {
+                handle,
+                version,
+                snapshot,
+            });
+            if let Some(old) = old {
+                cache.graveyard.push(old.snapshot);
+            }
+        }
+        let cached = cache.entries[index].as_ref().expect("just filled");
+        Some(Pinned::new(&cached.snapshot))
+    }
+}
+
+impl<'s> Pinned<'s> {
+    fn new(snapshot: &Snapshot) -> Pinned<'s> {
+        Pinned {
+            origin: match &snapshot.origin {
+                Origin::Opaque(id) => PinnedOrigin::Opaque(*id),
+                Origin::Tuple(t) => PinnedOrigin::Tuple(NonNull::from(&**t)),
+            },
+            listeners: NonNull::from(snapshot.listeners.as_slice()),
+            mode: snapshot.mode,
+            _scope: PhantomData,
+        }
+    }
+
+    #[inline]
+    pub fn origin_key(&self) -> OriginKey<'_> {
+        match self.origin {
+            PinnedOrigin::Opaque(id) => OriginKey::Opaque(id),
+            // SAFETY: the TupleOrigin is owned by an Arc held by a cached snapshot, which is
+            // moved to the graveyard rather than dropped while this pin scope is open.
+            PinnedOrigin::Tuple(t) => unsafe { t.as_ref() }.key(),
+        }
+    }
+
+    /// The origin's serialization as a C string, valid while the pin scope lives.
+    #[inline]
+    pub fn origin_c_ptr(&self) -> *const c_char {
+        match self.origin {
+            PinnedOrigin::Opaque(_) => Origin::Opaque(0).as_c_ptr(),
+            // SAFETY: as in origin_key.
+            PinnedOrigin::Tuple(t) => unsafe { t.as_ref() }.as_c_ptr(),
+        }
+    }
+
+    /// An owned copy of the origin (for queued messages and reports).
+    pub fn origin(&self) -> Origin {
+        match self.origin {
+            PinnedOrigin::Opaque(id) => Origin::Opaque(id),
+            // SAFETY: as in origin_key; the pointer is the Arc's own (Arc::as_ptr equals &**arc)
+            // and the Arc is alive, so taking another strong reference is sound.
+            PinnedOrigin::Tuple(t) => Origin::Tuple(unsafe {
+                Arc::increment_strong_count(t.as_ptr().cast_const());
+                Arc::from_raw(t.as_ptr().cast_const())
+            }),
+        }
+    }
+
+    /// The listeners registered when the snapshot was taken, in order.
+    #[inline]
+    pub fn listeners(&self) -> &[Arc<Listener>] {
+        // SAFETY: the slice lives in a ListenerList Arc held by a cached snapshot, kept alive
+        // (entries, then graveyard) while this pin scope is open; lists are never mutated once
+        // shared (copy-on-write).
+        unsafe { self.listeners.as_ref() }
+    }
+
+    pub fn mode(&self) -> pm_dispatch_mode {
+        self.mode
+    }
+}
