@@ -191,14 +191,14 @@ typedef struct pm_message_event {
 typedef void (*pm_listener_fn)(const struct pm_message_event *event, void *user_data);
 
 /**
- * Called when a window's queue becomes non-empty.
- */
-typedef void (*pm_wake_fn)(struct pm_window *window, void *user_data);
-
-/**
  * Releases a listener's `user_data`; called exactly once (see `pm_add_listener_full`).
  */
 typedef void (*pm_destroy_fn)(void *user_data);
+
+/**
+ * Called when a window's queue becomes non-empty.
+ */
+typedef void (*pm_wake_fn)(struct pm_window *window, void *user_data);
 
 /**
  * A dropped message, as the drop handler receives it. Everything is borrowed for the call
@@ -282,14 +282,24 @@ enum pm_result pm_port_post_message(struct pm_port *port,
                                     size_t transfer_len);
 
 /**
- * Adds a listener to a port. The first listener starts the port: messages that waited are
- * delivered in order (in SYNC mode inside this call). Port events have `origin` "", and
- * `source` and `target` NULL. Listener rules are as for `pm_add_listener`.
- *
- * Returns the listener id (> 0), or 0 on error (`PM_ERR_NULL_ARGUMENT`,
- * `PM_ERR_INVALID_HANDLE`).
+ * Adds a listener to a port; same as `pm_port_add_listener_full(port, callback, user_data, NULL)`.
  */
 uint64_t pm_port_add_listener(struct pm_port *port, pm_listener_fn callback, void *user_data);
+
+/**
+ * Adds a listener to a port. The first listener starts the port: messages that waited are
+ * delivered in order (in SYNC mode inside this call). Port events have `origin` "", and
+ * `source` and `target` NULL. Listener rules, and when `destroy` (may be NULL) runs, are as for
+ * `pm_add_listener_full`; a port's listeners are also removed when it is closed, transferred,
+ * or its window is freed or navigates.
+ *
+ * Returns the listener id (> 0), or 0 on error (`PM_ERR_NULL_ARGUMENT`,
+ * `PM_ERR_INVALID_HANDLE`); then `destroy` is not called.
+ */
+uint64_t pm_port_add_listener_full(struct pm_port *port,
+                                   pm_listener_fn callback,
+                                   void *user_data,
+                                   pm_destroy_fn destroy);
 
 /**
  * Removes a port listener. Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` or `PM_ERR_INVALID_HANDLE`
@@ -333,12 +343,25 @@ enum pm_result pm_broadcast_post_message(struct pm_broadcast *channel,
                                          size_t data_len);
 
 /**
- * Adds a listener to a broadcast channel (rules as for `pm_add_listener`). Returns the id
- * (> 0), or 0 on error (`PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`).
+ * Adds a listener to a broadcast channel; same as
+ * `pm_broadcast_add_listener_full(channel, callback, user_data, NULL)`.
  */
 uint64_t pm_broadcast_add_listener(struct pm_broadcast *channel,
                                    pm_listener_fn callback,
                                    void *user_data);
+
+/**
+ * Adds a listener to a broadcast channel. Listener rules, and when `destroy` (may be NULL)
+ * runs, are as for `pm_add_listener_full`; a channel's listeners are also removed when it is
+ * closed or its window is freed or navigates.
+ *
+ * Returns the id (> 0), or 0 on error (`PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`); then
+ * `destroy` is not called.
+ */
+uint64_t pm_broadcast_add_listener_full(struct pm_broadcast *channel,
+                                        pm_listener_fn callback,
+                                        void *user_data,
+                                        pm_destroy_fn destroy);
 
 /**
  * Removes a broadcast listener. Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` or

@@ -173,7 +173,13 @@ pub fn dispatch(channel: &Channel, data: &[u8], origin: &Origin) {
 pub fn add_listener(handle: Handle, listener: Arc<Listener>) -> Result<u64, Error> {
     let channel = lookup(handle)?;
     let id = listener.id();
-    channel.listeners.lock().push(listener);
+    let mut listeners = channel.listeners.lock();
+    // close_all sets `closed` before taking the listeners under this lock, so a listener added
+    // here is either taken by it or refused now (and then never destroyed: the add failed).
+    if channel.is_closed() {
+        return Err(invalid_channel());
+    }
+    listeners.push(listener);
     Ok(id)
 }
 

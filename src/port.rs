@@ -308,7 +308,8 @@ pub fn add_listener(handle: Handle, listener: Arc<Listener>) -> Result<u64, Erro
     let id = listener.id();
     let start = {
         let mut inner = port.inner.lock();
-        if inner.closed {
+        // Closed or transferred since the lookup: the handle is no longer this port's.
+        if inner.closed || inner.handle != Some(handle) {
             return Err(invalid_port());
         }
         inner.listeners.push(listener);

@@ -7,7 +7,7 @@ use crate::error::{Error, pm_result};
 use crate::ffi::{boundary, c_str, data_arg, handle_arg};
 use crate::listener::Listener;
 use crate::port;
-use crate::types::{pm_broadcast, pm_listener_fn, pm_port, pm_window};
+use crate::types::{pm_broadcast, pm_destroy_fn, pm_listener_fn, pm_port, pm_window};
 use std::ffi::{c_char, c_void};
 
 /// Creates a MessageChannel: two entangled ports owned by `owner`'s current document, written
@@ -78,22 +78,35 @@ pub unsafe extern "C" fn pm_port_post_message(
     })
 }
 
-/// Adds a listener to a port. The first listener starts the port: messages that waited are
-/// delivered in order (in SYNC mode inside this call). Port events have `origin` "", and
-/// `source` and `target` NULL. Listener rules are as for `pm_add_listener`.
-///
-/// Returns the listener id (> 0), or 0 on error (`PM_ERR_NULL_ARGUMENT`,
-/// `PM_ERR_INVALID_HANDLE`).
+/// Adds a listener to a port; same as `pm_port_add_listener_full(port, callback, user_data, NULL)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn pm_port_add_listener(
     port: *mut pm_port,
     callback: pm_listener_fn,
     user_data: *mut c_void,
 ) -> u64 {
+    pm_port_add_listener_full(port, callback, user_data, None)
+}
+
+/// Adds a listener to a port. The first listener starts the port: messages that waited are
+/// delivered in order (in SYNC mode inside this call). Port events have `origin` "", and
+/// `source` and `target` NULL. Listener rules, and when `destroy` (may be NULL) runs, are as for
+/// `pm_add_listener_full`; a port's listeners are also removed when it is closed, transferred,
+/// or its window is freed or navigates.
+///
+/// Returns the listener id (> 0), or 0 on error (`PM_ERR_NULL_ARGUMENT`,
+/// `PM_ERR_INVALID_HANDLE`); then `destroy` is not called.
+#[unsafe(no_mangle)]
+pub extern "C" fn pm_port_add_listener_full(
+    port: *mut pm_port,
+    callback: pm_listener_fn,
+    user_data: *mut c_void,
+    destroy: pm_destroy_fn,
+) -> u64 {
     boundary(|| {
         let port = handle_arg(port, "port")?;
         let callback = callback.ok_or_else(|| Error::null("callback"))?;
-        port::add_listener(port, Listener::new(callback, user_data, None))
+        port::add_listener(port, Listener::new(callback, user_data, destroy))
     })
 }
 
@@ -164,18 +177,34 @@ pub unsafe extern "C" fn pm_broadcast_post_message(
     })
 }
 
-/// Adds a listener to a broadcast channel (rules as for `pm_add_listener`). Returns the id
-/// (> 0), or 0 on error (`PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`).
+/// Adds a listener to a broadcast channel; same as
+/// `pm_broadcast_add_listener_full(channel, callback, user_data, NULL)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn pm_broadcast_add_listener(
     channel: *mut pm_broadcast,
     callback: pm_listener_fn,
     user_data: *mut c_void,
 ) -> u64 {
+    pm_broadcast_add_listener_full(channel, callback, user_data, None)
+}
+
+/// Adds a listener to a broadcast channel. Listener rules, and when `destroy` (may be NULL)
+/// runs, are as for `pm_add_listener_full`; a channel's listeners are also removed when it is
+/// closed or its window is freed or navigates.
+///
+/// Returns the id (> 0), or 0 on error (`PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`); then
+/// `destroy` is not called.
+#[unsafe(no_mangle)]
+pub extern "C" fn pm_broadcast_add_listener_full(
+    channel: *mut pm_broadcast,
+    callback: pm_listener_fn,
+    user_data: *mut c_void,
+    destroy: pm_destroy_fn,
+) -> u64 {
     boundary(|| {
         let channel = handle_arg(channel, "channel")?;
         let callback = callback.ok_or_else(|| Error::null("callback"))?;
-        broadcast::add_listener(channel, Listener::new(callback, user_data, None))
+        broadcast::add_listener(channel, Listener::new(callback, user_data, destroy))
     })
 }
 
