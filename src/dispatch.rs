@@ -184,7 +184,8 @@ pub fn run_pending(window: Handle, max: usize) -> Result<usize, Error> {
     let _depth = thread::enter_depth()?;
     let mut count = 0;
     while count < max {
-        let Some(next) = window::next_task(window)? else {
+        // A listener may free the window: then stop, having taken `count`.
+        let Ok(Some(next)) = window::next_task(window) else {
             break;
         };
         count += 1;
@@ -269,7 +270,7 @@ pub fn discard(
                 data_len,
             });
         }
-        Task::Port { message, .. } => discard_port_message(message, reason, target),
+        Task::Port { message, .. } => discard_port_message(message, reason, target, target_origin),
         Task::Broadcast { origin, .. } => diagnostics::report(DropReport {
             reason,
             source_origin: origin.as_c_ptr(),
@@ -283,17 +284,27 @@ pub fn discard(
 }
 
 /// Drops an undelivered port message: closes the ports it carried and reports it.
-pub fn discard_port_message(message: PortMessage, reason: pm_drop_reason, target: Option<Handle>) {
+pub fn discard_port_message(
+    message: PortMessage,
+    reason: pm_drop_reason,
+    target: Option<Handle>,
+    target_origin: Option<&Origin>,
+) {
     port::close_detached(message.ports);
-    report_port_drop(reason, target, message.data.len());
+    report_port_drop(reason, target, target_origin, message.data.len());
 }
 
-/// Reports a dropped port message (which has no origins or source window).
-pub fn report_port_drop(reason: pm_drop_reason, target: Option<Handle>, data_len: usize) {
+/// Reports a dropped port message (which has no source origin or window).
+pub fn report_port_drop(
+    reason: pm_drop_reason,
+    target: Option<Handle>,
+    target_origin: Option<&Origin>,
+    data_len: usize,
+) {
     diagnostics::report(DropReport {
         reason,
         source_origin: c"".as_ptr(),
-        target_origin: c"".as_ptr(),
+        target_origin: diagnostics::origin_ptr(target_origin),
         requested_origin: "",
         source: None,
         target,

@@ -12,6 +12,7 @@ use crate::dispatch::{self, Delivery, PortHandles};
 use crate::error::{Error, pm_result};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{Listener, ListenerList};
+use crate::origin::Origin;
 use crate::queue::{Task, pm_dispatch_mode};
 use crate::thread;
 use crate::types::pm_port;
@@ -94,7 +95,7 @@ pub fn channel_new(owner: Handle) -> Result<(Handle, Handle), Error> {
         port.inner.lock().handle = Some(handle);
         *slot = Some(handle);
         if window::adopt_port(owner, port.clone()).is_err() {
-            close_ports(vec![a.clone(), b.clone()], None);
+            close_ports(vec![a.clone(), b.clone()], None, None);
             return Err(Error::invalid_handle("owner window"));
         }
     }
@@ -169,7 +170,7 @@ pub fn adopt(ports: Vec<Arc<Port>>, owner: Handle) -> PortHandles {
             orphans.push(port);
         }
     }
-    close_ports(orphans, None);
+    close_ports(orphans, None, None);
     handles
 }
 
@@ -185,7 +186,12 @@ pub fn post(handle: Handle, data: &[u8], transfer: &[Handle]) -> Result<Delivery
     match partner {
         Some(partner) => enqueue(&partner, message, true),
         None => {
-            dispatch::discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None);
+            dispatch::discard_port_message(
+                message,
+                pm_drop_reason::PM_DROP_TARGET_GONE,
+                None,
+                None,
+            );
             Ok(Delivery::Dropped)
         }
     }
@@ -202,7 +208,12 @@ fn enqueue(
         let mut inner = port.inner.lock();
         if inner.closed {
             drop(inner);
-            dispatch::discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None);
+            dispatch::discard_port_message(
+                message,
+                pm_drop_reason::PM_DROP_TARGET_GONE,
+                None,
+                None,
+            );
             return Ok(Delivery::Dropped);
         }
         match inner.owner {
@@ -224,7 +235,12 @@ fn deliver_or_queue(
 ) -> Result<Delivery, Error> {
     match window::mode(owner) {
         Err(_) => {
-            dispatch::discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None);
+            dispatch::discard_port_message(
+                message,
+                pm_drop_reason::PM_DROP_TARGET_GONE,
+                None,
+                None,
+            );
             Ok(Delivery::Dropped)
         }
         Ok(pm_dispatch_mode::PM_DISPATCH_SYNC) => {
@@ -235,6 +251,7 @@ fn deliver_or_queue(
                         message,
                         pm_drop_reason::PM_DROP_DEPTH,
                         Some(owner),
+                        None,
                     );
                     return Err(error);
                 }
@@ -277,7 +294,12 @@ fn dispatch_now(port: &Arc<Port>, owner: Handle, message: PortMessage) {
         }
     };
     let Some(listeners) = listeners else {
-        dispatch::discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, Some(owner));
+        dispatch::discard_port_message(
+            message,
+            pm_drop_reason::PM_DROP_TARGET_GONE,
+            Some(owner),
+            None,
+        );
         return;
     };
     let handles = adopt(message.ports, owner);
@@ -293,7 +315,12 @@ pub fn run_queued(port: &Arc<Port>, window: Handle, message: PortMessage) {
         (inner.closed, inner.owner == Some(window) && inner.started)
     };
     if closed {
-        dispatch::discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, Some(window));
+        dispatch::discard_port_message(
+            message,
+            pm_drop_reason::PM_DROP_TARGET_GONE,
+            Some(window),
+            None,
+        );
     } else if here {
         dispatch_now(port, window, message);
     } else {
@@ -367,23 +394,31 @@ pub fn close(handle: Handle) -> Result<(), Error> {
         let _transfer = TRANSFER.lock();
         PORTS.remove(handle).ok_or_else(invalid_port)?
     };
-    close_ports(vec![port], None);
+    close_ports(vec![port], None, None);
     Ok(())
 }
 
 /// Closes ports that are in flight (carried by a message that will not be delivered).
 pub fn close_detached(ports: Vec<Arc<Port>>) {
-    close_ports(ports, None);
+    close_ports(ports, None, None);
+}
+
+/// Why a document's ports are being closed, for the reports of messages still waiting in them.
+pub struct Retiring<'a> {
+    pub reason: pm_drop_reason,
+    /// The window, if it still exists (navigation); None when it was freed.
+    pub target: Option<Handle>,
+    pub origin: &'a Origin,
 }
 
 /// Closes the ports a retired document owned, skipping any transferred away meanwhile.
-pub fn close_owned(ports: Vec<Arc<Port>>, owner: Handle) {
-    close_ports(ports, Some(owner));
+pub fn close_owned(ports: Vec<Arc<Port>>, owner: Handle, why: Retiring<'_>) {
+    close_ports(ports, Some(owner), Some(why));
 }
 
 /// Closes ports, and the ports inside messages still waiting in their queues. Listener destroys
 /// and drop reports run after every lock is released.
-fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>) {
+fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>, why: Option<Retiring<'_>>) {
     if ports.is_empty() {
         return;
     }
@@ -431,6 +466,16 @@ fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>) {
         listener.remove();
     }
     for (data_len, owner) in dropped {
-        dispatch::report_port_drop(pm_drop_reason::PM_DROP_TARGET_GONE, owner, data_len);
+        match &why {
+            Some(why) => {
+                dispatch::report_port_drop(why.reason, why.target, Some(why.origin), data_len)
+            }
+            None => dispatch::report_port_drop(
+                pm_drop_reason::PM_DROP_TARGET_GONE,
+                owner,
+                None,
+                data_len,
+            ),
+        }
     }
 }

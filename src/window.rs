@@ -175,7 +175,15 @@ fn retire(handle: Handle, doc: Document, reason: pm_drop_reason) {
             for task in queue.take_all() {
                 dispatch::discard(task, reason, target, Some(&doc.origin));
             }
-            port::close_owned(ports, owner);
+            port::close_owned(
+                ports,
+                owner,
+                port::Retiring {
+                    reason,
+                    target,
+                    origin: &doc.origin,
+                },
+            );
             broadcast::close_all(channels);
         }
     }
