@@ -1,0 +1,159 @@
+"""Finding and loading libpostmessage, and the ctypes declarations of its C API.
+
+Nothing here is public API: the rest of the package calls ``lib.pm_*`` with the prototypes
+declared below, which mirror ``include/postmessage.h``.
+
+Where the library comes from, first match wins:
+
+1. ``POSTMESSAGE_LIB``: the path of the shared library (nothing else is tried when it is set);
+2. the repository this package sits in: ``$CARGO_TARGET_DIR`` if set, then ``target/release/``,
+   then ``target/debug/``;
+3. the system's library search path (``ctypes.util.find_library``, ``LD_LIBRARY_PATH``...).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_char_p,
+    c_int,
+    c_size_t,
+    c_uint64,
+    c_void_p,
+)
+from pathlib import Path
+
+if sys.platform == "win32":
+    LIBRARY_FILE = "postmessage.dll"
+elif sys.platform == "darwin":
+    LIBRARY_FILE = "libpostmessage.dylib"
+else:
+    LIBRARY_FILE = "libpostmessage.so"
+
+#: The repository checkout this package lives in (python/postmessage/ -> the repository root).
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class LibraryNotFoundError(ImportError):
+    """libpostmessage could not be found or loaded. The message says how to build it."""
+
+
+LibraryNotFoundError.__module__ = "postmessage"
+
+
+def _how_to_build() -> str:
+    if (REPO_ROOT / "Cargo.toml").is_file():
+        build = "Build it with:  cd {} && cargo build --release   (or `make demo`),\n".format(REPO_ROOT)
+    else:
+        build = "Build it in the postmessage repository with `cargo build --release` (or `make demo`),\n"
+    return build + "or set POSTMESSAGE_LIB to the path of an existing {}.".format(LIBRARY_FILE)
+
+
+def _repo_candidates() -> list[Path]:
+    dirs = []
+    if os.environ.get("CARGO_TARGET_DIR"):
+        target = Path(os.environ["CARGO_TARGET_DIR"])
+        dirs += [target / "release", target / "debug"]
+    dirs += [REPO_ROOT / "target" / "release", REPO_ROOT / "target" / "debug"]
+    return [d / LIBRARY_FILE for d in dirs]
+
+
+def _load() -> tuple[ctypes.CDLL, str]:
+    explicit = os.environ.get("POSTMESSAGE_LIB")
+    if explicit:
+        try:
+            return ctypes.CDLL(explicit), explicit
+        except OSError as e:
+            raise LibraryNotFoundError(
+                "POSTMESSAGE_LIB={!r} could not be loaded: {}\n{}".format(explicit, e, _how_to_build())
+            ) from e
+
+    tried = []
+    for path in _repo_candidates():
+        tried.append(str(path))
+        if path.is_file():
+            try:
+                return ctypes.CDLL(str(path)), str(path)
+            except OSError as e:
+                raise LibraryNotFoundError(
+                    "{} exists but could not be loaded: {}\n{}".format(path, e, _how_to_build())
+                ) from e
+
+    for name in (ctypes.util.find_library("postmessage"), LIBRARY_FILE):
+        if not name:
+            continue
+        tried.append(name + " (system library path)")
+        try:
+            return ctypes.CDLL(name), name
+        except OSError:
+            pass
+
+    raise LibraryNotFoundError(
+        "libpostmessage was not found. Looked for:\n  {}\n{}".format("\n  ".join(tried), _how_to_build())
+    )
+
+
+lib, LIBRARY_PATH = _load()
+
+
+class pm_message_event(Structure):
+    """``pm_message_event``; the library only ever appends fields."""
+
+    _fields_ = [
+        ("data", c_void_p),
+        ("data_len", c_size_t),
+        ("origin", c_char_p),
+        ("last_event_id", c_char_p),
+        ("source", c_void_p),
+        ("target", c_void_p),
+        ("ports", c_void_p),
+        ("ports_len", c_size_t),
+    ]
+
+
+pm_listener_fn = CFUNCTYPE(None, POINTER(pm_message_event), c_void_p)
+pm_destroy_fn = CFUNCTYPE(None, c_void_p)
+
+# Handles (pm_window *) are opaque pointer-sized values: c_void_p, seen from Python as int/None.
+# pm_result is a C enum: c_int.
+_PROTOTYPES = {
+    "pm_last_error": (c_char_p, []),
+    "pm_version": (c_char_p, []),
+    "pm_window_new": (c_void_p, [c_char_p]),
+    "pm_window_new_child": (c_void_p, [c_void_p, c_char_p]),
+    "pm_window_free": (c_int, [c_void_p]),
+    "pm_window_navigate": (c_int, [c_void_p, c_char_p]),
+    "pm_window_origin": (c_size_t, [c_void_p, c_char_p, c_size_t]),
+    "pm_window_parent": (c_void_p, [c_void_p]),
+    "pm_add_listener_full": (c_uint64, [c_void_p, pm_listener_fn, c_void_p, pm_destroy_fn]),
+    "pm_remove_listener": (c_int, [c_void_p, c_uint64]),
+    "pm_post_message": (c_int, [c_void_p, c_void_p, c_char_p, c_size_t, c_char_p]),
+    "pm_post_message_transfer": (
+        c_int,
+        [c_void_p, c_void_p, c_char_p, c_size_t, c_char_p, POINTER(c_void_p), c_size_t],
+    ),
+}
+
+for _name, (_restype, _argtypes) in _PROTOTYPES.items():
+    try:
+        _fn = getattr(lib, _name)
+    except AttributeError:
+        raise LibraryNotFoundError(
+            "{} does not export {}(): it is not libpostmessage, or it is too old.\n{}".format(
+                LIBRARY_PATH, _name, _how_to_build()
+            )
+        ) from None
+    _fn.restype = _restype
+    _fn.argtypes = _argtypes
+
+
+def last_error() -> str:
+    """This thread's last failure message from the library ("" if none)."""
+    raw = lib.pm_last_error()
+    return raw.decode("utf-8", "replace") if raw else ""
