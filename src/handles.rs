@@ -9,12 +9,12 @@
 //! used from two threads do not share a line. A bucket's memory is allocated uninitialized and a
 //! slot is initialized only when first used, so untouched pages cost no resident memory.
 
-use parking_lot::{Mutex, RwLock};
+use crate::sync::{AtomicPtr, AtomicU64, Mutex, RwLock};
 use std::alloc::{self, Layout, handle_alloc_error};
 use std::collections::VecDeque;
 use std::num::NonZeroU64;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 const INDEX_BITS: u32 = 32;
 const GEN_BITS: u32 = 28;
@@ -113,11 +113,27 @@ fn bucket_layout<T>(bucket: usize) -> Layout {
 
 impl<T> HandleTable<T> {
     /// An empty table whose handles carry `tag` (1..=15).
+    #[cfg(not(loom))]
     pub const fn new(tag: u8) -> Self {
         assert!(tag > 0 && tag < 16);
         HandleTable {
             tag,
             buckets: [const { AtomicPtr::new(ptr::null_mut()) }; BUCKETS],
+            initialized: AtomicU64::new(0),
+            allocator: Mutex::new(Allocator {
+                free: VecDeque::new(),
+                next: 0,
+            }),
+        }
+    }
+
+    /// An empty table (loom's atomics cannot be built in a const fn).
+    #[cfg(loom)]
+    pub fn new(tag: u8) -> Self {
+        assert!(tag > 0 && tag < 16);
+        HandleTable {
+            tag,
+            buckets: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             initialized: AtomicU64::new(0),
             allocator: Mutex::new(Allocator {
                 free: VecDeque::new(),
@@ -256,9 +272,9 @@ impl<T> HandleTable<T> {
 
 impl<T> Drop for HandleTable<T> {
     fn drop(&mut self) {
-        let initialized = *self.initialized.get_mut();
-        for (bucket, ptr) in self.buckets.iter_mut().enumerate() {
-            let base = *ptr.get_mut();
+        let initialized = self.initialized.load(Ordering::Acquire);
+        for (bucket, ptr) in self.buckets.iter().enumerate() {
+            let base = ptr.load(Ordering::Acquire);
             if base.is_null() {
                 continue;
             }

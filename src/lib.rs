@@ -1,27 +1,46 @@
 //! postmessage: the web's cross-document messaging (`window.postMessage` and the `message`
-//! event) as a library with a C ABI.
+//! event, MessageChannel and BroadcastChannel) as a library with a C ABI.
 //!
-//! Layout, one module per concept: [`handles`] (opaque handle table), [`origin`] (origins and
-//! targetOrigin), [`scheme`] (custom standard schemes), [`window`] (windows and documents),
-//! [`listener`] (listener lifetime), [`dispatch`] (posting and delivery), and at the edge
-//! [`ffi`] (panic boundary, argument conversion) and [`capi`] (the exported functions).
+//! One module per concept:
+//! - [`handles`]: the opaque, generation-checked handle table;
+//! - [`origin`] and [`scheme`]: origins, targetOrigin parsing and matching, custom schemes;
+//! - [`window`]: windows and their documents; [`listener`]: listener lifetime;
+//! - [`dispatch`], [`thread`] and [`queue`]: posting, per-thread dispatch state, queued delivery;
+//! - [`port`] and [`broadcast`]: MessageChannel ports and BroadcastChannel;
+//! - [`diagnostics`]: the drop handler;
+//! - at the edge, [`ffi`] (panic boundary, argument conversion) and [`capi`] (the exports).
+//!
+//! Under `cfg(loom)` only the concurrency core and what it needs are built, on loom's
+//! primitives (see [`sync`] and `tests/loom.rs`).
 
-pub mod broadcast;
-pub mod capi;
-pub mod diagnostics;
-pub mod dispatch;
 pub mod error;
-pub mod ffi;
 pub mod handles;
 pub mod listener;
 pub mod origin;
-pub mod port;
-pub mod queue;
 pub mod scheme;
-pub mod thread;
+pub mod sync;
 pub mod types;
+
+#[cfg(not(loom))]
+pub mod broadcast;
+#[cfg(not(loom))]
+pub mod capi;
+#[cfg(not(loom))]
+pub mod diagnostics;
+#[cfg(not(loom))]
+pub mod dispatch;
+#[cfg(not(loom))]
+pub mod ffi;
+#[cfg(not(loom))]
+pub mod port;
+#[cfg(not(loom))]
+pub mod queue;
+#[cfg(not(loom))]
+pub mod thread;
+#[cfg(not(loom))]
 pub mod window;
 
 pub use error::{Error, pm_result};
+#[cfg(not(loom))]
 pub use thread::PM_MAX_DISPATCH_DEPTH;
 pub use types::*;

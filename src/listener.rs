@@ -9,7 +9,8 @@ use crate::origin::{OriginKey, TargetOrigin};
 use crate::types::{pm_destroy_fn, pm_message_event};
 use std::ffi::c_void;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use crate::sync::AtomicUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const REMOVED: usize = 1;
 const DESTROYED: usize = 2;

@@ -1,0 +1,177 @@
+//! loom model tests of the concurrency core: every interleaving of the handle table (free vs
+//! lookup, insert vs lookup) and of listener lifetime (remove vs running calls: destroy exactly
+//! once, never while a call runs). Run with:
+//!
+//!     RUSTFLAGS="--cfg loom" cargo test --release --test loom
+//!
+//! (`make test` does, in its own target directory). Under a normal build this file is empty.
+#![cfg(loom)]
+
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::thread;
+use postmessage::handles::{Handle, HandleTable};
+use postmessage::listener::{Called, Listener, ListenerList};
+use postmessage::pm_message_event;
+use std::ffi::c_void;
+
+/// What the callbacks and destroy function record.
+#[derive(Default)]
+struct Probe {
+    running: AtomicUsize,
+    calls: AtomicUsize,
+    destroys: AtomicUsize,
+}
+
+unsafe extern "C" fn on_message(_: *const pm_message_event, ud: *mut c_void) {
+    // SAFETY: the models pass a Probe that outlives every call.
+    let probe = unsafe { &*(ud as *const Probe) };
+    probe.running.fetch_add(1, Ordering::SeqCst);
+    assert_eq!(probe.destroys.load(Ordering::SeqCst), 0, "called after destroy");
+    probe.calls.fetch_add(1, Ordering::SeqCst);
+    probe.running.fetch_sub(1, Ordering::SeqCst);
+}
+
+unsafe extern "C" fn on_destroy(ud: *mut c_void) {
+    // SAFETY: as above.
+    let probe = unsafe { &*(ud as *const Probe) };
+    assert_eq!(probe.running.load(Ordering::SeqCst), 0, "destroyed while a call runs");
+    probe.destroys.fetch_add(1, Ordering::SeqCst);
+}
+
+fn event() -> pm_message_event {
+    pm_message_event {
+        data: c"".as_ptr().cast(),
+        data_len: 0,
+        origin: c"".as_ptr(),
+        last_event_id: c"".as_ptr(),
+        source: std::ptr::null_mut(),
+        target: std::ptr::null_mut(),
+        ports: std::ptr::null(),
+        ports_len: 0,
+    }
+}
+
+fn probe_listener(probe: &Arc<Probe>) -> std::sync::Arc<Listener> {
+    Listener::new(on_message, Arc::as_ptr(probe) as *mut c_void, Some(on_destroy))
+}
+
+#[test]
+fn remove_races_a_call_destroy_once_never_during_it() {
+    loom::model(|| {
+        let probe = Arc::new(Probe::default());
+        let listener = probe_listener(&probe);
+        let caller = {
+            let listener = listener.clone();
+            thread::spawn(move || listener.call(&event(), None))
+        };
+        listener.remove();
+        let called = caller.join().unwrap();
+        assert_eq!(probe.destroys.load(Ordering::SeqCst), 1);
+        assert_eq!(called == Called::Ran, probe.calls.load(Ordering::SeqCst) == 1);
+        assert_eq!(listener.call(&event(), None), Called::Removed, "no call after removal");
+        drop(probe);
+    });
+}
+
+#[test]
+fn two_callers_and_a_remover() {
+    loom::model(|| {
+        let probe = Arc::new(Probe::default());
+        let listener = probe_listener(&probe);
+        let callers: Vec<_> = (0..2)
+            .map(|_| {
+                let listener = listener.clone();
+                thread::spawn(move || {
+                    listener.call(&event(), None);
+                })
+            })
+            .collect();
+        listener.remove();
+        for c in callers {
+            c.join().unwrap();
+        }
+        assert_eq!(probe.destroys.load(Ordering::SeqCst), 1);
+        drop(probe);
+    });
+}
+
+#[test]
+fn snapshot_dispatch_skips_listeners_removed_meanwhile() {
+    loom::model(|| {
+        let first = Arc::new(Probe::default());
+        let second = Arc::new(Probe::default());
+        let list = Arc::new(loom::sync::Mutex::new(ListenerList::default()));
+        let (a, b) = (probe_listener(&first), probe_listener(&second));
+        let b_id = b.id();
+        list.lock().unwrap().push(a);
+        list.lock().unwrap().push(b);
+        let dispatcher = {
+            let list = list.clone();
+            thread::spawn(move || {
+                let snapshot = list.lock().unwrap().snapshot();
+                for l in snapshot.iter() {
+                    l.call(&event(), None);
+                }
+            })
+        };
+        let removed = list.lock().unwrap().take(b_id).expect("present");
+        removed.remove();
+        // After remove() returns, the listener never starts another call.
+        let calls_at_removal = second.calls.load(Ordering::SeqCst);
+        dispatcher.join().unwrap();
+        assert!(second.calls.load(Ordering::SeqCst) <= 1);
+        assert_eq!(second.destroys.load(Ordering::SeqCst), 1);
+        assert!(second.calls.load(Ordering::SeqCst) >= calls_at_removal);
+        assert_eq!(first.calls.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// A value whose drop is observable, to catch a lookup that sees freed state.
+struct Tracked(Arc<AtomicUsize>);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.0.store(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn lookup_races_remove() {
+    loom::model(|| {
+        let table: Arc<HandleTable<Tracked>> = Arc::new(HandleTable::new(5));
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let h = table.insert_with(|_| Tracked(dropped.clone()));
+        let reader = {
+            let (table, dropped) = (table.clone(), dropped.clone());
+            thread::spawn(move || {
+                table.with(h, |_| {
+                    assert_eq!(dropped.load(Ordering::SeqCst), 0, "saw a freed value");
+                })
+            })
+        };
+        let removed = table.remove(h);
+        assert!(removed.is_some());
+        drop(removed);
+        reader.join().unwrap();
+        assert!(table.with(h, |_| ()).is_none(), "a freed handle is rejected");
+        assert!(table.remove(h).is_none(), "double free is rejected");
+    });
+}
+
+#[test]
+fn lookup_races_first_insert() {
+    loom::model(|| {
+        let table: Arc<HandleTable<u32>> = Arc::new(HandleTable::new(6));
+        // The handle the first insert will get: tag 6, generation 0, index 0.
+        let forged = Handle::from_raw((6usize << 60) | 1).unwrap();
+        let reader = {
+            let table = table.clone();
+            thread::spawn(move || table.with(forged, |v| *v))
+        };
+        let h = table.insert_with(|_| 42);
+        assert_eq!(h, forged);
+        let seen = reader.join().unwrap();
+        assert!(seen.is_none() || seen == Some(42));
+    });
+}
