@@ -210,9 +210,18 @@ pub fn close_all(channels: Vec<Arc<Channel>>) {
             continue;
         }
         CHANNELS.remove(channel.handle);
-        if let Some(list) = REGISTRY.write().get_mut(&channel.name) {
+        let mut registry = REGISTRY.write();
+        if let Some(list) = registry.get_mut(&channel.name) {
             list.retain(|c| !Arc::ptr_eq(c, &channel));
+            if list.is_empty() {
+                registry.remove(&channel.name);
+                if registry.is_empty() {
+                    // Give the table back too: the registry then holds no memory at all.
+                    registry.shrink_to_fit();
+                }
+            }
         }
+        drop(registry);
         removed.extend(channel.listeners.lock().take_all());
     }
     for listener in removed {

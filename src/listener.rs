@@ -6,10 +6,10 @@
 //! last running call has returned.
 
 use crate::origin::{OriginKey, TargetOrigin};
+use crate::sync::AtomicUsize;
 use crate::types::{pm_destroy_fn, pm_message_event};
 use std::ffi::c_void;
 use std::sync::Arc;
-use crate::sync::AtomicUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const REMOVED: usize = 1;
@@ -145,9 +145,9 @@ impl Listener {
 }
 
 /// A window's listeners in registration order. Dispatch takes a snapshot (a cheap `Arc` clone);
-/// changes copy the list only while a snapshot is alive.
+/// changes copy the list only while a snapshot is alive. An empty list allocates nothing.
 #[derive(Clone, Default)]
-pub struct ListenerList(Arc<Vec<Arc<Listener>>>);
+pub struct ListenerList(Option<Arc<Vec<Arc<Listener>>>>);
 
 impl ListenerList {
     pub fn snapshot(&self) -> ListenerList {
@@ -155,38 +155,44 @@ impl ListenerList {
     }
 
     pub fn push(&mut self, listener: Arc<Listener>) {
-        Arc::make_mut(&mut self.0).push(listener);
+        Arc::make_mut(self.0.get_or_insert_with(Default::default)).push(listener);
     }
 
     /// Takes the listener with `id` out of the list (the caller then calls `remove` on it,
     /// outside any lock).
     pub fn take(&mut self, id: u64) -> Option<Arc<Listener>> {
-        let pos = self.0.iter().position(|l| l.id == id)?;
-        Some(Arc::make_mut(&mut self.0).remove(pos))
+        let list = self.0.as_mut()?;
+        let pos = list.iter().position(|l| l.id == id)?;
+        let listener = Arc::make_mut(list).remove(pos);
+        if list.is_empty() {
+            self.0 = None;
+        }
+        Some(listener)
     }
 
     /// Empties the list, returning the listeners to be removed outside any lock.
     pub fn take_all(&mut self) -> Vec<Arc<Listener>> {
-        match Arc::try_unwrap(std::mem::take(&mut self.0)) {
-            Ok(v) => v,
-            Err(shared) => shared.as_ref().clone(),
+        match self.0.take().map(Arc::try_unwrap) {
+            None => Vec::new(),
+            Some(Ok(v)) => v,
+            Some(Err(shared)) => shared.as_ref().clone(),
         }
     }
 
     pub fn iter(&self) -> std::slice::Iter<'_, Arc<Listener>> {
-        self.0.iter()
+        self.as_slice().iter()
     }
 
     pub fn as_slice(&self) -> &[Arc<Listener>] {
-        &self.0
+        self.0.as_deref().map_or(&[], Vec::as_slice)
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_slice().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_slice().is_empty()
     }
 }
 

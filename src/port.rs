@@ -7,7 +7,7 @@
 //! queued as window tasks). Transfers and closes are serialized by one lock (`TRANSFER`), so a
 //! port is never transferred and closed at the same time; posts do not take it.
 
-use crate::diagnostics::pm_drop_reason;
+use crate::diagnostics::{self, pm_drop_reason};
 use crate::dispatch::{self, Delivery, PortHandles};
 use crate::error::{Error, pm_result};
 use crate::handles::{Handle, HandleTable};
@@ -251,7 +251,7 @@ fn deliver_or_queue(
                         message,
                         pm_drop_reason::PM_DROP_DEPTH,
                         Some(owner),
-                        None,
+                        reported_origin(owner).as_ref(),
                     );
                     return Err(error);
                 }
@@ -267,7 +267,13 @@ fn deliver_or_queue(
             match window::enqueue(owner, task, enforce_limits) {
                 Ok(()) => Ok(Delivery::Delivered),
                 Err((error, task)) if error.code == pm_result::PM_ERR_QUEUE_FULL => {
-                    dispatch::discard(task, pm_drop_reason::PM_DROP_QUEUE_FULL, Some(owner), None);
+                    let origin = reported_origin(owner);
+                    dispatch::discard(
+                        task,
+                        pm_drop_reason::PM_DROP_QUEUE_FULL,
+                        Some(owner),
+                        origin.as_ref(),
+                    );
                     Err(error)
                 }
                 Err((_, task)) => {
@@ -276,6 +282,15 @@ fn deliver_or_queue(
                 }
             }
         }
+    }
+}
+
+/// The owning window's origin for a drop report (looked up only when a handler is set).
+fn reported_origin(owner: Handle) -> Option<Origin> {
+    if diagnostics::enabled() {
+        window::origin(owner).ok()
+    } else {
+        None
     }
 }
 
