@@ -44,6 +44,8 @@ struct PortInner {
     /// A thread is delivering `pending` after start; new messages queue behind it.
     draining: bool,
     pending: VecDeque<PortMessage>,
+    /// Bytes of data in `pending`.
+    pending_bytes: usize,
     closed: bool,
 }
 
@@ -82,6 +84,7 @@ pub fn channel_new(owner: Handle) -> Result<(Handle, Handle), Error> {
                 started: false,
                 draining: false,
                 pending: VecDeque::new(),
+                pending_bytes: 0,
                 closed: false,
             }),
         })
@@ -177,8 +180,12 @@ pub fn adopt(ports: Vec<Arc<Port>>, owner: Handle) -> PortHandles {
 /// Posts a message through `handle` to its entangled partner.
 pub fn post(handle: Handle, data: &[u8], transfer: &[Handle]) -> Result<Delivery, Error> {
     let port = lookup(handle)?;
-    let ports = detach(transfer, Some(&port))?;
     let partner = port.inner.lock().partner.upgrade();
+    if let Some(partner) = &partner {
+        // Refuse before taking the transfer list, so a refused post transfers nothing.
+        precheck(partner, data.len())?;
+    }
+    let ports = detach(transfer, Some(&port))?;
     let message = PortMessage {
         data: data.into(),
         ports,
@@ -197,8 +204,66 @@ pub fn post(handle: Handle, data: &[u8], transfer: &[Handle]) -> Result<Delivery
     }
 }
 
+/// Whether `port` would refuse a message of `data_len` bytes right now: its window's queue is
+/// full (QUEUED, or the port's own queue before it starts, which the same limits bound), or a
+/// synchronous delivery would exceed the depth limit. Reports the refusal.
+fn precheck(port: &Arc<Port>, data_len: usize) -> Result<(), Error> {
+    let (owner, started, waiting, waiting_bytes) = {
+        let inner = port.inner.lock();
+        if inner.closed {
+            return Ok(());
+        }
+        let Some(owner) = inner.owner else {
+            return Ok(());
+        };
+        (
+            owner,
+            inner.started && !inner.draining,
+            inner.pending.len(),
+            inner.pending_bytes,
+        )
+    };
+    let Ok((mode, limits)) = window::delivery(owner) else {
+        return Ok(());
+    };
+    let refusal = if !started {
+        (!limits.allow(waiting, waiting_bytes, data_len)).then(|| {
+            (
+                pm_drop_reason::PM_DROP_QUEUE_FULL,
+                limits.refusal(waiting, waiting_bytes),
+            )
+        })
+    } else if mode == pm_dispatch_mode::PM_DISPATCH_SYNC {
+        (thread::depth() >= thread::PM_MAX_DISPATCH_DEPTH)
+            .then(|| (pm_drop_reason::PM_DROP_DEPTH, Error::depth()))
+    } else {
+        (!window::queue_fits(owner, data_len)?).then(|| {
+            (
+                pm_drop_reason::PM_DROP_QUEUE_FULL,
+                Error::new(
+                    pm_result::PM_ERR_QUEUE_FULL,
+                    "the receiving window's queue is full; nothing was queued",
+                ),
+            )
+        })
+    };
+    match refusal {
+        None => Ok(()),
+        Some((reason, error)) => {
+            dispatch::report_port_drop(
+                reason,
+                Some(owner),
+                reported_origin(owner).as_ref(),
+                data_len,
+            );
+            Err(error)
+        }
+    }
+}
+
 /// Hands a message to `port`: waits in its queue until it is started, else is delivered per the
-/// owning window's mode.
+/// owning window's mode. With `enforce_limits`, a message waiting for an unstarted port is
+/// bounded by the owning window's queue limits too.
 fn enqueue(
     port: &Arc<Port>,
     message: PortMessage,
@@ -218,7 +283,27 @@ fn enqueue(
         }
         match inner.owner {
             Some(owner) if inner.started && !inner.draining => owner,
-            _ => {
+            owner => {
+                let limits = match owner {
+                    Some(owner) if enforce_limits && !inner.started => {
+                        window::delivery(owner).ok().map(|d| d.1)
+                    }
+                    _ => None,
+                };
+                if let (Some(owner), Some(limits)) = (owner, limits)
+                    && !limits.allow(inner.pending.len(), inner.pending_bytes, message.data.len())
+                {
+                    let error = limits.refusal(inner.pending.len(), inner.pending_bytes);
+                    drop(inner);
+                    dispatch::discard_port_message(
+                        message,
+                        pm_drop_reason::PM_DROP_QUEUE_FULL,
+                        Some(owner),
+                        reported_origin(owner).as_ref(),
+                    );
+                    return Err(error);
+                }
+                inner.pending_bytes += message.data.len();
                 inner.pending.push_back(message);
                 return Ok(Delivery::Delivered);
             }
@@ -302,6 +387,7 @@ fn dispatch_now(port: &Arc<Port>, owner: Handle, message: PortMessage) {
             None
         } else if inner.owner != Some(owner) || !inner.started {
             // Transferred since: the message travels with the port.
+            inner.pending_bytes += message.data.len();
             inner.pending.push_back(message);
             return;
         } else {
@@ -313,7 +399,7 @@ fn dispatch_now(port: &Arc<Port>, owner: Handle, message: PortMessage) {
             message,
             pm_drop_reason::PM_DROP_TARGET_GONE,
             Some(owner),
-            None,
+            reported_origin(owner).as_ref(),
         );
         return;
     };
@@ -334,13 +420,13 @@ pub fn run_queued(port: &Arc<Port>, window: Handle, message: PortMessage) {
             message,
             pm_drop_reason::PM_DROP_TARGET_GONE,
             Some(window),
-            None,
+            reported_origin(window).as_ref(),
         );
     } else if here {
         dispatch_now(port, window, message);
     } else {
         // The port moved to another window while this task waited: follow it.
-        let _ = enqueue(port, message, false);
+        let _ = enqueue(port, message, true);
     }
 }
 
@@ -375,6 +461,7 @@ fn drain(port: &Arc<Port>) {
             let mut inner = port.inner.lock();
             match inner.owner {
                 Some(owner) if !inner.pending.is_empty() && !inner.closed && inner.started => {
+                    inner.pending_bytes = 0;
                     (std::mem::take(&mut inner.pending), owner)
                 }
                 _ => {
@@ -384,8 +471,9 @@ fn drain(port: &Arc<Port>) {
             }
         };
         for message in batch {
-            // Refusals are reported to the drop handler; the rest of the batch goes on.
-            let _ = deliver_or_queue(port, owner, message, false);
+            // Messages that no longer fit in a QUEUED window's queue are refused (and reported);
+            // the rest of the batch goes on.
+            let _ = deliver_or_queue(port, owner, message, true);
         }
     }
 }
@@ -453,6 +541,7 @@ fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>, why: Option
                 inner.closed = true;
                 removed.extend(inner.listeners.take_all());
                 let owner = inner.owner;
+                inner.pending_bytes = 0;
                 for message in inner.pending.drain(..) {
                     dropped.push((message.data.len(), owner));
                     work.extend(message.ports.into_iter().map(|p| (p, false)));

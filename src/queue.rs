@@ -74,6 +74,25 @@ pub struct Limits {
     pub max_bytes: usize,
 }
 
+impl Limits {
+    /// Whether one more message of `data_len` bytes fits beside `count` messages of `bytes`.
+    pub fn allow(self, count: usize, bytes: usize, data_len: usize) -> bool {
+        (self.max_messages == 0 || count < self.max_messages)
+            && (self.max_bytes == 0 || bytes.saturating_add(data_len) <= self.max_bytes)
+    }
+
+    /// The error for a message these limits refuse.
+    pub fn refusal(self, count: usize, bytes: usize) -> Error {
+        Error::new(
+            pm_result::PM_ERR_QUEUE_FULL,
+            format!(
+                "the window's queue is full ({count} messages, {bytes} bytes waiting; limits {} messages, {} bytes)",
+                self.max_messages, self.max_bytes
+            ),
+        )
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -136,8 +155,7 @@ impl Queue {
 
     /// Whether a task of `data_len` bytes fits within `limits`.
     pub fn fits(&self, data_len: usize, limits: Limits) -> bool {
-        (limits.max_messages == 0 || self.tasks.len() < limits.max_messages)
-            && (limits.max_bytes == 0 || self.bytes.saturating_add(data_len) <= limits.max_bytes)
+        limits.allow(self.tasks.len(), self.bytes, data_len)
     }
 
     /// Appends a task if it fits (or `limits` is None); returns whether the queue was empty.
@@ -146,16 +164,7 @@ impl Queue {
         if let Some(limits) = limits
             && !self.fits(task.data_len(), limits)
         {
-            let error = Error::new(
-                pm_result::PM_ERR_QUEUE_FULL,
-                format!(
-                    "the window's queue is full ({} messages, {} bytes queued; limits {} messages, {} bytes)",
-                    self.tasks.len(),
-                    self.bytes,
-                    limits.max_messages,
-                    limits.max_bytes
-                ),
-            );
+            let error = limits.refusal(self.tasks.len(), self.bytes);
             return Err((error, task));
         }
         let was_empty = self.tasks.is_empty();

@@ -350,6 +350,13 @@ pub fn disown_channel(handle: Handle, channel: &Arc<Channel>) {
     });
 }
 
+/// The window's delivery mode and queue limits.
+pub fn delivery(handle: Handle) -> Result<(pm_dispatch_mode, Limits), Error> {
+    WINDOWS
+        .with(handle, |w| (w.mode, w.limits))
+        .ok_or_else(gone)
+}
+
 /// The window's delivery mode, or an error if it is gone.
 pub fn mode(handle: Handle) -> Result<pm_dispatch_mode, Error> {
     WINDOWS.with(handle, |w| w.mode).ok_or_else(gone)

@@ -10,6 +10,11 @@ A ctypes binding to libpostmessage (stdlib only)::
     a.add_listener(lambda e: print(e.origin, e.text))
     a.post_message(b, "Hello World", "http://localhost")   # prints: http://localhost Hello
 
+Also: queued delivery (``Window.dispatch_mode = QUEUED``, ``set_waker``, ``run_pending``),
+``MessageChannel`` / ``MessagePort`` (transferable with ``transfer=[port]``), ``BroadcastChannel``,
+allow-list listeners (``add_listener(cb, origins=[...])``), ``set_drop_handler`` and
+``register_standard_scheme``.
+
 The shared library is loaded from ``$POSTMESSAGE_LIB``, else this repository's
 ``target/release/`` then ``target/debug/``, else the system library path.
 """
@@ -33,13 +38,21 @@ from ._errors import (
     UTF8Error,
 )
 from ._listeners import UnraisableHookArgs
-from ._window import MessageEvent, Window
+from ._window import DispatchMode, MessageEvent, Window
+from ._channels import BroadcastChannel, MessageChannel, MessagePort
+from ._extensions import DropEvent, DropReason, register_standard_scheme, set_drop_handler
 
 __version__ = "0.1.0"
 
 for _cls in (
     Window,
     MessageEvent,
+    MessageChannel,
+    MessagePort,
+    BroadcastChannel,
+    DispatchMode,
+    DropEvent,
+    DropReason,
     Result,
     Error,
     NullArgumentError,
@@ -58,6 +71,13 @@ for _cls in (
 ):
     _cls.__module__ = __name__  # shown (and pickled) as postmessage.X
 del _cls
+for _fn in (register_standard_scheme, set_drop_handler):
+    _fn.__module__ = __name__
+del _fn
+
+#: ``Window.dispatch_mode`` values (``PM_DISPATCH_SYNC`` / ``PM_DISPATCH_QUEUED``).
+SYNC = DispatchMode.SYNC
+QUEUED = DispatchMode.QUEUED
 
 #: Nested dispatches allowed on one thread (``PM_MAX_DISPATCH_DEPTH`` in the C header).
 MAX_DISPATCH_DEPTH = 32
@@ -74,6 +94,16 @@ def library_version() -> str:
 __all__ = [
     "Window",
     "MessageEvent",
+    "MessageChannel",
+    "MessagePort",
+    "BroadcastChannel",
+    "DispatchMode",
+    "SYNC",
+    "QUEUED",
+    "DropEvent",
+    "DropReason",
+    "set_drop_handler",
+    "register_standard_scheme",
     "Result",
     "Error",
     "NullArgumentError",

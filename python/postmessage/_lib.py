@@ -24,6 +24,7 @@ from ctypes import (
     c_char_p,
     c_int,
     c_size_t,
+    c_uint,
     c_uint64,
     c_void_p,
 )
@@ -117,13 +118,33 @@ class pm_message_event(Structure):
     ]
 
 
+class pm_drop_event(Structure):
+    """``pm_drop_event``; the library only ever appends fields."""
+
+    _fields_ = [
+        ("reason", c_int),
+        ("source_origin", c_char_p),
+        ("target_origin", c_char_p),
+        ("requested_origin", c_char_p),
+        ("source", c_void_p),
+        ("target", c_void_p),
+        ("data_len", c_size_t),
+    ]
+
+
 pm_listener_fn = CFUNCTYPE(None, POINTER(pm_message_event), c_void_p)
 pm_destroy_fn = CFUNCTYPE(None, c_void_p)
+pm_wake_fn = CFUNCTYPE(None, c_void_p, c_void_p)
+pm_drop_fn = CFUNCTYPE(None, POINTER(pm_drop_event), c_void_p)
 
-# Handles (pm_window *) are opaque pointer-sized values: c_void_p, seen from Python as int/None.
+#: SIZE_MAX: "no limit" for pm_window_run_pending.
+SIZE_MAX = (1 << (8 * ctypes.sizeof(c_size_t))) - 1
+
+# Handles (pm_window *, pm_port *, pm_broadcast *) are opaque pointer-sized values: c_void_p, seen from Python as int/None.
 # pm_result is a C enum: c_int.
 _PROTOTYPES = {
     "pm_last_error": (c_char_p, []),
+    "pm_last_error_code": (c_int, []),
     "pm_version": (c_char_p, []),
     "pm_window_new": (c_void_p, [c_char_p]),
     "pm_window_new_child": (c_void_p, [c_void_p, c_char_p]),
@@ -138,6 +159,30 @@ _PROTOTYPES = {
         c_int,
         [c_void_p, c_void_p, c_char_p, c_size_t, c_char_p, POINTER(c_void_p), c_size_t],
     ),
+    # Delivery modes. pm_dispatch_mode is taken as an unsigned integer by the library.
+    "pm_window_set_dispatch_mode": (c_int, [c_void_p, c_uint]),
+    "pm_window_set_waker": (c_int, [c_void_p, pm_wake_fn, c_void_p]),
+    "pm_window_run_pending": (c_size_t, [c_void_p, c_size_t]),
+    "pm_window_pending": (c_size_t, [c_void_p]),
+    "pm_window_set_queue_limit": (c_int, [c_void_p, c_size_t, c_size_t]),
+    # MessageChannel and BroadcastChannel.
+    "pm_channel_new": (c_int, [c_void_p, POINTER(c_void_p), POINTER(c_void_p)]),
+    "pm_port_post_message": (c_int, [c_void_p, c_char_p, c_size_t, POINTER(c_void_p), c_size_t]),
+    "pm_port_add_listener_full": (c_uint64, [c_void_p, pm_listener_fn, c_void_p, pm_destroy_fn]),
+    "pm_port_remove_listener": (c_int, [c_void_p, c_uint64]),
+    "pm_port_close": (c_int, [c_void_p]),
+    "pm_broadcast_new": (c_void_p, [c_void_p, c_char_p]),
+    "pm_broadcast_post_message": (c_int, [c_void_p, c_char_p, c_size_t]),
+    "pm_broadcast_add_listener_full": (c_uint64, [c_void_p, pm_listener_fn, c_void_p, pm_destroy_fn]),
+    "pm_broadcast_remove_listener": (c_int, [c_void_p, c_uint64]),
+    "pm_broadcast_close": (c_int, [c_void_p]),
+    # Embedder extensions.
+    "pm_add_listener_for_origins": (
+        c_uint64,
+        [c_void_p, POINTER(c_char_p), c_size_t, pm_listener_fn, c_void_p, pm_destroy_fn],
+    ),
+    "pm_set_drop_handler": (c_int, [pm_drop_fn, c_void_p]),
+    "pm_register_standard_scheme": (c_int, [c_char_p]),
 }
 
 for _name, (_restype, _argtypes) in _PROTOTYPES.items():
@@ -157,3 +202,15 @@ def last_error() -> str:
     """This thread's last failure message from the library ("" if none)."""
     raw = lib.pm_last_error()
     return raw.decode("utf-8", "replace") if raw else ""
+
+
+def last_error_code() -> int:
+    """This thread's last failure code (``pm_last_error_code()``; ``OK`` if none)."""
+    return lib.pm_last_error_code()
+
+
+def prime_last_error() -> None:
+    """Makes this thread's last failure a known ``PM_ERR_NULL_ARGUMENT``, so that after a call
+    whose 0 return is ambiguous (``pm_window_run_pending``, ``pm_window_pending``) a different
+    ``last_error_code()`` tells that the call failed. Only a failure changes the code."""
+    lib.pm_window_set_dispatch_mode(None, 0)

@@ -32,27 +32,33 @@ _thread = threading.local()  # .depth: Python calls dispatching on this thread; 
 
 
 def _on_event(event_ptr, key):
-    callback = None
+    if getattr(_thread, "stopper", None) is not None:
+        return  # a KeyboardInterrupt/SystemExit is on its way out: run no more listeners
+    entry = _entries.get(key)
+    if entry is None:
+        return
+    callback, make_event = entry
+    call_guarded(callback, make_event, event_ptr.contents)
+
+
+def call_guarded(callback, make_argument, raw, err_msg=None) -> None:
+    """Runs ``callback(make_argument(raw))`` for the library (a listener, a waker, the drop
+    handler): nothing may unwind into C. An ``Exception`` is reported; a ``KeyboardInterrupt`` or
+    ``SystemExit`` is kept for the ``dispatching`` call that started this (reported if none)."""
     try:
-        if getattr(_thread, "stopper", None) is not None:
-            return  # a KeyboardInterrupt/SystemExit is on its way out: run no more listeners
-        entry = _entries.get(key)
-        if entry is None:
-            return
-        callback, make_event = entry
-        callback(make_event(event_ptr.contents))
+        callback(make_argument(raw))
     except Exception as exc:
-        _report_safely(exc, callback)
+        _report_safely(exc, callback, err_msg)
     except BaseException as exc:
         if getattr(_thread, "depth", 0) > 0:
             _thread.stopper = exc  # re-raised by the `dispatching` call that started this
         else:
-            _report_safely(exc, callback)
+            _report_safely(exc, callback, err_msg)
 
 
-def _report_safely(exc, callback):
+def _report_safely(exc, callback, err_msg=None):
     try:
-        report_exception(exc, callback if callback is not None else _on_event)
+        report_exception(exc, callback if callback is not None else _on_event, err_msg)
     except BaseException:  # nothing may unwind into C
         pass
 
@@ -85,8 +91,9 @@ def registered_count() -> int:
 
 
 class dispatching:
-    """Wraps a library call that may run listeners on this thread (a post, and later
-    ``run_pending``): re-raises a ``KeyboardInterrupt``/``SystemExit`` a listener raised."""
+    """Wraps a library call that may run listeners on this thread (a post, ``run_pending``,
+    adding a port listener, which starts the port): re-raises a ``KeyboardInterrupt`` or
+    ``SystemExit`` that a listener, waker or drop handler raised."""
 
     __slots__ = ()
 
@@ -109,11 +116,14 @@ UnraisableHookArgs = collections.namedtuple(
 UnraisableHookArgs.__doc__ = "What ``sys.unraisablehook`` receives (the attributes of the built-in type)."
 
 ERR_MSG = "Exception ignored in postmessage listener"
+WAKER_ERR_MSG = "Exception ignored in postmessage waker"
+DROP_HANDLER_ERR_MSG = "Exception ignored in postmessage drop handler"
 
 
-def report_exception(exc: BaseException, callback) -> None:
-    """Reports an exception a listener raised, as an unraisable exception."""
-    args = UnraisableHookArgs(type(exc), exc, exc.__traceback__, ERR_MSG, callback)
+def report_exception(exc: BaseException, callback, err_msg=None) -> None:
+    """Reports an exception a listener (or waker, or drop handler) raised, as an unraisable
+    exception."""
+    args = UnraisableHookArgs(type(exc), exc, exc.__traceback__, err_msg or ERR_MSG, callback)
     hook = sys.unraisablehook
     if hook is not sys.__unraisablehook__:
         try:

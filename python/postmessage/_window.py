@@ -1,9 +1,11 @@
-"""Window and MessageEvent: the Python face of ``pm_window`` and ``pm_message_event``."""
+"""Window and MessageEvent: the Python face of ``pm_window`` and ``pm_message_event``, with
+queued delivery (``pm_window_set_dispatch_mode`` and friends)."""
 
 from __future__ import annotations
 
 import atexit
 import ctypes
+import enum
 import sys
 import threading
 import weakref
@@ -30,6 +32,45 @@ _registry: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 _state = threading.RLock()
 _exiting = False
 
+# Window handle -> its waker (the Python callable); handle -> the mode set through this binding.
+# Keyed by handle (the library keeps both per handle, across navigation), so every Window object
+# for the same window agrees. Single dict operations only (atomic under the GIL).
+_wakers: dict = {}
+_modes: dict = {}
+
+
+class DispatchMode(enum.IntEnum):
+    """``pm_dispatch_mode``: how a window receives messages."""
+
+    #: Listeners run on the posting thread before the post returns (the default).
+    SYNC = 0
+    #: Posts queue a task; ``Window.run_pending()`` runs it (the HTML standard's behaviour).
+    QUEUED = 1
+
+
+def _on_wake(window_handle, _user_data):
+    waker = _wakers.get(window_handle)
+    if waker is not None:
+        _listeners.call_guarded(waker, Window._for, window_handle, _listeners.WAKER_ERR_MSG)
+
+
+WAKE_TRAMPOLINE = _lib.pm_wake_fn(_on_wake)
+_NO_WAKER = _lib.pm_wake_fn()  # a NULL pm_wake_fn
+
+
+def _forget_handle(handle) -> None:
+    """Drops the per-handle state of a freed window."""
+    _wakers.pop(handle, None)
+    _modes.pop(handle, None)
+
+
+def _forget_freed_handles() -> None:
+    """Drops the per-handle state of windows the library has freed without this binding seeing
+    it (a child whose Window object was dropped, freed with its parent)."""
+    for handle in list(_wakers) + list(_modes):
+        if lib.pm_window_origin(handle, None, 0) == 0:
+            _forget_handle(handle)
+
 
 @atexit.register
 def _at_exit():
@@ -44,6 +85,48 @@ def _check(code: int) -> int:
     if code == Result.OK or code == Result.DROPPED:
         return code
     raise error_for(code, _lib.last_error())
+
+
+def _last_failure() -> Error:
+    """The error for a call that returned NULL or 0 (``pm_last_error_code()`` says which)."""
+    return error_for(_lib.last_error_code(), _lib.last_error())
+
+
+def _counted(function, *args) -> int:
+    """Calls a library function whose 0 return means either "none" or a failure, and raises
+    in the second case."""
+    _lib.prime_last_error()
+    count = function(*args)
+    if count == 0:
+        code = _lib.last_error_code()
+        if code != Result.ERR_NULL_ARGUMENT:
+            raise error_for(code, _lib.last_error())
+    return count
+
+
+def _size_arg(value, what: str) -> int:
+    """A size_t argument, with None meaning 0 ("no limit")."""
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("{} must be an int or None, not {}".format(what, type(value).__name__))
+    if not 0 <= value <= _lib.SIZE_MAX:
+        raise InvalidArgumentError("{} must be between 0 and {}, not {}".format(what, _lib.SIZE_MAX, value))
+    return value
+
+
+def _listener_id_arg(listener_id) -> int:
+    if not isinstance(listener_id, int) or isinstance(listener_id, bool):
+        raise TypeError("listener_id must be an int, not {}".format(type(listener_id).__name__))
+    if not 0 < listener_id < 1 << 64:
+        raise InvalidHandleError("{} is not a listener id".format(listener_id))
+    return listener_id
+
+
+def _callback_arg(callback):
+    if not callable(callback):
+        raise TypeError("callback must be callable, not {}".format(type(callback).__name__))
+    return callback
 
 
 def _c_string(value, what: str) -> bytes:
@@ -94,7 +177,7 @@ class Window:
     The same window is always the same object while the program holds it, so ``event.source is a``.
     """
 
-    __slots__ = ("_handle", "_owned", "_parent", "_children", "__weakref__")
+    __slots__ = ("_handle", "_owned", "_parent", "_children", "_attached", "__weakref__")
 
     def __init__(self, url, parent: Window | None = None):
         url_c = _c_string(url, "url")
@@ -115,6 +198,7 @@ class Window:
             self._owned = owned
             self._parent = parent
             self._children = weakref.WeakSet()
+            self._attached = weakref.WeakSet()  # MessagePort / BroadcastChannel objects of its document
             _registry[handle] = self
             if parent is not None:
                 parent._children.add(self)
@@ -181,22 +265,28 @@ class Window:
 
     def navigate(self, url) -> None:
         """Loads a new document at ``url``: a new origin (``about:blank`` gets a new opaque one).
-        The old document's listeners and child windows are gone (those children become closed)."""
+        The old document's listeners, child windows, ports, broadcast channels and queued
+        messages are gone (those children, ports and channels become closed). The dispatch mode,
+        waker and queue limits stay."""
         url_c = _c_string(url, "url")
         handle = self._live_handle()
         with _state:
             old_children = list(self._children)  # not frames the new document gets meanwhile
+            old_attached = list(self._attached)  # nor its ports and channels
         _check(lib.pm_window_navigate(handle, url_c))
         _mark_freed(old_children)
+        _mark_closed(old_attached)
 
     def close(self) -> None:
-        """Frees the window, its child windows and all their listeners. Closing twice is a no-op."""
+        """Frees the window, its child windows and all their listeners, ports, broadcast channels,
+        queued messages and wakers. Closing twice is a no-op."""
         with _state:
             handle = self._handle
             if handle is None:
                 return
             self._handle = None
         code = lib.pm_window_free(handle)
+        _forget_handle(handle)
         _mark_freed([self])
         if code != Result.ERR_INVALID_HANDLE:  # already freed elsewhere: closed either way
             _check(code)
@@ -215,6 +305,7 @@ class Window:
                 return
             self._handle = None
             lib.pm_window_free(handle)
+            _forget_handle(handle)
         except Exception:
             pass
 
@@ -229,49 +320,75 @@ class Window:
 
     # -- messaging ------------------------------------------------------------------------------
 
-    def add_listener(self, callback) -> int:
+    def add_listener(self, callback, origins=None) -> int:
         """Registers ``callback(event)`` for messages to this window's current document; returns
         its id (for ``remove_listener``).
 
-        Listeners run in registration order, synchronously inside the post that delivers to them,
-        on the posting thread. The window keeps ``callback`` alive until it is removed, the window
-        navigates, or it is closed. An exception it raises is reported (``sys.unraisablehook``)
-        and the other listeners still run.
+        Listeners run in registration order, on the thread that delivers (the posting thread, or
+        the one calling ``run_pending`` in QUEUED mode). The window keeps ``callback`` alive until
+        it is removed, the window navigates, or it is closed. An exception it raises is reported
+        (``sys.unraisablehook``) and the other listeners still run.
+
+        ``origins``, a list of absolute URLs or serialized origins (``["https://app.example"]``),
+        makes an allow-list listener: the library calls it only for messages whose source origin
+        is one of them (others skip it and are reported to the drop handler as
+        ``DropReason.FILTERED``). ``"*"``, ``"/"``, ``"null"`` and unparsable entries raise
+        ``TargetOriginSyntaxError``; an empty list, or an entry with an opaque origin
+        (``"data:,x"``), ``InvalidArgumentError``.
         """
-        if not callable(callback):
-            raise TypeError("callback must be callable, not {}".format(type(callback).__name__))
-        handle = self._live_handle()
-        key = _listeners.register(callback, MessageEvent._from_c)
-        listener_id = lib.pm_add_listener_full(
-            handle, _listeners.LISTENER_TRAMPOLINE, key, _listeners.DESTROY_TRAMPOLINE
-        )
+        _callback_arg(callback)
+        if origins is None:
+            handle = self._live_handle()
+            key = _listeners.register(callback, MessageEvent._from_c)
+            listener_id = lib.pm_add_listener_full(
+                handle, _listeners.LISTENER_TRAMPOLINE, key, _listeners.DESTROY_TRAMPOLINE
+            )
+        else:
+            if isinstance(origins, (str, bytes, bytearray)):
+                raise TypeError("origins must be a list of strings, not a single {}".format(type(origins).__name__))
+            try:
+                entries = [_c_string(origin, "origins entry") for origin in origins]
+            except TypeError as e:
+                if not hasattr(origins, "__iter__"):
+                    raise TypeError("origins must be a list of strings, not {}".format(type(origins).__name__)) from None
+                raise e
+            array = (ctypes.c_char_p * max(len(entries), 1))(*entries)
+            handle = self._live_handle()
+            key = _listeners.register(callback, MessageEvent._from_c)
+            listener_id = lib.pm_add_listener_for_origins(
+                handle,
+                array,
+                len(entries),
+                _listeners.LISTENER_TRAMPOLINE,
+                key,
+                _listeners.DESTROY_TRAMPOLINE,
+            )
         if listener_id == 0:
             _listeners.unregister(key)  # refused: the library will never call destroy
-            raise error_for(Result.ERR_INVALID_HANDLE, _lib.last_error())
+            raise _last_failure()
         return listener_id
 
     def remove_listener(self, listener_id: int) -> None:
         """Removes a listener; it is not called again, and its callback is released. An id that is
         not a listener of the current document raises ``InvalidHandleError``."""
-        if not isinstance(listener_id, int) or isinstance(listener_id, bool):
-            raise TypeError("listener_id must be an int, not {}".format(type(listener_id).__name__))
-        if not 0 < listener_id < 1 << 64:
-            raise InvalidHandleError("{} is not a listener id".format(listener_id))
-        _check(lib.pm_remove_listener(self._live_handle(), listener_id))
+        _check(lib.pm_remove_listener(self._live_handle(), _listener_id_arg(listener_id)))
 
-    def post_message(self, target: Window, data, target_origin) -> bool:
-        """Posts ``data`` from this window to ``target`` (``target.postMessage(data, targetOrigin)``
-        run by this window's script).
+    def post_message(self, target: Window, data, target_origin, transfer=()) -> bool:
+        """Posts ``data`` from this window to ``target`` (``target.postMessage(data, targetOrigin,
+        transfer)`` run by this window's script).
 
         ``data`` is a str (sent as UTF-8) or a bytes-like object. ``target_origin`` is ``"*"`` (any
         origin: only for data anyone may see), ``"/"`` (this window's own origin) or an absolute
-        URL whose origin the target must have.
+        URL whose origin the target must have. ``transfer`` is an iterable of ``MessagePort``
+        objects handed to the receiver (``event.ports``); once posted they are closed here.
 
-        Returns True when delivered (the target's listeners have run, on this thread), False when
-        the target's origin did not match (dropped silently, as the HTML standard says). Raises
+        Returns True when delivered (SYNC: the target's listeners have run, on this thread) or
+        queued (QUEUED: the origin is checked at delivery), False when the target's origin did not
+        match (dropped silently, as the HTML standard says; transferred ports are closed). Raises
         ``TargetOriginSyntaxError`` (a ``ValueError``) for a malformed ``target_origin``,
-        ``InvalidHandleError`` for a closed window, ``DepthError`` when nested posting from
-        listeners gets too deep.
+        ``InvalidHandleError`` for a closed window, ``DataCloneError`` for a bad transfer list
+        (nothing is posted or transferred), ``QueueFullError`` when the target's queue is full,
+        ``DepthError`` when nested posting from listeners gets too deep.
         """
         if not isinstance(target, Window):
             raise TypeError("target must be a Window, not {}".format(type(target).__name__))
@@ -279,66 +396,180 @@ class Window:
         target_handle = target._live_handle()
         payload = _message_bytes(data)
         origin_c = _c_string(target_origin, "target_origin")
-        with _listeners.dispatching():
-            code = lib.pm_post_message(source_handle, target_handle, payload, len(payload), origin_c)
+        ports, array = _channels.transfer_list(transfer)
+        if not ports:
+            with _listeners.dispatching():
+                code = lib.pm_post_message(source_handle, target_handle, payload, len(payload), origin_c)
+            return _check(code) == Result.OK
+        code = None
+        try:
+            with _listeners.dispatching():
+                code = lib.pm_post_message_transfer(
+                    source_handle, target_handle, payload, len(payload), origin_c, array, len(ports)
+                )
+        finally:
+            if code == Result.OK or code == Result.DROPPED:
+                _mark_closed(ports)  # transferred (or closed with a dropped message)
         return _check(code) == Result.OK
+
+    # -- queued delivery ------------------------------------------------------------------------
+
+    @property
+    def dispatch_mode(self) -> DispatchMode:
+        """How this window receives messages: ``SYNC`` (the default) or ``QUEUED``. Settable. (The
+        value read is the last one set through this binding.)"""
+        return _modes.get(self._live_handle(), DispatchMode.SYNC)
+
+    @dispatch_mode.setter
+    def dispatch_mode(self, mode) -> None:
+        self.set_dispatch_mode(mode)
+
+    def set_dispatch_mode(self, mode) -> None:
+        """Sets how this window receives messages: ``postmessage.SYNC`` (listeners run inside the
+        post, on the posting thread) or ``postmessage.QUEUED`` (posts queue; call
+        ``run_pending()``, typically after the waker fired). The mode survives navigation;
+        switching back to SYNC leaves queued messages queued. Unknown values raise
+        ``InvalidArgumentError``."""
+        if not isinstance(mode, int) or isinstance(mode, bool):
+            raise TypeError("mode must be postmessage.SYNC or postmessage.QUEUED, not {!r}".format(mode))
+        handle = self._live_handle()
+        if not 0 <= mode <= 0xFFFFFFFF:
+            raise InvalidArgumentError("{} is not a dispatch mode".format(mode))
+        _check(lib.pm_window_set_dispatch_mode(handle, mode))
+        _forget_freed_handles()
+        _modes[handle] = DispatchMode(mode)
+
+    def set_waker(self, waker) -> None:
+        """Sets (or with None removes) ``waker(window)``, called each time this window's queue goes
+        from empty to non-empty, on the posting thread (any thread). It should only signal the
+        program's event loop, which then calls ``run_pending()``, e.g.
+        ``w.set_waker(lambda w: loop.call_soon_threadsafe(w.run_pending))``. The window keeps it
+        alive until it is replaced or the window is closed; it survives navigation."""
+        if waker is not None and not callable(waker):
+            raise TypeError("waker must be callable or None, not {}".format(type(waker).__name__))
+        handle = self._live_handle()
+        _forget_freed_handles()
+        if waker is None:
+            code = lib.pm_window_set_waker(handle, _NO_WAKER, None)
+            _wakers.pop(handle, None)
+            _check(code)
+            return
+        previous = _wakers.get(handle)
+        _wakers[handle] = waker  # before the library can call it
+        code = lib.pm_window_set_waker(handle, WAKE_TRAMPOLINE, None)
+        if code != Result.OK:
+            if previous is None:
+                _wakers.pop(handle, None)
+            else:
+                _wakers[handle] = previous
+            _check(code)
+
+    def run_pending(self, max=None) -> int:
+        """Delivers up to ``max`` (default: all) queued messages, in order, on this thread, and
+        returns how many were taken off the queue (messages that were dropped instead -- origin
+        mismatch, closed port or channel -- count too). Messages queued meanwhile are taken too,
+        up to ``max``. Raises ``DepthError`` when called from too deeply nested listeners."""
+        if max is None:
+            max = _lib.SIZE_MAX
+        else:
+            max = _size_arg(max, "max")
+        handle = self._live_handle()
+        with _listeners.dispatching():
+            return _counted(lib.pm_window_run_pending, handle, max)
+
+    @property
+    def pending(self) -> int:
+        """How many messages wait in this window's queue."""
+        return _counted(lib.pm_window_pending, self._live_handle())
+
+    def set_queue_limit(self, max_messages, max_bytes) -> None:
+        """Limits this window's queue: a post (window, port or broadcast message) that would take
+        it past ``max_messages`` messages or ``max_bytes`` bytes of data raises
+        ``QueueFullError`` and is not queued. 0 or None means no limit; the defaults are 10,000
+        messages and 64 MiB. Survives navigation; messages already queued stay."""
+        max_messages = _size_arg(max_messages, "max_messages")
+        max_bytes = _size_arg(max_bytes, "max_bytes")
+        _check(lib.pm_window_set_queue_limit(self._live_handle(), max_messages, max_bytes))
 
 
 def _mark_freed(windows) -> None:
-    """Marks Window objects whose handles the library has freed, and their descendants, closed."""
+    """Marks Window objects whose handles the library has freed, and their descendants (with
+    their ports and broadcast channels), closed."""
     with _state:
         stack = list(windows)
         while stack:
             window = stack.pop()
+            if window._handle is not None:
+                _forget_handle(window._handle)
             window._handle = None
             if window._parent is not None:
                 window._parent._children.discard(window)
             stack.extend(window._children)
             window._children.clear()
+            _mark_closed(list(window._attached))
+
+
+def _mark_closed(objects) -> None:
+    """Marks MessagePort / BroadcastChannel objects whose handles the library has freed (closed,
+    transferred, or gone with their window's document) closed."""
+    with _state:
+        for obj in objects:
+            obj._handle = None
+            window = obj._window
+            if window is not None:
+                window._attached.discard(obj)
 
 
 def _creation_error(url_c: bytes, parent: Window | None) -> Error:
-    """The error for a NULL from pm_window_new / pm_window_new_child.
-
-    Constructors report only a message (pm_last_error), not a code, so the code is worked out
-    from the arguments, in the order the library checks them.
-    """
-    message = _lib.last_error()
-    try:
-        url_c.decode("utf-8")
-    except UnicodeDecodeError:
-        return error_for(Result.ERR_UTF8, message)
-    if parent is not None and lib.pm_window_origin(parent._handle, None, 0) == 0:
-        _mark_freed([parent])
-        return error_for(Result.ERR_INVALID_HANDLE, message)
-    return error_for(Result.ERR_INVALID_URL, message)
+    """The error for a NULL from pm_window_new / pm_window_new_child (``pm_last_error_code()``)."""
+    error = _last_failure()
+    if error.code == Result.ERR_INVALID_HANDLE and parent is not None:
+        _mark_freed([parent])  # freed elsewhere (with its own parent, or from C)
+    return error
 
 
 class MessageEvent:
     """A ``message`` event, as a listener receives it. Everything in it is a copy: keep it freely.
 
     ``data`` (bytes), ``text`` (``data`` decoded as UTF-8), ``origin`` (the source's serialized
-    origin), ``last_event_id`` (always ""), ``source`` and ``target`` (Window objects: the same
-    ones the program holds).
+    origin; "" for port messages), ``last_event_id`` (always ""), ``source`` (the posting Window,
+    the same object the program holds; None for port and broadcast messages, or when the source
+    window was freed before a queued message was delivered), ``target`` (the Window, MessagePort
+    or BroadcastChannel whose listener this is) and ``ports`` (the MessagePorts transferred with
+    the message, now owned by the receiving window).
     """
 
-    __slots__ = ("data", "origin", "last_event_id", "source", "target")
+    __slots__ = ("data", "origin", "last_event_id", "source", "target", "ports")
 
-    def __init__(self, data: bytes, origin: str, last_event_id: str, source, target):
+    def __init__(self, data: bytes, origin: str, last_event_id: str, source, target, ports=()):
         self.data = data
         self.origin = origin
         self.last_event_id = last_event_id
         self.source = source
         self.target = target
+        self.ports = list(ports)
 
     @classmethod
-    def _from_c(cls, event: _lib.pm_message_event) -> MessageEvent:
+    def _from_c(cls, event: _lib.pm_message_event, receiver=None) -> MessageEvent:
+        """``receiver``: the MessagePort or BroadcastChannel whose listener this is (None for a
+        window listener: the event's target then is the Window)."""
+        if receiver is None:
+            target = Window._for(event.target)
+            owner = target
+        else:
+            target = receiver
+            owner = receiver._window
+        ports = []
+        if event.ports_len:
+            handles = ctypes.cast(event.ports, ctypes.POINTER(ctypes.c_void_p))
+            ports = [_channels.MessagePort._for(handles[i], owner) for i in range(event.ports_len)]
         return cls(
             ctypes.string_at(event.data, event.data_len) if event.data_len else b"",
             (event.origin or b"").decode("utf-8", "replace"),
             (event.last_event_id or b"").decode("utf-8", "replace"),
             Window._for(event.source),
-            Window._for(event.target),
+            target,
+            ports,
         )
 
     @property
@@ -346,13 +577,18 @@ class MessageEvent:
         """``data`` decoded as UTF-8 (raises ``UnicodeDecodeError`` for binary data)."""
         return self.data.decode("utf-8")
 
-    def reply(self, data, target_origin=None) -> bool:
+    def reply(self, data, target_origin=None, transfer=()) -> bool:
         """Posts ``data`` back to ``source`` from ``target``, with ``target_origin`` defaulting to
         this event's ``origin`` (so the reply reaches the same document that sent the message).
 
         A source with an opaque origin ("null") can only be answered with ``target_origin="*"``.
+        For a port message, posts back through the receiving port (no ``target_origin``).
         """
-        if self.source is None:
+        if isinstance(self.target, _channels.MessagePort):
+            if target_origin is not None:
+                raise TypeError("a port message is answered through its port: target_origin does not apply")
+            return self.target.post_message(data, transfer)
+        if self.source is None or not isinstance(self.target, Window):
             raise InvalidHandleError("this event has no source window to reply to")
         if target_origin is None:
             if self.origin == "null":
@@ -361,8 +597,11 @@ class MessageEvent:
                     'pass target_origin="*" to reply anyway'
                 )
             target_origin = self.origin
-        return self.target.post_message(self.source, data, target_origin)
+        return self.target.post_message(self.source, data, target_origin, transfer)
 
     def __repr__(self) -> str:
         data = self.data if len(self.data) <= 40 else self.data[:40] + b"..."
         return "<postmessage.MessageEvent origin={!r} data={!r}>".format(self.origin, data)
+
+
+from . import _channels  # noqa: E402  (MessagePort needs Window: imported once both exist)

@@ -61,14 +61,28 @@ class SeedScenario(unittest.TestCase):
     def test_readme_examples(self):
         with open(os.path.join(_support.PYTHON_DIR, "README.md"), encoding="utf-8") as f:
             blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
-        self.assertGreaterEqual(len(blocks), 2)
+        seed_blocks = [code for code in blocks if '"Hello World"' in code]
+        self.assertGreaterEqual(len(seed_blocks), 2)
         for code in blocks:
-            out = subprocess.run(
+            result = subprocess.run(
                 [sys.executable, "-c", code],
-                capture_output=True, text=True, timeout=60, cwd=_support.PYTHON_DIR, check=True,
-            ).stdout
-            self.assertEqual(out, "A got 'Hello' from http://localhost\n")
-            self.assertLessEqual(len([line for line in code.splitlines() if line.strip()]), 10)
+                capture_output=True, text=True, timeout=60, cwd=_support.PYTHON_DIR,
+            )
+            self.assertEqual(result.returncode, 0, code + result.stderr)
+            if code in seed_blocks:  # the seed program, short, with its exact output
+                self.assertEqual(result.stdout, "A got 'Hello' from http://localhost\n")
+                self.assertLessEqual(len([line for line in code.splitlines() if line.strip()]), 10)
+
+    def test_event_loop_example(self):
+        example = os.path.join(_support.PYTHON_DIR, "examples", "event_loop.py")
+        out = subprocess.run(
+            [sys.executable, example], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+        self.assertEqual(
+            out.splitlines(),
+            ["page got {!r} (on the event loop: True)".format(t) for t in ("hello", "from", "a worker thread", "bye")]
+            + ["frame got 'see you'"],
+        )
 
 
 if __name__ == "__main__":
