@@ -8,6 +8,24 @@
 #include <stdint.h>
 
 /**
+ * The version of this header, from Cargo.toml. `pm_version()` returns the library's at
+ * run time: the same string when header and library come from the same build.
+ */
+#define PM_VERSION_MAJOR 0
+#define PM_VERSION_MINOR 1
+#define PM_VERSION_PATCH 0
+#define PM_VERSION_STRING "0.1.0"
+
+/**
+ * True when this header's version is at least major.minor.patch.
+ */
+#define PM_VERSION_AT_LEAST(major, minor, patch)                                  \
+  (PM_VERSION_MAJOR > (major) ||                                                  \
+   (PM_VERSION_MAJOR == (major) &&                                                \
+    (PM_VERSION_MINOR > (minor) ||                                                \
+     (PM_VERSION_MINOR == (minor) && PM_VERSION_PATCH >= (patch)))))
+
+/**
  * Nested dispatches allowed on one thread (window, port and broadcast deliveries, and
  * `pm_window_run_pending`, all count).
  */

@@ -27,7 +27,11 @@ unsafe extern "C" fn on_message(_: *const pm_message_event, ud: *mut c_void) {
     // SAFETY: the models pass a Probe that outlives every call.
     let probe = unsafe { &*(ud as *const Probe) };
     probe.running.fetch_add(1, Ordering::SeqCst);
-    assert_eq!(probe.destroys.load(Ordering::SeqCst), 0, "called after destroy");
+    assert_eq!(
+        probe.destroys.load(Ordering::SeqCst),
+        0,
+        "called after destroy"
+    );
     probe.calls.fetch_add(1, Ordering::SeqCst);
     probe.running.fetch_sub(1, Ordering::SeqCst);
 }
@@ -35,7 +39,11 @@ unsafe extern "C" fn on_message(_: *const pm_message_event, ud: *mut c_void) {
 unsafe extern "C" fn on_destroy(ud: *mut c_void) {
     // SAFETY: as above.
     let probe = unsafe { &*(ud as *const Probe) };
-    assert_eq!(probe.running.load(Ordering::SeqCst), 0, "destroyed while a call runs");
+    assert_eq!(
+        probe.running.load(Ordering::SeqCst),
+        0,
+        "destroyed while a call runs"
+    );
     probe.destroys.fetch_add(1, Ordering::SeqCst);
 }
 
@@ -53,7 +61,11 @@ fn event() -> pm_message_event {
 }
 
 fn probe_listener(probe: &Arc<Probe>) -> std::sync::Arc<Listener> {
-    Listener::new(on_message, Arc::as_ptr(probe) as *mut c_void, Some(on_destroy))
+    Listener::new(
+        on_message,
+        Arc::as_ptr(probe) as *mut c_void,
+        Some(on_destroy),
+    )
 }
 
 #[test]
@@ -68,8 +80,15 @@ fn remove_races_a_call_destroy_once_never_during_it() {
         listener.remove();
         let called = caller.join().unwrap();
         assert_eq!(probe.destroys.load(Ordering::SeqCst), 1);
-        assert_eq!(called == Called::Ran, probe.calls.load(Ordering::SeqCst) == 1);
-        assert_eq!(listener.call(&event(), None), Called::Removed, "no call after removal");
+        assert_eq!(
+            called == Called::Ran,
+            probe.calls.load(Ordering::SeqCst) == 1
+        );
+        assert_eq!(
+            listener.call(&event(), None),
+            Called::Removed,
+            "no call after removal"
+        );
         drop(probe);
     });
 }
@@ -154,7 +173,10 @@ fn lookup_races_remove() {
         assert!(removed.is_some());
         drop(removed);
         reader.join().unwrap();
-        assert!(table.with(h, |_| ()).is_none(), "a freed handle is rejected");
+        assert!(
+            table.with(h, |_| ()).is_none(),
+            "a freed handle is rejected"
+        );
         assert!(table.remove(h).is_none(), "double free is rejected");
     });
 }
