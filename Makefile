@@ -5,6 +5,8 @@
 #   make test         cargo test; build and run every C test and example, then again under
 #                     valgrind; compile the header as C++; run the Python tests if present
 #   make test-python  python3 -m unittest discover -s python/tests -v (if python/tests exists)
+#   make test-loom    loom model tests of the concurrency core (tests/loom.rs; part of `make test`)
+#   make bench        the benchmark table (benches/run.sh; see README "Performance")
 #   make header       regenerate the committed include/postmessage.h from src/
 #   make install      install the library, headers, pkg-config file and CMake package under
 #                     PREFIX (default /usr/local; also DESTDIR, libdir, includedir, PC_RPATH)
@@ -60,7 +62,8 @@ SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(if $(filter 0,$(VERSION_MINOR))
 SONAME    := libpostmessage.so.$(SOVERSION)
 REALNAME  := libpostmessage.so.$(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 
-.PHONY: all build demo test test-rust test-c test-cxx test-python test-install header clean \
+.PHONY: all build demo test test-rust test-loom test-c test-cxx test-python test-install header \
+        bench clean \
         install uninstall FORCE
 .DELETE_ON_ERROR:
 
@@ -110,8 +113,17 @@ $(CXX_CHECK): tests/cxx/header_check.cpp $(HEADER) $(LIB)
 test-rust:
 	$(CARGO) test
 
+# loom explores every interleaving of the handle table and listener lifetime; it needs its own
+# cfg, so it builds in its own target directory.
+test-loom:
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(or $(CARGO_TARGET_DIR),target)/loom \
+	  $(CARGO) test --release --test loom
+
 test-cxx: $(CXX_CHECK)
 	./$(CXX_CHECK)
+
+bench: build
+	bash benches/run.sh
 
 test-python: $(LIB)
 	@if [ -d python/tests ]; then \
@@ -152,7 +164,7 @@ test-c: $(RUN_PROGRAMS)
 	echo "$$pass passed, $$fail failed"; \
 	[ $$fail -eq 0 ] && [ $$python_ok -eq 1 ]
 
-test: test-rust test-cxx
+test: test-rust test-loom test-cxx
 	@$(MAKE) --no-print-directory test-c
 
 # ---------------------------------------------------------------------------------------------
