@@ -36,8 +36,8 @@
  */
 typedef enum pm_result {
   /**
-   * Done. For a post: every listener registered when dispatch started ran (or the message
-   * was queued).
+   * Done. For a post: every listener registered when dispatch started, and not removed
+   * meanwhile, ran (or the message was queued).
    */
   PM_OK = 0,
   /**

@@ -9,8 +9,8 @@ use std::ffi::{CStr, CString, c_char};
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum pm_result {
-    /// Done. For a post: every listener registered when dispatch started ran (or the message
-    /// was queued).
+    /// Done. For a post: every listener registered when dispatch started, and not removed
+    /// meanwhile, ran (or the message was queued).
     PM_OK = 0,
     /// Not an error: the target origin did not match, so the message was dropped silently as the
     /// HTML standard says.
