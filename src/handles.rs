@@ -227,15 +227,21 @@ impl<T> HandleTable<T> {
         result
     }
 
-    /// Like [`with`](Self::with), also returning the slot's version as of the read.
-    pub fn with_versioned<R>(&self, handle: Handle, f: impl FnOnce(&T) -> R) -> Option<(u64, R)> {
+    /// Like [`with`](Self::with), also returning the slot's version as of the read and the
+    /// slot's version cell, which stays at the same address for the table's life: a cache can
+    /// later tell "unchanged since" with one atomic load.
+    pub fn with_versioned<R>(
+        &self,
+        handle: Handle,
+        f: impl FnOnce(&T) -> R,
+    ) -> Option<(u64, &AtomicU64, R)> {
         let slot = self.live_slot(handle)?;
         let entry = slot.entry.read();
         if entry.generation != handle.generation() {
             return None;
         }
         let version = slot.version.load(Ordering::Relaxed);
-        entry.value.as_ref().map(|v| (version, f(v)))
+        entry.value.as_ref().map(|v| (version, &slot.version, f(v)))
     }
 
     /// The current version of `handle`'s slot without locking (None if the slot was never

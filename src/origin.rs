@@ -6,7 +6,6 @@
 //! `Url::origin()` makes a fresh opaque origin on each call.
 
 use crate::error::{Error, pm_result};
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{CStr, c_char};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -163,36 +162,6 @@ impl TargetOrigin {
         }
     }
 
-    /// Parses bytes from C and runs `f` on the result, consulting this thread's cache first so a
-    /// string seen before is never re-parsed (and nothing is cloned or allocated on a hit).
-    /// Invalid UTF-8 is `PM_ERR_UTF8`; `f` must not re-enter this function.
-    #[inline]
-    pub fn with_parsed<R>(bytes: &[u8], f: impl FnOnce(&TargetOrigin) -> R) -> Result<R, Error> {
-        match bytes {
-            b"*" => return Ok(f(&TargetOrigin::Any)),
-            b"/" => return Ok(f(&TargetOrigin::SameAsSource)),
-            _ => {}
-        }
-        CACHE.with(|cache| {
-            let mut cache = cache.borrow_mut();
-            let generation = crate::scheme::generation();
-            if cache.generation != generation || cache.map.len() >= CACHE_CAPACITY {
-                cache.map.clear();
-                cache.generation = generation;
-            }
-            if let Some(hit) = cache.map.get(bytes) {
-                return Ok(f(hit));
-            }
-            let text = std::str::from_utf8(bytes).map_err(|_| {
-                Error::new(pm_result::PM_ERR_UTF8, "targetOrigin is not valid UTF-8")
-            })?;
-            let parsed = TargetOrigin::parse(text)?;
-            let result = f(&parsed);
-            cache.map.insert(bytes.into(), parsed);
-            Ok(result)
-        })
-    }
-
     /// Whether a message from origin `source` may be delivered to a document with origin
     /// `target`.
     #[inline]
@@ -237,16 +206,97 @@ impl FxHasher {
     }
 }
 
-struct TargetOriginCache {
+/// A per-thread cache of parsed targetOrigins, so a string seen before is never re-parsed: the
+/// last few strings are compared directly (no hashing), the rest looked up in a bounded map.
+/// Cleared when a standard scheme is registered, since that changes what strings mean.
+#[derive(Default)]
+pub struct TargetOriginCache {
     generation: u64,
+    recent: [Option<(Box<[u8]>, TargetOrigin)>; RECENT],
+    next_recent: usize,
     map: HashMap<Box<[u8]>, TargetOrigin, BuildHasherDefault<FxHasher>>,
 }
 
-thread_local! {
-    static CACHE: RefCell<TargetOriginCache> = RefCell::new(TargetOriginCache {
-        generation: 0,
-        map: HashMap::default(),
-    });
+const RECENT: usize = 4;
+
+impl TargetOriginCache {
+    pub const fn new() -> Self {
+        TargetOriginCache {
+            generation: 0,
+            recent: [const { None }; RECENT],
+            next_recent: 0,
+            map: HashMap::with_hasher(BuildHasherDefault::new()),
+        }
+    }
+
+    /// Runs `f` on `bytes`' parse if it is `"*"`, `"/"` or one of the recently parsed strings.
+    #[inline]
+    pub fn with_recent<R>(
+        &mut self,
+        bytes: &[u8],
+        f: impl FnOnce(&TargetOrigin) -> R,
+    ) -> Option<R> {
+        match bytes {
+            b"*" => return Some(f(&TargetOrigin::Any)),
+            b"/" => return Some(f(&TargetOrigin::SameAsSource)),
+            _ => {}
+        }
+        if self.generation != crate::scheme::generation() {
+            return None;
+        }
+        let (_, parsed) = self.recent.iter().flatten().find(|(k, _)| **k == *bytes)?;
+        Some(f(parsed))
+    }
+
+    /// Parses `bytes` (a targetOrigin from C) and runs `f` on the result, without cloning or
+    /// allocating when the string was seen before. Invalid UTF-8 is `PM_ERR_UTF8`.
+    #[inline]
+    pub fn with_parsed<R>(
+        &mut self,
+        bytes: &[u8],
+        f: impl FnOnce(&TargetOrigin) -> R,
+    ) -> Result<R, Error> {
+        match bytes {
+            b"*" => return Ok(f(&TargetOrigin::Any)),
+            b"/" => return Ok(f(&TargetOrigin::SameAsSource)),
+            _ => {}
+        }
+        let generation = crate::scheme::generation();
+        if self.generation != generation {
+            *self = TargetOriginCache::new();
+            self.generation = generation;
+        }
+        if let Some((_, parsed)) = self.recent.iter().flatten().find(|(k, _)| **k == *bytes) {
+            return Ok(f(parsed));
+        }
+        self.with_parsed_slow(bytes, f)
+    }
+
+    #[cold]
+    fn with_parsed_slow<R>(
+        &mut self,
+        bytes: &[u8],
+        f: impl FnOnce(&TargetOrigin) -> R,
+    ) -> Result<R, Error> {
+        let parsed = match self.map.get(bytes) {
+            Some(hit) => hit.clone(),
+            None => {
+                let text = std::str::from_utf8(bytes).map_err(|_| {
+                    Error::new(pm_result::PM_ERR_UTF8, "targetOrigin is not valid UTF-8")
+                })?;
+                let parsed = TargetOrigin::parse(text)?;
+                if self.map.len() >= CACHE_CAPACITY {
+                    self.map.clear();
+                }
+                self.map.insert(bytes.into(), parsed.clone());
+                parsed
+            }
+        };
+        let result = f(&parsed);
+        self.recent[self.next_recent] = Some((bytes.into(), parsed));
+        self.next_recent = (self.next_recent + 1) % RECENT;
+        Ok(result)
+    }
 }
 
 #[cfg(test)]
@@ -365,6 +415,7 @@ mod tests {
 
     #[test]
     fn cache_gives_same_answers_as_parse() {
+        let mut cache = TargetOriginCache::new();
         for t in [
             "*",
             "/",
@@ -374,14 +425,14 @@ mod tests {
             "data:,x",
         ] {
             let direct = TargetOrigin::parse(t).map_err(|e| e.code);
-            let cached = TargetOrigin::with_parsed(t.as_bytes(), |p| p.clone()).map_err(|e| e.code);
+            let cached = cache
+                .with_parsed(t.as_bytes(), |p| p.clone())
+                .map_err(|e| e.code);
             assert_eq!(direct.is_ok(), cached.is_ok(), "{t}");
             assert_eq!(direct.err(), cached.err(), "{t}");
         }
         assert_eq!(
-            TargetOrigin::with_parsed(b"http://\xff", |_| ())
-                .unwrap_err()
-                .code,
+            cache.with_parsed(b"http://\xff", |_| ()).unwrap_err().code,
             pm_result::PM_ERR_UTF8
         );
     }

@@ -10,14 +10,16 @@
 use crate::error::Error;
 use crate::handles::Handle;
 use crate::listener::{Listener, ListenerList};
-use crate::origin::{Origin, OriginKey, TupleOrigin};
+use crate::origin::{Origin, OriginKey, TargetOrigin, TargetOriginCache, TupleOrigin};
 use crate::queue::pm_dispatch_mode;
+use crate::sync::AtomicU64;
 use crate::window::WINDOWS;
 use std::cell::{Cell, RefCell};
 use std::ffi::c_char;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// Nested dispatches allowed on one thread (window, port and broadcast deliveries, and
 /// `pm_window_run_pending`, all count).
@@ -35,6 +37,10 @@ struct Snapshot {
 struct Cached {
     handle: Handle,
     version: u64,
+    /// The window slot's version cell (slots never move or go away).
+    cell: &'static AtomicU64,
+    /// Raw views into `snapshot`, computed once when cached.
+    pinned: RawPinned,
     snapshot: Snapshot,
 }
 
@@ -48,6 +54,7 @@ pub struct ThreadState {
     depth: Cell<u32>,
     pins: Cell<u32>,
     cache: RefCell<Cache>,
+    target_origins: RefCell<TargetOriginCache>,
 }
 
 thread_local! {
@@ -59,6 +66,7 @@ thread_local! {
                 entries: [const { None }; CACHE_ENTRIES],
                 graveyard: Vec::new(),
             }),
+            target_origins: RefCell::new(TargetOriginCache::new()),
         }
     };
 }
@@ -82,6 +90,34 @@ impl ThreadState {
         }
         self.depth.set(depth + 1);
         Ok(DepthGuard(self))
+    }
+
+    /// Parses a targetOrigin through this thread's cache and runs `f` on it (see
+    /// [`TargetOriginCache::with_parsed`]); `f` must not post.
+    #[inline]
+    pub fn with_target_origin<R>(
+        &self,
+        bytes: &[u8],
+        f: impl FnOnce(&TargetOrigin) -> R,
+    ) -> Result<R, Error> {
+        self.target_origins.borrow_mut().with_parsed(bytes, f)
+    }
+
+    /// Runs `f` on the cached parse of `bytes` if this thread parsed it recently (no parsing,
+    /// hashing or allocation); None otherwise.
+    #[inline]
+    pub fn with_recent_target_origin<R>(
+        &self,
+        bytes: &[u8],
+        f: impl FnOnce(&TargetOrigin) -> R,
+    ) -> Option<R> {
+        self.target_origins.borrow_mut().with_recent(bytes, f)
+    }
+
+    /// Current nesting depth.
+    #[inline]
+    pub fn depth(&self) -> u32 {
+        self.depth.get()
     }
 
     /// Opens a pin scope: snapshots pinned through it stay valid until it is dropped.
@@ -127,73 +163,97 @@ impl Drop for PinScope<'_> {
         let pins = self.0.pins.get() - 1;
         self.0.pins.set(pins);
         if pins == 0 {
-            // Dropping snapshots runs no callbacks (listeners are destroyed only by removal).
-            let graveyard = std::mem::take(&mut self.0.cache.borrow_mut().graveyard);
-            drop(graveyard);
+            let mut cache = self.0.cache.borrow_mut();
+            if !cache.graveyard.is_empty() {
+                // Dropping snapshots runs no callbacks (listeners are destroyed only by removal).
+                cache.graveyard.clear();
+            }
         }
     }
 }
 
+#[derive(Clone, Copy)]
 enum PinnedOrigin {
     Opaque(u64),
     Tuple(NonNull<TupleOrigin>),
 }
 
-/// A window snapshot usable while its pin scope lives.
-pub struct Pinned<'s> {
+/// Raw pointers into a cached snapshot; made safe to use by [`Pinned`]'s scope lifetime.
+#[derive(Clone, Copy)]
+struct RawPinned {
     origin: PinnedOrigin,
     listeners: NonNull<[Arc<Listener>]>,
     mode: pm_dispatch_mode,
-    _scope: PhantomData<&'s PinScope<'s>>,
 }
 
-impl<'s> PinScope<'s> {
-    /// The current snapshot of a live window, from the cache when its slot has not changed;
-    /// None if the handle is not a live window.
-    #[inline]
-    pub fn window(&self, handle: Handle) -> Option<Pinned<'s>> {
-        let version = WINDOWS.version(handle)?;
-        let state = self.0;
-        let mut cache = state.cache.borrow_mut();
-        let index = handle.to_raw() % CACHE_ENTRIES;
-        let hit =
-            matches!(&cache.entries[index], Some(c) if c.handle == handle && c.version == version);
-        if !hit {
-            let (version, snapshot) = WINDOWS.with_versioned(handle, |w| Snapshot {
-                origin: w.origin().clone(),
-                listeners: w.listeners().snapshot(),
-                mode: w.mode(),
-            })?;
-            let old = cache.entries[index].replace(Cached {
-                handle,
-                version,
-                snapshot,
-            });
-            if let Some(old) = old {
-                cache.graveyard.push(old.snapshot);
-            }
-        }
-        let cached = cache.entries[index].as_ref().expect("just filled");
-        Some(Pinned::new(&cached.snapshot))
-    }
-}
-
-impl<'s> Pinned<'s> {
-    fn new(snapshot: &Snapshot) -> Pinned<'s> {
-        Pinned {
+impl RawPinned {
+    fn new(snapshot: &Snapshot) -> RawPinned {
+        RawPinned {
             origin: match &snapshot.origin {
                 Origin::Opaque(id) => PinnedOrigin::Opaque(*id),
                 Origin::Tuple(t) => PinnedOrigin::Tuple(NonNull::from(&**t)),
             },
+            // The slice lives in the list's heap allocation, so it does not move with the
+            // snapshot.
             listeners: NonNull::from(snapshot.listeners.as_slice()),
             mode: snapshot.mode,
-            _scope: PhantomData,
         }
     }
+}
 
+/// A window snapshot usable while its pin scope lives.
+#[derive(Clone, Copy)]
+pub struct Pinned<'s> {
+    raw: RawPinned,
+    _scope: PhantomData<&'s PinScope<'s>>,
+}
+
+impl<'s> PinScope<'s> {
+    /// The current snapshot of a live window, from the cache when its slot has not changed
+    /// (one atomic load); None if the handle is not a live window.
+    #[inline]
+    pub fn window(&self, handle: Handle) -> Option<Pinned<'s>> {
+        let mut cache = self.0.cache.borrow_mut();
+        let index = handle.to_raw() % CACHE_ENTRIES;
+        let raw = match &cache.entries[index] {
+            Some(c) if c.handle == handle && c.cell.load(Ordering::Acquire) == c.version => {
+                c.pinned
+            }
+            _ => refresh(&mut cache, index, handle)?,
+        };
+        Some(Pinned {
+            raw,
+            _scope: PhantomData,
+        })
+    }
+}
+
+/// Loads a window's snapshot into the cache (the old entry goes to the graveyard).
+#[cold]
+fn refresh(cache: &mut Cache, index: usize, handle: Handle) -> Option<RawPinned> {
+    let (version, cell, snapshot) = WINDOWS.with_versioned(handle, |w| Snapshot {
+        origin: w.origin().clone(),
+        listeners: w.listeners().snapshot(),
+        mode: w.mode(),
+    })?;
+    let pinned = RawPinned::new(&snapshot);
+    let old = cache.entries[index].replace(Cached {
+        handle,
+        version,
+        cell,
+        pinned,
+        snapshot,
+    });
+    if let Some(old) = old {
+        cache.graveyard.push(old.snapshot);
+    }
+    Some(pinned)
+}
+
+impl<'s> Pinned<'s> {
     #[inline]
     pub fn origin_key(&self) -> OriginKey<'_> {
-        match self.origin {
+        match self.raw.origin {
             PinnedOrigin::Opaque(id) => OriginKey::Opaque(id),
             // SAFETY: the TupleOrigin is owned by an Arc held by a cached snapshot, which is
             // moved to the graveyard rather than dropped while this pin scope is open.
@@ -204,7 +264,7 @@ impl<'s> Pinned<'s> {
     /// The origin's serialization as a C string, valid while the pin scope lives.
     #[inline]
     pub fn origin_c_ptr(&self) -> *const c_char {
-        match self.origin {
+        match self.raw.origin {
             PinnedOrigin::Opaque(_) => Origin::Opaque(0).as_c_ptr(),
             // SAFETY: as in origin_key.
             PinnedOrigin::Tuple(t) => unsafe { t.as_ref() }.as_c_ptr(),
@@ -213,7 +273,7 @@ impl<'s> Pinned<'s> {
 
     /// An owned copy of the origin (for queued messages and reports).
     pub fn origin(&self) -> Origin {
-        match self.origin {
+        match self.raw.origin {
             PinnedOrigin::Opaque(id) => Origin::Opaque(id),
             // SAFETY: as in origin_key; the pointer is the Arc's own (Arc::as_ptr equals &**arc)
             // and the Arc is alive, so taking another strong reference is sound.
@@ -230,10 +290,10 @@ impl<'s> Pinned<'s> {
         // SAFETY: the slice lives in a ListenerList Arc held by a cached snapshot, kept alive
         // (entries, then graveyard) while this pin scope is open; lists are never mutated once
         // shared (copy-on-write).
-        unsafe { self.listeners.as_ref() }
+        unsafe { self.raw.listeners.as_ref() }
     }
 
     pub fn mode(&self) -> pm_dispatch_mode {
-        self.mode
+        self.raw.mode
     }
 }
