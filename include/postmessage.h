@@ -284,7 +284,9 @@ enum pm_result pm_channel_new(struct pm_window *owner,
  * `pm_post_message_transfer`. A port's messages wait until its first listener starts it, then
  * follow its window's mode: dispatched inside this call (SYNC) or queued (QUEUED).
  *
- * Returns `PM_OK`, `PM_DROPPED` (the partner is closed; transferred ports are closed),
+ * Returns `PM_OK`, `PM_DROPPED` (the partner is closed, or the partner is itself in flight
+ * inside one of the transferred ports' queues, so that no window could ever receive either;
+ * transferred ports are closed),
  * `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE` (bad port), `PM_ERR_DATA_CLONE` (the port
  * itself, its partner, a duplicate, or a closed or unknown port in `transfer`; nothing is
  * transferred), `PM_ERR_QUEUE_FULL` or `PM_ERR_DEPTH` (then the message is dropped).

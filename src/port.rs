@@ -283,6 +283,10 @@ fn enqueue(
         }
         match inner.owner {
             Some(owner) if inner.started && !inner.draining => owner,
+            None if !message.ports.is_empty() => {
+                drop(inner);
+                return Ok(push_in_flight(port, message));
+            }
             owner => {
                 let limits = match owner {
                     Some(owner) if enforce_limits && !inner.started => {
@@ -379,6 +383,48 @@ fn reported_origin(owner: Handle) -> Option<Origin> {
     }
 }
 
+/// Queues a message that carries ports for a port that is itself in flight. Ports in flight are
+/// reachable only through the message that carries them, so if `port` is (transitively) inside
+/// one of the carried ports' queues, the two would only hold each other: no window could ever
+/// receive them. Such a message is dropped and its ports closed at once rather than leaked.
+/// Serialized with transfers and closes, so the check cannot race another such push.
+fn push_in_flight(port: &Arc<Port>, message: PortMessage) -> Delivery {
+    {
+        let _transfer = TRANSFER.lock();
+        if !reaches(&message.ports, port) {
+            let mut inner = port.inner.lock();
+            if !inner.closed {
+                inner.pending_bytes += message.data.len();
+                inner.pending.push_back(message);
+                return Delivery::Delivered;
+            }
+        }
+    }
+    dispatch::discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+    Delivery::Dropped
+}
+
+/// Whether `target` is one of `ports` or waits, transitively, in one of their queues. Locks one
+/// port at a time; the caller holds `TRANSFER`.
+fn reaches(ports: &[Arc<Port>], target: &Arc<Port>) -> bool {
+    let mut stack: Vec<Arc<Port>> = ports.to_vec();
+    let mut seen: Vec<*const Port> = Vec::new();
+    while let Some(port) = stack.pop() {
+        if Arc::ptr_eq(&port, target) {
+            return true;
+        }
+        if seen.contains(&Arc::as_ptr(&port)) {
+            continue;
+        }
+        seen.push(Arc::as_ptr(&port));
+        let inner = port.inner.lock();
+        for message in &inner.pending {
+            stack.extend(message.ports.iter().cloned());
+        }
+    }
+    false
+}
+
 /// Dispatches a message to the port's listeners on this thread (the caller holds a depth level).
 fn dispatch_now(port: &Arc<Port>, owner: Handle, message: PortMessage) {
     let listeners = {
@@ -387,6 +433,11 @@ fn dispatch_now(port: &Arc<Port>, owner: Handle, message: PortMessage) {
             None
         } else if inner.owner != Some(owner) || !inner.started {
             // Transferred since: the message travels with the port.
+            if inner.owner.is_none() && !message.ports.is_empty() {
+                drop(inner);
+                push_in_flight(port, message);
+                return;
+            }
             inner.pending_bytes += message.data.len();
             inner.pending.push_back(message);
             return;

@@ -362,3 +362,17 @@ fn threads_post_while_one_thread_runs_pending() {
     }
     pm_window_free(target);
 }
+
+#[test]
+fn ports_that_would_only_hold_each_other_are_closed_not_leaked() {
+    let w = window("http://a.example/");
+    let (a1, a2) = channel(w);
+    let (b1, b2) = channel(w);
+    // b1 waits in a1's queue; then a1 is sent into b1's queue: neither is reachable any more.
+    assert_eq!(port_post(a2, "carries b1", &[b1]), PM_OK);
+    assert_eq!(port_post(b2, "carries a1", &[a1]), PM_DROPPED);
+    // The partners are disentangled: their messages are dropped too.
+    assert_eq!(port_post(a2, "to nobody", &[]), PM_DROPPED);
+    assert_eq!(port_post(b2, "to nobody", &[]), PM_DROPPED);
+    pm_window_free(w);
+}
