@@ -6,11 +6,13 @@
 //! `Url::origin()` makes a fresh opaque origin on each call.
 
 use crate::error::{Error, pm_result};
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::ffi::{CStr, c_char};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Weak};
 use url::Url;
 
 /// An HTML origin.
@@ -32,7 +34,7 @@ pub struct TupleOrigin {
 impl TupleOrigin {
     #[inline]
     pub fn key(&self) -> OriginKey<'_> {
-        OriginKey::Tuple(self.serialized_nul.as_bytes())
+        OriginKey::Tuple(self, PhantomData)
     }
 
     /// The serialization as a NUL-terminated C string.
@@ -41,6 +43,30 @@ impl TupleOrigin {
         self.serialized_nul.as_ptr().cast()
     }
 }
+
+/// Live tuple origins by serialization (weak: an origin no one uses is freed).
+struct Interner {
+    map: HashMap<Box<str>, Weak<TupleOrigin>>,
+    /// Dead entries are swept when the map doubles past this.
+    sweep_at: usize,
+}
+
+impl Interner {
+    fn insert(&mut self, key: Box<str>, origin: Weak<TupleOrigin>) {
+        self.map.insert(key, origin);
+        if self.map.len() >= self.sweep_at {
+            self.map.retain(|_, w| w.strong_count() > 0);
+            self.sweep_at = (self.map.len() * 2).max(64);
+        }
+    }
+}
+
+static INTERNER: LazyLock<Mutex<Interner>> = LazyLock::new(|| {
+    Mutex::new(Interner {
+        map: HashMap::new(),
+        sweep_at: 64,
+    })
+});
 
 static NEXT_OPAQUE: AtomicU64 = AtomicU64::new(1);
 const NULL_ORIGIN: &CStr = c"null";
@@ -51,12 +77,25 @@ impl Origin {
         Origin::Opaque(NEXT_OPAQUE.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// The tuple origin with this serialization. Tuple origins are interned: while one is alive,
+    /// every origin with the same serialization is the same `Arc`, so "same origin" is a
+    /// pointer comparison on the post path.
     fn tuple(serialized: String) -> Origin {
-        let mut s = serialized;
+        let mut interner = INTERNER.lock();
+        if let Some(existing) = interner
+            .map
+            .get(serialized.as_str())
+            .and_then(Weak::upgrade)
+        {
+            return Origin::Tuple(existing);
+        }
+        let mut s = serialized.clone();
         s.push('\0');
-        Origin::Tuple(Arc::new(TupleOrigin {
+        let origin = Arc::new(TupleOrigin {
             serialized_nul: s.into_boxed_str(),
-        }))
+        });
+        interner.insert(serialized.into_boxed_str(), Arc::downgrade(&origin));
+        Origin::Tuple(origin)
     }
 
     /// The origin of a parsed URL, per the URL standard.
@@ -125,11 +164,12 @@ impl Origin {
     }
 }
 
-/// What "same origin" compares: a tuple origin's serialization (canonical; includes the trailing
-/// NUL), or an opaque origin's identity. Equal keys mean same origin.
+/// What "same origin" compares: a tuple origin's interned identity (equal serializations, which
+/// are canonical, share one object), or an opaque origin's id. Equal keys mean same origin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OriginKey<'a> {
-    Tuple(&'a [u8]),
+    /// Interned: equal serializations are the same object.
+    Tuple(*const TupleOrigin, PhantomData<&'a TupleOrigin>),
     Opaque(u64),
 }
 
@@ -219,6 +259,28 @@ pub struct TargetOriginCache {
 
 const RECENT: usize = 4;
 
+/// Byte-string equality compiled inline, 8 bytes at a time: targetOrigins are short, and a
+/// library call to `bcmp` costs more than the comparison itself.
+#[inline]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut a8 = a.chunks_exact(8);
+    let mut b8 = b.chunks_exact(8);
+    for (x, y) in (&mut a8).zip(&mut b8) {
+        if u64::from_ne_bytes(x.try_into().expect("8 bytes"))
+            != u64::from_ne_bytes(y.try_into().expect("8 bytes"))
+        {
+            return false;
+        }
+    }
+    a8.remainder()
+        .iter()
+        .zip(b8.remainder())
+        .all(|(x, y)| x == y)
+}
+
 impl TargetOriginCache {
     pub const fn new() -> Self {
         TargetOriginCache {
@@ -244,7 +306,11 @@ impl TargetOriginCache {
         if self.generation != crate::scheme::generation() {
             return None;
         }
-        let (_, parsed) = self.recent.iter().flatten().find(|(k, _)| **k == *bytes)?;
+        let (_, parsed) = self
+            .recent
+            .iter()
+            .flatten()
+            .find(|(k, _)| short_eq(k, bytes))?;
         Some(f(parsed))
     }
 
@@ -266,7 +332,12 @@ impl TargetOriginCache {
             *self = TargetOriginCache::new();
             self.generation = generation;
         }
-        if let Some((_, parsed)) = self.recent.iter().flatten().find(|(k, _)| **k == *bytes) {
+        if let Some((_, parsed)) = self
+            .recent
+            .iter()
+            .flatten()
+            .find(|(k, _)| short_eq(k, bytes))
+        {
             return Ok(f(parsed));
         }
         self.with_parsed_slow(bytes, f)

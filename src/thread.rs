@@ -159,6 +159,7 @@ impl Drop for ThreadDepthGuard {
 pub struct PinScope<'a>(&'a ThreadState);
 
 impl Drop for PinScope<'_> {
+    #[inline]
     fn drop(&mut self) {
         let pins = self.0.pins.get() - 1;
         self.0.pins.set(pins);
