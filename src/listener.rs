@@ -24,10 +24,16 @@ pub struct Listener {
     id: u64,
     callback: Callback,
     user_data: *mut c_void,
-    destroy: pm_destroy_fn,
     state: AtomicUsize,
+    /// What few listeners have, boxed so that plain listeners stay small (the bench counts
+    /// bytes per listener).
+    extras: Option<Box<Extras>>,
+}
+
+struct Extras {
+    destroy: pm_destroy_fn,
     /// An allow-list: the listener only sees window messages whose source origin matches one
-    /// entry (matched exactly like a targetOrigin). None for ordinary listeners.
+    /// entry (matched exactly like a targetOrigin).
     allowed: Option<Box<[TargetOrigin]>>,
 }
 
@@ -65,9 +71,9 @@ impl Listener {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             callback,
             user_data,
-            destroy,
             state: AtomicUsize::new(0),
-            allowed,
+            extras: (destroy.is_some() || allowed.is_some())
+                .then(|| Box::new(Extras { destroy, allowed })),
         })
     }
 
@@ -81,7 +87,8 @@ impl Listener {
     /// which allow-lists do not apply to).
     #[inline]
     pub fn call(&self, event: &pm_message_event, source_origin: Option<OriginKey<'_>>) -> Called {
-        if let (Some(allowed), Some(source)) = (&self.allowed, source_origin)
+        if let (Some(extras), Some(source)) = (&self.extras, source_origin)
+            && let Some(allowed) = &extras.allowed
             && !allowed.iter().any(|a| a.matches(source, source))
         {
             return if self.is_removed() {
@@ -136,7 +143,7 @@ impl Listener {
                 Ordering::Acquire,
             )
             .is_ok()
-            && let Some(destroy) = self.destroy
+            && let Some(destroy) = self.extras.as_ref().and_then(|e| e.destroy)
         {
             // SAFETY: the embedder's destroy function, called exactly once with its user data.
             unsafe { destroy(self.user_data) };
