@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# make bench: builds the release library and benches/bench.c (-O2, linked against the .so in
+# target/release), then prints the benchmark table. Exit status: 0 when every target passed,
+# 1 when some target failed, 2 on a build or harness error.
+#
+#   bash benches/run.sh            # build and run
+#   BENCH_NO_RUN=1 bash benches/run.sh   # build only (prints the binary's path)
+#
+# The GLib row needs glib-2.0 (pkg-config); if it is missing this tries
+# `apt-get install -y libglib2.0-dev` (as root, or with sudo when it needs no password) and
+# otherwise builds without that row. The Node.js row runs benches/node_channel.js when `node`
+# is on PATH.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+CARGO=${CARGO:-cargo}
+CC=${CC:-cc}
+LIBDIR="${CARGO_TARGET_DIR:-target}/release"
+case "$LIBDIR" in /*) ;; *) LIBDIR="$ROOT/$LIBDIR" ;; esac
+OUT="$ROOT/build/bench"
+
+echo "==> $CARGO build --release" >&2
+$CARGO build --release >&2 || exit 2
+# Programs linked against the library look it up by its soname (e.g. libpostmessage.so.0.1);
+# link that name next to cargo's output, as the Makefile's build target does.
+soname=$(objdump -p "$LIBDIR/libpostmessage.so" 2>/dev/null | awk '$1 == "SONAME" { print $2 }')
+if [ -n "$soname" ] && [ "$soname" != libpostmessage.so ] && [ ! -e "$LIBDIR/$soname" ]; then
+  ln -sf libpostmessage.so "$LIBDIR/$soname"
+fi
+
+glib_flags=()
+if ! pkg-config --exists glib-2.0 gobject-2.0 2>/dev/null; then
+  echo "==> glib-2.0 not found by pkg-config: trying apt-get install -y libglib2.0-dev" >&2
+  apt=()
+  if [ "$(id -u)" -eq 0 ]; then apt=(apt-get); elif sudo -n true 2>/dev/null; then apt=(sudo -n apt-get); fi
+  if [ ${#apt[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y libglib2.0-dev >/dev/null 2>&1 ||
+      { DEBIAN_FRONTEND=noninteractive "${apt[@]}" update >/dev/null 2>&1 &&
+        DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y libglib2.0-dev >/dev/null 2>&1; } || true
+  fi
+fi
+if pkg-config --exists glib-2.0 gobject-2.0 2>/dev/null; then
+  # shellcheck disable=SC2207
+  glib_flags=(-DHAVE_GLIB $(pkg-config --cflags --libs gobject-2.0 glib-2.0))
+else
+  echo "note: glib-2.0 unavailable; the g_signal_emit row is skipped" >&2
+fi
+
+mkdir -p "$OUT"
+echo "==> $CC -O2 benches/bench.c -> build/bench/bench" >&2
+$CC -std=gnu11 -O2 -g -Wall -Wextra -Iinclude benches/bench.c -o "$OUT/bench" \
+  -L"$LIBDIR" -lpostmessage -Wl,-rpath,"$LIBDIR" -pthread "${glib_flags[@]}" || exit 2
+
+if [ -n "${BENCH_NO_RUN:-}" ]; then
+  echo "$OUT/bench"
+  exit 0
+fi
+
+if ! command -v node >/dev/null 2>&1; then
+  echo "note: node not found; the Node.js MessageChannel row is skipped" >&2
+fi
+exec "$OUT/bench" "$ROOT/benches/node_channel.js"

@@ -1,0 +1,184 @@
+//! No allocation on the post path of a synchronous post.
+//!
+//! A counting `#[global_allocator]` wraps `System`. It counts only on a thread that switched
+//! counting on, so the test harness's other threads never disturb the numbers. Each test warms
+//! up first (the per-thread targetOrigin cache and other per-thread state allocate when they
+//! first see a string or a window), then counts every allocation, reallocation and
+//! deallocation over N posts, which must all be zero.
+
+use postmessage::capi::post::{pm_add_listener, pm_post_message};
+use postmessage::capi::window::{pm_window_free, pm_window_new};
+use postmessage::{pm_message_event, pm_result, pm_window};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::ffi::{CStr, c_void};
+
+struct Counting;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    static FREES: Cell<u64> = const { Cell::new(0) };
+    static CALLS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note(counter: &'static std::thread::LocalKey<Cell<u64>>) {
+    // try_with: never panic inside the allocator, even during thread teardown.
+    if COUNTING.try_with(Cell::get).unwrap_or(false) {
+        let _ = counter.try_with(|c| c.set(c.get() + 1));
+    }
+}
+
+// SAFETY: forwards every call to `System` unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(&ALLOCS);
+        // SAFETY: forwarded caller contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(&ALLOCS);
+        // SAFETY: forwarded caller contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(&ALLOCS);
+        // SAFETY: forwarded caller contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        note(&FREES);
+        // SAFETY: forwarded caller contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// (allocations incl. reallocations, deallocations) made on this thread while `f` ran.
+fn count_allocations(f: impl FnOnce()) -> (u64, u64) {
+    let (a0, f0) = (ALLOCS.with(Cell::get), FREES.with(Cell::get));
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    (ALLOCS.with(Cell::get) - a0, FREES.with(Cell::get) - f0)
+}
+
+unsafe extern "C" fn listener(event: *const pm_message_event, _: *mut c_void) {
+    // Touch the event like a real listener would (no allocation here either).
+    // SAFETY: the library passes an event valid for the call.
+    let event = unsafe { &*event };
+    assert_eq!(event.data_len, 11);
+    CALLS.with(|c| c.set(c.get() + 1));
+}
+
+fn window(url: &CStr) -> *mut pm_window {
+    // SAFETY: a NUL-terminated string.
+    let w = unsafe { pm_window_new(url.as_ptr()) };
+    assert!(!w.is_null(), "pm_window_new({url:?})");
+    w
+}
+
+const WARM_UP: u64 = 100;
+const N: u64 = 10_000;
+const DATA: &[u8; 11] = b"Hello World";
+
+/// Posts `source` -> `target` WARM_UP times, then N times counting allocations; asserts every post
+/// was delivered to each of `listeners` listeners and that nothing was allocated or freed.
+fn assert_no_allocation(
+    what: &str,
+    source: *mut pm_window,
+    target: *mut pm_window,
+    target_origin: &CStr,
+    listeners: u64,
+) {
+    let post = || {
+        // SAFETY: DATA has 11 bytes; target_origin is NUL-terminated.
+        let r = unsafe {
+            pm_post_message(
+                source,
+                target,
+                DATA.as_ptr(),
+                DATA.len(),
+                target_origin.as_ptr(),
+            )
+        };
+        assert_eq!(r, pm_result::PM_OK, "{what}: post not delivered");
+    };
+    for _ in 0..WARM_UP {
+        post();
+    }
+    let calls_before = CALLS.with(Cell::get);
+    let mut all_ok = true;
+    let (allocs, frees) = count_allocations(|| {
+        for _ in 0..N {
+            // SAFETY: as above.
+            let r = unsafe {
+                pm_post_message(
+                    source,
+                    target,
+                    DATA.as_ptr(),
+                    DATA.len(),
+                    target_origin.as_ptr(),
+                )
+            };
+            all_ok &= r == pm_result::PM_OK;
+        }
+    });
+    assert!(all_ok, "{what}: some post was not delivered");
+    assert_eq!(
+        CALLS.with(Cell::get) - calls_before,
+        N * listeners,
+        "{what}: listener calls"
+    );
+    assert_eq!(
+        (allocs, frees),
+        (0, 0),
+        "{what}: {allocs} allocations and {frees} deallocations over {N} synchronous posts \
+         (expected none after warm-up)"
+    );
+}
+
+#[test]
+fn synchronous_post_does_not_allocate() {
+    let src = window(c"http://127.0.0.1/page.html");
+    let dst = window(c"http://localhost/frame.html");
+    let src_same = window(c"http://localhost/other.html"); // for "/": same origin as dst
+    assert!(pm_add_listener(dst, Some(listener), std::ptr::null_mut()) > 0);
+
+    assert_no_allocation("exact targetOrigin", src, dst, c"http://localhost", 1);
+    assert_no_allocation("\"*\"", src, dst, c"*", 1);
+    assert_no_allocation("\"/\"", src_same, dst, c"/", 1);
+    assert_no_allocation(
+        "targetOrigin URL with path and query (cached after warm-up)",
+        src,
+        dst,
+        c"http://localhost/a/b.html?q=1#f",
+        1,
+    );
+
+    for w in [src, dst, src_same] {
+        assert_eq!(pm_window_free(w), pm_result::PM_OK);
+    }
+}
+
+#[test]
+fn synchronous_post_to_many_listeners_does_not_allocate() {
+    let src = window(c"http://127.0.0.1/");
+    let dst = window(c"http://localhost/");
+    for _ in 0..10 {
+        assert!(pm_add_listener(dst, Some(listener), std::ptr::null_mut()) > 0);
+    }
+    assert_no_allocation("10 listeners", src, dst, c"http://localhost", 10);
+    for w in [src, dst] {
+        assert_eq!(pm_window_free(w), pm_result::PM_OK);
+    }
+}
+
+#[test]
+fn the_counting_allocator_counts() {
+    // Guards against a test that passes because nothing is counted.
+    let (allocs, frees) = count_allocations(|| drop(std::hint::black_box(vec![1u8; 16])));
+    assert_eq!((allocs, frees), (1, 1));
+}
