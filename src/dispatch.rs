@@ -405,20 +405,7 @@ pub fn window_event(
 
 /// Builds the event for a port or broadcast message (no source or target window).
 pub fn channel_event(data: &[u8], origin: *const std::ffi::c_char) -> pm_message_event {
-    pm_message_event {
-        data: if data.is_empty() {
-            EMPTY.as_ptr()
-        } else {
-            data.as_ptr()
-        },
-        data_len: data.len(),
-        origin,
-        last_event_id: c"".as_ptr(),
-        source: ptr::null_mut(),
-        target: ptr::null_mut(),
-        ports: ptr::null(),
-        ports_len: 0,
-    }
+    window_event(data, origin, None, None)
 }
 
 /// Points the event's `ports` at transferred port handles (which must outlive the event).
