@@ -113,10 +113,12 @@ $(CXX_CHECK): tests/cxx/header_check.cpp $(HEADER) $(LIB)
 test-rust:
 	$(CARGO) test
 
-# loom explores every interleaving of the handle table and listener lifetime; it needs its own
-# cfg, so it builds in its own target directory.
+# loom explores the interleavings of the handle table and listener lifetime (bounded to 6
+# preemptions per execution, which keeps the run to seconds); it needs its own cfg, so it
+# builds in its own target directory.
 test-loom:
-	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(or $(CARGO_TARGET_DIR),target)/loom \
+	LOOM_MAX_PREEMPTIONS=$(or $(LOOM_MAX_PREEMPTIONS),6) RUSTFLAGS="--cfg loom" \
+	  CARGO_TARGET_DIR=$(or $(CARGO_TARGET_DIR),target)/loom \
 	  $(CARGO) test --release --test loom
 
 test-cxx: $(CXX_CHECK)

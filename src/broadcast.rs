@@ -5,7 +5,7 @@ use crate::diagnostics::{self, DropReport, pm_drop_reason};
 use crate::dispatch;
 use crate::error::{Error, pm_result};
 use crate::handles::{Handle, HandleTable};
-use crate::listener::{Listener, ListenerList};
+use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
 use crate::queue::{Task, pm_dispatch_mode};
 use crate::thread;
@@ -170,7 +170,7 @@ pub fn dispatch(channel: &Channel, data: &[u8], origin: &Origin) {
     dispatch::deliver(listeners.as_slice(), &event, None, || {});
 }
 
-pub fn add_listener(handle: Handle, listener: Arc<Listener>) -> Result<u64, Error> {
+pub fn add_listener(handle: Handle, listener: ListenerRef) -> Result<u64, Error> {
     let channel = lookup(handle)?;
     let id = listener.id();
     let mut listeners = channel.listeners.lock();

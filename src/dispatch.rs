@@ -10,7 +10,7 @@
 use crate::diagnostics::{self, DropReport, pm_drop_reason};
 use crate::error::{Error, pm_result};
 use crate::handles::Handle;
-use crate::listener::{Called, Listener};
+use crate::listener::{Called, ListenerRef};
 use crate::origin::{Origin, OriginKey, TargetOrigin};
 use crate::port;
 use crate::queue::{Task, WindowMessage, pm_dispatch_mode};
@@ -19,7 +19,6 @@ use crate::types::{pm_message_event, pm_port, pm_window};
 use crate::window::{self, WINDOWS};
 use crate::{broadcast, port::PortMessage};
 use std::ptr;
-use std::sync::Arc;
 
 pub use crate::thread::PM_MAX_DISPATCH_DEPTH;
 
@@ -226,7 +225,7 @@ fn queue_full() -> Error {
 /// allow-list skipped.
 #[inline]
 pub fn deliver(
-    listeners: &[Arc<Listener>],
+    listeners: &[ListenerRef],
     event: &pm_message_event,
     source_origin: Option<OriginKey<'_>>,
     on_filtered: impl Fn(),

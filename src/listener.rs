@@ -1,20 +1,28 @@
 //! Listeners: a C callback with its user data, and the lifetime rules around it.
 //!
-//! A listener is shared (`Arc`) between its window's list and any dispatch snapshots. Its
-//! `state` word counts running calls and carries two flags, so that removal and dispatch can race
-//! from any threads and `destroy(user_data)` still runs exactly once, after removal and after the
-//! last running call has returned.
+//! A listener is shared ([`ListenerRef`], a counted reference) between its window's list and any
+//! dispatch snapshots. One `state` word holds the reference count, the number of running calls
+//! and two flags, so that removal and dispatch can race from any threads and
+//! `destroy(user_data)` still runs exactly once, after removal and after the last running call
+//! has returned. (One word instead of `Arc`'s two counts plus ours keeps a listener in a 48-byte
+//! allocation.)
 
 use crate::origin::{OriginKey, TargetOrigin};
-use crate::sync::AtomicUsize;
+use crate::sync::{AtomicU64 as StateWord, fence};
 use crate::types::{pm_destroy_fn, pm_message_event};
 use std::ffi::c_void;
+use std::ops::Deref;
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-const REMOVED: usize = 1;
-const DESTROYED: usize = 2;
-const ONE_CALL: usize = 4;
+// The state word: flags in bits 0-1, running calls in bits 2-31, references in bits 32-63.
+const REMOVED: u64 = 1;
+const DESTROYED: u64 = 2;
+const ONE_CALL: u64 = 4;
+const CALLS: u64 = 0xffff_fffc;
+const ONE_REF: u64 = 1 << 32;
+const LIFE: u64 = CALLS | REMOVED | DESTROYED;
 
 /// The C callback type, never NULL here (the FFI layer rejects NULL).
 pub type Callback = unsafe extern "C" fn(*const pm_message_event, *mut c_void);
@@ -24,7 +32,7 @@ pub struct Listener {
     id: u64,
     callback: Callback,
     user_data: *mut c_void,
-    state: AtomicUsize,
+    state: StateWord,
     /// What few listeners have, boxed so that plain listeners stay small (the bench counts
     /// bytes per listener).
     extras: Option<Box<Extras>>,
@@ -56,7 +64,12 @@ unsafe impl Sync for Listener {}
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Listener {
-    pub fn new(callback: Callback, user_data: *mut c_void, destroy: pm_destroy_fn) -> Arc<Self> {
+    /// A new listener, returned as its first counted reference.
+    pub fn shared(
+        callback: Callback,
+        user_data: *mut c_void,
+        destroy: pm_destroy_fn,
+    ) -> ListenerRef {
         Self::with_allow_list(callback, user_data, destroy, None)
     }
 
@@ -66,15 +79,16 @@ impl Listener {
         user_data: *mut c_void,
         destroy: pm_destroy_fn,
         allowed: Option<Box<[TargetOrigin]>>,
-    ) -> Arc<Self> {
-        Arc::new(Listener {
+    ) -> ListenerRef {
+        let listener = Box::new(Listener {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             callback,
             user_data,
-            state: AtomicUsize::new(0),
+            state: StateWord::new(ONE_REF),
             extras: (destroy.is_some() || allowed.is_some())
                 .then(|| Box::new(Extras { destroy, allowed })),
-        })
+        });
+        ListenerRef(NonNull::from(Box::leak(listener)))
     }
 
     /// The id returned to C (process-unique, never 0).
@@ -113,7 +127,7 @@ impl Listener {
 
     fn finish_call(&self) {
         let before = self.state.fetch_sub(ONE_CALL, Ordering::AcqRel);
-        if before == ONE_CALL | REMOVED {
+        if before & LIFE == ONE_CALL | REMOVED {
             self.destroy_once();
         }
     }
@@ -122,7 +136,7 @@ impl Listener {
     /// runs now, on this thread; otherwise the last running call runs it when it returns.
     pub fn remove(&self) {
         let before = self.state.fetch_or(REMOVED, Ordering::AcqRel);
-        if before & REMOVED == 0 && before < ONE_CALL {
+        if before & REMOVED == 0 && before & CALLS == 0 {
             self.destroy_once();
         }
     }
@@ -133,41 +147,89 @@ impl Listener {
 
     fn destroy_once(&self) {
         // Only the transition "removed, idle" -> "removed, idle, destroyed" runs destroy, so a
-        // remover and a finishing call racing here cannot both run it.
-        if self
-            .state
-            .compare_exchange(
-                REMOVED,
-                REMOVED | DESTROYED,
+        // remover and a finishing call racing here cannot both run it. (The reference count in
+        // the same word may change meanwhile: then retry.)
+        let mut current = self.state.load(Ordering::Acquire);
+        loop {
+            if current & LIFE != REMOVED {
+                return;
+            }
+            match self.state.compare_exchange_weak(
+                current,
+                current | DESTROYED,
                 Ordering::AcqRel,
                 Ordering::Acquire,
-            )
-            .is_ok()
-            && let Some(destroy) = self.extras.as_ref().and_then(|e| e.destroy)
-        {
+            ) {
+                Ok(_) => break,
+                Err(actual) => current = actual,
+            }
+        }
+        if let Some(destroy) = self.extras.as_ref().and_then(|e| e.destroy) {
             // SAFETY: the embedder's destroy function, called exactly once with its user data.
             unsafe { destroy(self.user_data) };
         }
     }
 }
 
+/// A counted reference to a [`Listener`] (the count lives in its state word).
+pub struct ListenerRef(NonNull<Listener>);
+
+// SAFETY: a ListenerRef only gives out `&Listener`, which is Send + Sync; the count is atomic.
+unsafe impl Send for ListenerRef {}
+// SAFETY: as above.
+unsafe impl Sync for ListenerRef {}
+
+impl Deref for ListenerRef {
+    type Target = Listener;
+
+    #[inline]
+    fn deref(&self) -> &Listener {
+        // SAFETY: the listener lives until the last reference is dropped, and we hold one.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Clone for ListenerRef {
+    fn clone(&self) -> Self {
+        // Like Arc: a new reference needs no ordering, only a live one to copy.
+        let before = self.state.fetch_add(ONE_REF, Ordering::Relaxed);
+        if before >> 32 >= u64::from(u32::MAX) - 1 {
+            std::process::abort();
+        }
+        ListenerRef(self.0)
+    }
+}
+
+impl Drop for ListenerRef {
+    fn drop(&mut self) {
+        if self.state.fetch_sub(ONE_REF, Ordering::Release) >> 32 != 1 {
+            return;
+        }
+        // The last reference: see every other thread's uses before freeing (as Arc does).
+        fence(Ordering::Acquire);
+        // SAFETY: the pointer came from Box::leak in `with_allow_list`, and this was the last
+        // reference, so no one else can reach the listener.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
+
 /// A window's listeners in registration order. Dispatch takes a snapshot (a cheap `Arc` clone);
 /// changes copy the list only while a snapshot is alive. An empty list allocates nothing.
 #[derive(Clone, Default)]
-pub struct ListenerList(Option<Arc<Vec<Arc<Listener>>>>);
+pub struct ListenerList(Option<Arc<Vec<ListenerRef>>>);
 
 impl ListenerList {
     pub fn snapshot(&self) -> ListenerList {
         self.clone()
     }
 
-    pub fn push(&mut self, listener: Arc<Listener>) {
+    pub fn push(&mut self, listener: ListenerRef) {
         Arc::make_mut(self.0.get_or_insert_with(Default::default)).push(listener);
     }
 
     /// Takes the listener with `id` out of the list (the caller then calls `remove` on it,
     /// outside any lock).
-    pub fn take(&mut self, id: u64) -> Option<Arc<Listener>> {
+    pub fn take(&mut self, id: u64) -> Option<ListenerRef> {
         let list = self.0.as_mut()?;
         let pos = list.iter().position(|l| l.id == id)?;
         let listener = Arc::make_mut(list).remove(pos);
@@ -178,7 +240,7 @@ impl ListenerList {
     }
 
     /// Empties the list, returning the listeners to be removed outside any lock.
-    pub fn take_all(&mut self) -> Vec<Arc<Listener>> {
+    pub fn take_all(&mut self) -> Vec<ListenerRef> {
         match self.0.take().map(Arc::try_unwrap) {
             None => Vec::new(),
             Some(Ok(v)) => v,
@@ -186,11 +248,11 @@ impl ListenerList {
         }
     }
 
-    pub fn iter(&self) -> std::slice::Iter<'_, Arc<Listener>> {
+    pub fn iter(&self) -> std::slice::Iter<'_, ListenerRef> {
         self.as_slice().iter()
     }
 
-    pub fn as_slice(&self) -> &[Arc<Listener>] {
+    pub fn as_slice(&self) -> &[ListenerRef] {
         self.0.as_deref().map_or(&[], Vec::as_slice)
     }
 
@@ -234,7 +296,7 @@ mod tests {
     fn removed_listener_is_not_called_and_destroyed_once() {
         let hits = AtomicUsize::new(0);
         let ud = &hits as *const AtomicUsize as *mut c_void;
-        let l = Listener::new(count, ud, Some(destroyed));
+        let l = Listener::shared(count, ud, Some(destroyed));
         assert_eq!(l.call(&event(), None), Called::Ran);
         assert_eq!(hits.load(Ordering::SeqCst), 1);
         l.remove();
@@ -249,11 +311,11 @@ mod tests {
         let hits = AtomicUsize::new(0);
         let ud = &hits as *const AtomicUsize as *mut c_void;
         let mut list = ListenerList::default();
-        let a = Listener::new(count, ud, None);
+        let a = Listener::shared(count, ud, None);
         let id = a.id();
         list.push(a);
         let snap = list.snapshot();
-        list.push(Listener::new(count, ud, None));
+        list.push(Listener::shared(count, ud, None));
         assert_eq!(snap.len(), 1);
         assert_eq!(list.len(), 2);
         assert!(list.take(id).is_some());

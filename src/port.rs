@@ -11,7 +11,7 @@ use crate::diagnostics::{self, pm_drop_reason};
 use crate::dispatch::{self, Delivery, PortHandles};
 use crate::error::{Error, pm_result};
 use crate::handles::{Handle, HandleTable};
-use crate::listener::{Listener, ListenerList};
+use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
 use crate::queue::{Task, pm_dispatch_mode};
 use crate::thread;
@@ -113,7 +113,7 @@ pub fn detach(transfer: &[Handle], sender: Option<&Arc<Port>>) -> Result<Vec<Arc
         return Ok(Vec::new());
     }
     let partner = sender.and_then(|s| s.inner.lock().partner.upgrade());
-    let mut removed: Vec<Arc<Listener>> = Vec::new();
+    let mut removed: Vec<ListenerRef> = Vec::new();
     let mut ports = Vec::with_capacity(transfer.len());
     {
         let _transfer = TRANSFER.lock();
@@ -482,7 +482,7 @@ pub fn run_queued(port: &Arc<Port>, window: Handle, message: PortMessage) {
 }
 
 /// Adds a listener; the first one starts the port and delivers what waited, in order.
-pub fn add_listener(handle: Handle, listener: Arc<Listener>) -> Result<u64, Error> {
+pub fn add_listener(handle: Handle, listener: ListenerRef) -> Result<u64, Error> {
     let port = lookup(handle)?;
     let id = listener.id();
     let start = {
@@ -576,7 +576,7 @@ fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>, why: Option
     if ports.is_empty() {
         return;
     }
-    let mut removed: Vec<Arc<Listener>> = Vec::new();
+    let mut removed: Vec<ListenerRef> = Vec::new();
     let mut dropped: Vec<(usize, Option<Handle>)> = Vec::new();
     let mut disowned: Vec<(Handle, Arc<Port>)> = Vec::new();
     {

@@ -9,7 +9,7 @@
 
 use crate::error::Error;
 use crate::handles::Handle;
-use crate::listener::{Listener, ListenerList};
+use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::{Origin, OriginKey, TargetOrigin, TargetOriginCache, TupleOrigin};
 use crate::queue::pm_dispatch_mode;
 use crate::sync::AtomicU64;
@@ -183,7 +183,7 @@ enum PinnedOrigin {
 #[derive(Clone, Copy)]
 struct RawPinned {
     origin: PinnedOrigin,
-    listeners: NonNull<[Arc<Listener>]>,
+    listeners: NonNull<[ListenerRef]>,
     mode: pm_dispatch_mode,
 }
 
@@ -287,7 +287,7 @@ impl<'s> Pinned<'s> {
 
     /// The listeners registered when the snapshot was taken, in order.
     #[inline]
-    pub fn listeners(&self) -> &[Arc<Listener>] {
+    pub fn listeners(&self) -> &[ListenerRef] {
         // SAFETY: the slice lives in a ListenerList Arc held by a cached snapshot, kept alive
         // (entries, then graveyard) while this pin scope is open; lists are never mutated once
         // shared (copy-on-write).

@@ -11,7 +11,7 @@ use crate::diagnostics::pm_drop_reason;
 use crate::dispatch;
 use crate::error::{Error, pm_result};
 use crate::handles::{Handle, HandleTable};
-use crate::listener::{Listener, ListenerList};
+use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
 use crate::port::{self, Port};
 use crate::queue::{Limits, Queue, Task, Waker, pm_dispatch_mode};
@@ -156,7 +156,7 @@ pub fn free(handle: Handle) -> Result<(), Error> {
 /// `reason`; children's with `PM_DROP_TARGET_GONE`). Must be called with no lock held
 /// (destroy callbacks and drop reports run here).
 fn retire(handle: Handle, doc: Document, reason: pm_drop_reason) {
-    let mut removed: Vec<Arc<Listener>> = Vec::new();
+    let mut removed: Vec<ListenerRef> = Vec::new();
     let mut docs = vec![(handle, doc, reason)];
     while let Some((owner, mut doc, reason)) = docs.pop() {
         removed.extend(doc.listeners.take_all());
@@ -217,7 +217,7 @@ pub fn parent(handle: Handle) -> Result<Option<Handle>, Error> {
 }
 
 /// Registers a listener on the current document; returns its id.
-pub fn add_listener(handle: Handle, listener: Arc<Listener>) -> Result<u64, Error> {
+pub fn add_listener(handle: Handle, listener: ListenerRef) -> Result<u64, Error> {
     let id = listener.id();
     WINDOWS
         .with_mut(handle, |w| w.doc.listeners.push(listener))

@@ -108,7 +108,7 @@ pub extern "C" fn pm_port_add_listener_full(
     boundary(|| {
         let port = handle_arg(port, "port")?;
         let callback = callback.ok_or_else(|| Error::null("callback"))?;
-        port::add_listener(port, Listener::new(callback, user_data, destroy))
+        port::add_listener(port, Listener::shared(callback, user_data, destroy))
     })
 }
 
@@ -206,7 +206,7 @@ pub extern "C" fn pm_broadcast_add_listener_full(
     boundary(|| {
         let channel = handle_arg(channel, "channel")?;
         let callback = callback.ok_or_else(|| Error::null("callback"))?;
-        broadcast::add_listener(channel, Listener::new(callback, user_data, destroy))
+        broadcast::add_listener(channel, Listener::shared(callback, user_data, destroy))
     })
 }
 

@@ -47,7 +47,7 @@ pub extern "C" fn pm_add_listener_full(
         let window = handle_arg(window, "window")?;
         let callback = callback.ok_or_else(|| Error::null("callback"))?;
         // A listener that was never added is dropped without calling destroy.
-        window::add_listener(window, Listener::new(callback, user_data, destroy))
+        window::add_listener(window, Listener::shared(callback, user_data, destroy))
     })
 }
 
