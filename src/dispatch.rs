@@ -62,11 +62,14 @@ pub fn post_fast(source: Handle, target: Handle, data: &[u8], target_origin: &[u
         let (Some(src), Some(dst)) = (pins.window(source), pins.window(target)) else {
             return false;
         };
-        if dst.mode() != pm_dispatch_mode::PM_DISPATCH_SYNC
+        if dst.mode() != pm_dispatch_mode::PM_DISPATCH_SYNC {
+            return false;
+        }
+        let matched = dst.is_serialized_as(target_origin)
             || state.with_recent_target_origin(target_origin, |t| {
                 t.matches(src.origin_key(), dst.origin_key())
-            }) != Some(true)
-        {
+            }) == Some(true);
+        if !matched {
             return false;
         }
         let Ok(_depth) = state.enter_depth() else {

@@ -262,6 +262,16 @@ impl<'s> Pinned<'s> {
         }
     }
 
+    /// Whether `target_origin` is exactly this (tuple) origin's serialization, so it matches.
+    #[inline]
+    pub fn is_serialized_as(&self, target_origin: &[u8]) -> bool {
+        match self.raw.origin {
+            PinnedOrigin::Opaque(_) => false,
+            // SAFETY: as in origin_key.
+            PinnedOrigin::Tuple(t) => unsafe { t.as_ref() }.is_serialized_as(target_origin),
+        }
+    }
+
     /// The origin's serialization as a C string, valid while the pin scope lives.
     #[inline]
     pub fn origin_c_ptr(&self) -> *const c_char {
