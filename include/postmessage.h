@@ -192,7 +192,8 @@ typedef struct pm_message_event {
    */
   struct pm_window *target;
   /**
-   * Ports transferred with this message; the receiver now owns them.
+   * Ports transferred with this message, as new handles the receiver now owns (it may keep
+   * them past the callback; they close with its window). NULL when `ports_len` is 0.
    */
   struct pm_port *const *ports;
   /**

@@ -48,7 +48,8 @@ pub struct pm_message_event {
     pub source: *mut pm_window,
     /// The window whose listener this is; NULL for port and broadcast messages.
     pub target: *mut pm_window,
-    /// Ports transferred with this message; the receiver now owns them.
+    /// Ports transferred with this message, as new handles the receiver now owns (it may keep
+    /// them past the callback; they close with its window). NULL when `ports_len` is 0.
     pub ports: *const *mut pm_port,
     /// Number of entries in `ports`.
     pub ports_len: usize,
