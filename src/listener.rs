@@ -2,9 +2,10 @@
 //!
 //! A listener is shared ([`ListenerRef`], a counted reference) between its window's list and any
 //! dispatch snapshots. One `state` word holds the reference count, the number of running calls
-//! and two flags, so that removal and dispatch can race from any threads and
+//! and three flags, so that removal and dispatch can race from any threads and
 //! `destroy(user_data)` still runs exactly once, after removal and after the last running call
-//! has returned. (One word instead of `Arc`'s two counts plus ours keeps a listener in a 48-byte
+//! has returned. Calls are counted only for listeners that have a destroy function; the others
+//! need nothing but the removed flag, so calling them costs no atomic read-modify-write. (One word instead of `Arc`'s two counts plus ours keeps a listener in a 48-byte
 //! allocation.)
 
 use crate::origin::{OriginKey, TargetOrigin};
@@ -16,11 +17,13 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-// The state word: flags in bits 0-1, running calls in bits 2-31, references in bits 32-63.
+// The state word: flags in bits 0-2, running calls in bits 3-31, references in bits 32-63.
 const REMOVED: u64 = 1;
 const DESTROYED: u64 = 2;
-const ONE_CALL: u64 = 4;
-const CALLS: u64 = 0xffff_fffc;
+/// Set for life on listeners with a destroy function: only their calls are counted.
+const COUNTED: u64 = 4;
+const ONE_CALL: u64 = 8;
+const CALLS: u64 = 0xffff_fff8;
 const ONE_REF: u64 = 1 << 32;
 const LIFE: u64 = CALLS | REMOVED | DESTROYED;
 
@@ -84,7 +87,11 @@ impl Listener {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             callback,
             user_data,
-            state: StateWord::new(ONE_REF),
+            state: StateWord::new(if destroy.is_some() {
+                ONE_REF | COUNTED
+            } else {
+                ONE_REF
+            }),
             extras: (destroy.is_some() || allowed.is_some())
                 .then(|| Box::new(Extras { destroy, allowed })),
         });
@@ -99,8 +106,30 @@ impl Listener {
     /// Calls the listener unless it has been removed, or its allow-list excludes
     /// `source_origin` (the origin of a window message; None for port and broadcast messages,
     /// which allow-lists do not apply to).
-    #[inline]
+    #[inline(always)]
     pub fn call(&self, event: &pm_message_event, source_origin: Option<OriginKey<'_>>) -> Called {
+        if self.extras.is_none() {
+            // A plain listener: no destroy function, so nothing waits for its running calls to
+            // end, and no allow-list. Checking the removed flag is all a call needs.
+            if self.state.load(Ordering::Acquire) & REMOVED != 0 {
+                return Called::Removed;
+            }
+            // SAFETY: `callback` is a non-NULL C function pointer given to us for this purpose;
+            // `event` is valid for the duration of the call.
+            unsafe { (self.callback)(event, self.user_data) };
+            return Called::Ran;
+        }
+        self.call_with_extras(event, source_origin)
+    }
+
+    /// A call of a listener with an allow-list or a destroy function (whose calls are counted,
+    /// so that destroy can wait for the last one).
+    #[inline(never)]
+    fn call_with_extras(
+        &self,
+        event: &pm_message_event,
+        source_origin: Option<OriginKey<'_>>,
+    ) -> Called {
         if let (Some(extras), Some(source)) = (&self.extras, source_origin)
             && let Some(allowed) = &extras.allowed
             && !allowed.iter().any(|a| a.matches(source, source))
@@ -111,10 +140,17 @@ impl Listener {
                 Called::Filtered
             };
         }
+        if self.state.load(Ordering::Relaxed) & COUNTED == 0 {
+            if self.is_removed() {
+                return Called::Removed;
+            }
+            // SAFETY: as in `call`.
+            unsafe { (self.callback)(event, self.user_data) };
+            return Called::Ran;
+        }
         let before = self.state.fetch_add(ONE_CALL, Ordering::Acquire);
         if before & REMOVED == 0 {
-            // SAFETY: `callback` is a non-NULL C function pointer given to us for this purpose;
-            // `event` is valid for the duration of the call.
+            // SAFETY: as in `call`.
             unsafe { (self.callback)(event, self.user_data) };
         }
         self.finish_call();

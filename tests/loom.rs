@@ -95,6 +95,31 @@ fn remove_races_a_call_destroy_once_never_during_it() {
 }
 
 #[test]
+fn plain_listener_is_not_called_after_removal() {
+    // No destroy function: calls are not counted, only the removed flag guards them.
+    loom::model(|| {
+        let probe = Arc::new(Probe::default());
+        let listener = Listener::shared(on_message, Arc::as_ptr(&probe) as *mut c_void, None);
+        let caller = {
+            let listener = listener.clone();
+            thread::spawn(move || listener.call(&event(), None))
+        };
+        listener.remove();
+        assert_eq!(
+            listener.call(&event(), None),
+            Called::Removed,
+            "no call after removal"
+        );
+        let called = caller.join().unwrap();
+        assert_eq!(
+            called == Called::Ran,
+            probe.calls.load(Ordering::SeqCst) == 1
+        );
+        drop(probe);
+    });
+}
+
+#[test]
 fn two_callers_and_a_remover() {
     loom::model(|| {
         let probe = Arc::new(Probe::default());
