@@ -49,15 +49,12 @@ enum Plan {
 }
 
 /// The common case of a post, done with the least work: both windows cached and unchanged, the
-/// target in SYNC mode, a targetOrigin this thread parsed recently that matches, no transfer list,
-/// and room below the depth limit. Returns false, having done nothing, in every other case, and
+/// target in SYNC mode, a targetOrigin that matches (spelled as the target's origin, or parsed
+/// recently on this thread), no transfer list, and room below the depth limit. Returns false, having done nothing, in every other case, and
 /// [`post`] then decides (and reports) with the full rules; the two agree on what is delivered.
 #[inline]
 pub fn post_fast(source: Handle, target: Handle, data: &[u8], target_origin: &[u8]) -> bool {
     thread::with_state(|state| {
-        if state.depth() >= PM_MAX_DISPATCH_DEPTH {
-            return false;
-        }
         let pins = state.pin_scope();
         let (Some(src), Some(dst)) = (pins.window(source), pins.window(target)) else {
             return false;
@@ -77,7 +74,8 @@ pub fn post_fast(source: Handle, target: Handle, data: &[u8], target_origin: &[u
         };
         let event = window_event(data, src.origin_c_ptr(), Some(source), Some(target));
         deliver(dst.listeners(), &event, Some(src.origin_key()), || {
-            report_filtered(
+            report_window_drop(
+                pm_drop_reason::PM_DROP_FILTERED,
                 source,
                 target,
                 src.origin_c_ptr(),
@@ -90,8 +88,10 @@ pub fn post_fast(source: Handle, target: Handle, data: &[u8], target_origin: &[u
     })
 }
 
+/// Reports a dropped window message (from a post, synchronous or refused before queuing).
 #[cold]
-fn report_filtered(
+fn report_window_drop(
+    reason: pm_drop_reason,
     source: Handle,
     target: Handle,
     source_origin: *const std::ffi::c_char,
@@ -101,7 +101,7 @@ fn report_filtered(
 ) {
     if diagnostics::enabled() {
         diagnostics::report(DropReport {
-            reason: pm_drop_reason::PM_DROP_FILTERED,
+            reason,
             source_origin,
             target_origin,
             requested_origin: &String::from_utf8_lossy(requested),
@@ -144,18 +144,15 @@ pub fn post(
             }
         })?;
         let report = |reason, target_doc: *const std::ffi::c_char| {
-            if !diagnostics::enabled() {
-                return;
-            }
-            diagnostics::report(DropReport {
+            report_window_drop(
                 reason,
-                source_origin: src.origin_c_ptr(),
-                target_origin: target_doc,
-                requested_origin: &String::from_utf8_lossy(target_origin),
-                source: Some(source),
-                target: Some(target),
-                data_len: data.len(),
-            })
+                source,
+                target,
+                src.origin_c_ptr(),
+                target_doc,
+                target_origin,
+                data.len(),
+            )
         };
         match plan {
             Plan::Sync => {

@@ -114,12 +114,6 @@ impl ThreadState {
         self.target_origins.borrow_mut().with_recent(bytes, f)
     }
 
-    /// Current nesting depth.
-    #[inline]
-    pub fn depth(&self) -> u32 {
-        self.depth.get()
-    }
-
     /// Opens a pin scope: snapshots pinned through it stay valid until it is dropped.
     #[inline]
     pub fn pin_scope(&self) -> PinScope<'_> {
