@@ -56,36 +56,79 @@ enum Plan {
 pub fn post_fast(source: Handle, target: Handle, data: &[u8], target_origin: &[u8]) -> bool {
     thread::with_state(|state| {
         let pins = state.pin_scope();
-        let (Some(src), Some(dst)) = (pins.window(source), pins.window(target)) else {
+        let Some(src) = pins.cached(source) else {
+            return false;
+        };
+        let Some(dst) = pins.cached(target) else {
             return false;
         };
         if dst.mode() != pm_dispatch_mode::PM_DISPATCH_SYNC {
             return false;
         }
         let matched = dst.is_serialized_as(target_origin)
-            || state.with_recent_target_origin(target_origin, |t| {
-                t.matches(src.origin_key(), dst.origin_key())
-            }) == Some(true);
+            || target_origin == b"*"
+            || (target_origin == b"/" && src.same_origin(&dst))
+            || matches_recent(state, target_origin, src.origin_key(), dst.origin_key());
         if !matched {
             return false;
         }
         let Ok(_depth) = state.enter_depth() else {
             return false;
         };
-        let event = window_event(data, src.origin_c_ptr(), Some(source), Some(target));
-        deliver(dst.listeners(), &event, Some(src.origin_key()), || {
-            report_window_drop(
-                pm_drop_reason::PM_DROP_FILTERED,
-                source,
-                target,
-                src.origin_c_ptr(),
-                dst.origin_c_ptr(),
-                target_origin,
-                data.len(),
-            )
-        });
+        // What a drop report needs besides the event sits next to it, so that the report
+        // closure captures one pointer and the hot loop keeps its registers.
+        let message = WindowDelivery {
+            event: window_event(data, src.origin_c_ptr(), Some(source), Some(target)),
+            target_origin_c: dst.origin_c_ptr(),
+            requested: target_origin,
+        };
+        deliver(
+            dst.listeners(),
+            &message.event,
+            Some(src.origin_key()),
+            || message.report_filtered(),
+        );
         true
     })
+}
+
+/// Whether `target_origin` is a string this thread parsed recently and it matches (the fast
+/// path's answer for targetOrigins other than the exact origin, `"*"` and `"/"`).
+#[inline(never)]
+fn matches_recent(
+    state: &thread::ThreadState,
+    target_origin: &[u8],
+    source_origin: OriginKey<'_>,
+    target_origin_key: OriginKey<'_>,
+) -> bool {
+    state.with_recent_target_origin(target_origin, |t| {
+        t.matches(source_origin, target_origin_key)
+    }) == Some(true)
+}
+
+/// A window message being delivered synchronously, with what its drop reports need.
+struct WindowDelivery<'a> {
+    event: pm_message_event,
+    target_origin_c: *const std::ffi::c_char,
+    requested: &'a [u8],
+}
+
+impl WindowDelivery<'_> {
+    /// Reports that a listener's allow-list skipped this message.
+    #[cold]
+    #[inline(never)]
+    fn report_filtered(&self) {
+        let handle = |w: *mut pm_window| Handle::from_raw(w as usize).expect("set by post_fast");
+        report_window_drop(
+            pm_drop_reason::PM_DROP_FILTERED,
+            handle(self.event.source),
+            handle(self.event.target),
+            self.event.origin,
+            self.target_origin_c,
+            self.requested,
+            self.event.data_len,
+        )
+    }
 }
 
 /// Reports a dropped window message (from a post, synchronous or refused before queuing).
@@ -127,12 +170,9 @@ pub fn post(
 ) -> Result<Delivery, Error> {
     thread::with_state(|state| {
         let pins = state.pin_scope();
-        let src = pins
-            .window(source)
-            .ok_or_else(|| Error::invalid_handle("source window"))?;
-        let dst = pins
-            .window(target)
-            .ok_or_else(|| Error::invalid_handle("target window"))?;
+        let (src, dst) = pins.pair(source, target);
+        let src = src.ok_or_else(|| Error::invalid_handle("source window"))?;
+        let dst = dst.ok_or_else(|| Error::invalid_handle("target window"))?;
         let plan = state.with_target_origin(target_origin, |parsed| match dst.mode() {
             pm_dispatch_mode::PM_DISPATCH_QUEUED => Plan::Queue(parsed.clone()),
             pm_dispatch_mode::PM_DISPATCH_SYNC => {

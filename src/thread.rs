@@ -3,9 +3,11 @@
 //!
 //! A snapshot is what a post needs of a window (origin, listener list, mode), tagged with the
 //! window slot's version. A post compares the slot's current version (one atomic load) with the
-//! cached one; if equal, nothing about the window changed and the snapshot is current. Pinned
-//! snapshots are used through raw pointers during dispatch, so a snapshot evicted while any
-//! pin scope on this thread is open goes to a graveyard, emptied when the outermost scope ends.
+//! cached one; if equal, nothing about the window changed and the snapshot is current. What a
+//! post reads of a cached window is kept apart, in one [`Hot`] record per entry, so that the
+//! common post reads two records and nothing else. Snapshots are used through raw pointers
+//! during dispatch, so a snapshot evicted while any pin scope on this thread is open goes to a
+//! graveyard, emptied when the outermost scope ends.
 
 use crate::error::Error;
 use crate::handles::Handle;
@@ -17,7 +19,6 @@ use crate::window::WINDOWS;
 use std::cell::{Cell, RefCell};
 use std::ffi::c_char;
 use std::marker::PhantomData;
-use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -25,27 +26,121 @@ use std::sync::atomic::Ordering;
 /// `pm_window_run_pending`, all count).
 pub const PM_MAX_DISPATCH_DEPTH: u32 = 32;
 
+/// Cache entries; a window lives in entry `handle % CACHE_ENTRIES` or its neighbour
+/// (`index ^ 1`), so that two windows whose handles collide can both stay cached.
 const CACHE_ENTRIES: usize = 64;
 
-/// What a post needs of a window, as of one version of its slot.
+/// What a post reads of a cached window: one cache line per entry, each field its own cell so
+/// that a post loads just the fields it uses. The pointers point into the entry's [`Snapshot`].
+#[repr(C, align(64))]
+struct Hot {
+    /// The window's raw handle; 0 (never a handle) when the entry is empty.
+    handle: Cell<usize>,
+    /// The window slot's version when the snapshot was taken.
+    version: Cell<u64>,
+    /// The window slot's version cell (slots never move or go away).
+    cell: Cell<&'static AtomicU64>,
+    origin_c: Cell<*const c_char>,
+    origin_len: Cell<usize>,
+    key: Cell<u64>,
+    listeners: Cell<*const ListenerRef>,
+    listeners_len: Cell<usize>,
+    sync: Cell<bool>,
+}
+
+/// The version cell of empty entries (never read: no handle equals an empty entry's 0).
+static NO_CELL: AtomicU64 = AtomicU64::new(0);
+
+/// A cached window as a post sees it; valid while the pin scope it was read in lives.
+#[derive(Clone, Copy)]
+struct View {
+    /// The origin's serialization, NUL-terminated ("null" when opaque).
+    origin_c: *const c_char,
+    /// Its length without the NUL; `usize::MAX` when opaque, so no targetOrigin spells it.
+    origin_len: usize,
+    /// Same-origin identity: the interned `TupleOrigin`'s address (even), or `id << 1 | 1`.
+    key: u64,
+    listeners: *const ListenerRef,
+    listeners_len: usize,
+    sync: bool,
+}
+
+impl View {
+    fn of(snapshot: &Snapshot) -> View {
+        let origin = &snapshot.origin;
+        let (origin_len, key) = match origin {
+            Origin::Opaque(id) => (usize::MAX, *id << 1 | 1),
+            Origin::Tuple(t) => (origin.serialization().len(), Arc::as_ptr(t) as usize as u64),
+        };
+        // The slice lives in the list's heap allocation, so it does not move with the snapshot.
+        let listeners = snapshot.listeners.as_slice();
+        View {
+            origin_c: origin.as_c_ptr(),
+            origin_len,
+            key,
+            listeners: listeners.as_ptr(),
+            listeners_len: listeners.len(),
+            sync: snapshot.mode == pm_dispatch_mode::PM_DISPATCH_SYNC,
+        }
+    }
+}
+
+impl Hot {
+    const fn empty() -> Hot {
+        Hot {
+            handle: Cell::new(0),
+            version: Cell::new(0),
+            cell: Cell::new(&NO_CELL),
+            origin_c: Cell::new(std::ptr::null()),
+            origin_len: Cell::new(usize::MAX),
+            key: Cell::new(0),
+            listeners: Cell::new(std::ptr::NonNull::dangling().as_ptr()),
+            listeners_len: Cell::new(0),
+            sync: Cell::new(true),
+        }
+    }
+
+    fn set(&self, handle: Handle, version: u64, cell: &'static AtomicU64, view: View) {
+        self.handle.set(handle.to_raw());
+        self.version.set(version);
+        self.cell.set(cell);
+        self.origin_c.set(view.origin_c);
+        self.origin_len.set(view.origin_len);
+        self.key.set(view.key);
+        self.listeners.set(view.listeners);
+        self.listeners_len.set(view.listeners_len);
+        self.sync.set(view.sync);
+    }
+
+    #[inline]
+    fn view(&self) -> View {
+        View {
+            origin_c: self.origin_c.get(),
+            origin_len: self.origin_len.get(),
+            key: self.key.get(),
+            listeners: self.listeners.get(),
+            listeners_len: self.listeners_len.get(),
+            sync: self.sync.get(),
+        }
+    }
+
+    /// True when its window has not changed since it was cached.
+    #[inline]
+    fn is_current(&self) -> bool {
+        self.cell.get().load(Ordering::Acquire) == self.version.get()
+    }
+}
+
+/// What a post needs of a window, as of one version of its slot: the owner of what [`Hot`]
+/// points to.
 struct Snapshot {
     origin: Origin,
     listeners: ListenerList,
     mode: pm_dispatch_mode,
 }
 
-struct Cached {
-    handle: Handle,
-    version: u64,
-    /// The window slot's version cell (slots never move or go away).
-    cell: &'static AtomicU64,
-    /// Raw views into `snapshot`, computed once when cached.
-    pinned: RawPinned,
-    snapshot: Snapshot,
-}
-
 struct Cache {
-    entries: [Option<Cached>; CACHE_ENTRIES],
+    snapshots: [Option<Snapshot>; CACHE_ENTRIES],
     graveyard: Vec<Snapshot>,
 }
 
@@ -53,6 +148,9 @@ struct Cache {
 pub struct ThreadState {
     depth: Cell<u32>,
     pins: Cell<u32>,
+    /// Set when the graveyard has snapshots to drop once no pin scope is open.
+    graves: Cell<bool>,
+    hot: [Hot; CACHE_ENTRIES],
     cache: RefCell<Cache>,
     target_origins: RefCell<TargetOriginCache>,
 }
@@ -62,8 +160,10 @@ thread_local! {
         ThreadState {
             depth: Cell::new(0),
             pins: Cell::new(0),
+            graves: Cell::new(false),
+            hot: [const { Hot::empty() }; CACHE_ENTRIES],
             cache: RefCell::new(Cache {
-                entries: [const { None }; CACHE_ENTRIES],
+                snapshots: [const { None }; CACHE_ENTRIES],
                 graveyard: Vec::new(),
             }),
             target_origins: RefCell::new(TargetOriginCache::new()),
@@ -120,9 +220,68 @@ impl ThreadState {
         self.pins.set(self.pins.get() + 1);
         PinScope(self)
     }
+
+    /// Where `handle`'s entry is, if it is cached and current.
+    #[inline(always)]
+    fn find(&self, handle: Handle) -> Option<usize> {
+        let raw = handle.to_raw();
+        let home = raw % CACHE_ENTRIES;
+        let index = if self.hot[home].handle.get() == raw {
+            home
+        } else if self.hot[home ^ 1].handle.get() == raw {
+            home ^ 1
+        } else {
+            return None;
+        };
+        self.hot[index].is_current().then_some(index)
+    }
+
+    /// Loads a window's snapshot into the cache, in `handle`'s home entry or its neighbour but
+    /// never in `keep`; the snapshot it replaces goes to the graveyard (a pin scope is open).
+    #[cold]
+    fn refresh(&self, handle: Handle, keep: Option<usize>) -> Option<(usize, View)> {
+        let (version, cell, snapshot) = WINDOWS.with_versioned(handle, |w| Snapshot {
+            origin: w.origin().clone(),
+            listeners: w.listeners().snapshot(),
+            mode: w.mode(),
+        })?;
+        let raw = handle.to_raw();
+        let home = raw % CACHE_ENTRIES;
+        let holds = |i: usize| self.hot[i].handle.get();
+        // The entry that already has this window (stale), else the home entry unless it is
+        // kept or taken while the neighbour is free, else the neighbour.
+        let index = if holds(home) == raw {
+            home
+        } else if holds(home ^ 1) == raw
+            || keep == Some(home)
+            || (holds(home) != 0 && holds(home ^ 1) == 0)
+        {
+            home ^ 1
+        } else {
+            home
+        };
+        let view = View::of(&snapshot);
+        let mut cache = self.cache.borrow_mut();
+        if let Some(old) = cache.snapshots[index].replace(snapshot) {
+            cache.graveyard.push(old);
+            self.graves.set(true);
+        }
+        self.hot[index].set(handle, version, cell, view);
+        Some((index, view))
+    }
+
+    /// Empties the graveyard (no pin scope is open).
+    #[cold]
+    fn bury(&self) {
+        self.graves.set(false);
+        // Dropping snapshots runs no callbacks (listeners are destroyed only by removal).
+        let graves = std::mem::take(&mut self.cache.borrow_mut().graveyard);
+        drop(graves);
+    }
 }
 
 impl Drop for DepthGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.0.depth.set(self.0.depth.get() - 1);
     }
@@ -157,41 +316,8 @@ impl Drop for PinScope<'_> {
     fn drop(&mut self) {
         let pins = self.0.pins.get() - 1;
         self.0.pins.set(pins);
-        if pins == 0 {
-            let mut cache = self.0.cache.borrow_mut();
-            if !cache.graveyard.is_empty() {
-                // Dropping snapshots runs no callbacks (listeners are destroyed only by removal).
-                cache.graveyard.clear();
-            }
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
-enum PinnedOrigin {
-    Opaque(u64),
-    Tuple(NonNull<TupleOrigin>),
-}
-
-/// Raw pointers into a cached snapshot; made safe to use by [`Pinned`]'s scope lifetime.
-#[derive(Clone, Copy)]
-struct RawPinned {
-    origin: PinnedOrigin,
-    listeners: NonNull<[ListenerRef]>,
-    mode: pm_dispatch_mode,
-}
-
-impl RawPinned {
-    fn new(snapshot: &Snapshot) -> RawPinned {
-        RawPinned {
-            origin: match &snapshot.origin {
-                Origin::Opaque(id) => PinnedOrigin::Opaque(*id),
-                Origin::Tuple(t) => PinnedOrigin::Tuple(NonNull::from(&**t)),
-            },
-            // The slice lives in the list's heap allocation, so it does not move with the
-            // snapshot.
-            listeners: NonNull::from(snapshot.listeners.as_slice()),
-            mode: snapshot.mode,
+        if pins == 0 && self.0.graves.get() {
+            self.0.bury();
         }
     }
 }
@@ -199,7 +325,7 @@ impl RawPinned {
 /// A window snapshot usable while its pin scope lives.
 #[derive(Clone, Copy)]
 pub struct Pinned<'s> {
-    raw: RawPinned,
+    hot: View,
     _scope: PhantomData<&'s PinScope<'s>>,
 }
 
@@ -208,83 +334,94 @@ impl<'s> PinScope<'s> {
     /// (one atomic load); None if the handle is not a live window.
     #[inline]
     pub fn window(&self, handle: Handle) -> Option<Pinned<'s>> {
-        let mut cache = self.0.cache.borrow_mut();
-        let index = handle.to_raw() % CACHE_ENTRIES;
-        let raw = match &cache.entries[index] {
-            Some(c) if c.handle == handle && c.cell.load(Ordering::Acquire) == c.version => {
-                c.pinned
-            }
-            _ => refresh(&mut cache, index, handle)?,
-        };
-        Some(Pinned {
-            raw,
-            _scope: PhantomData,
-        })
+        self.window_keeping(handle, None).map(|(_, p)| p)
     }
-}
 
-/// Loads a window's snapshot into the cache (the old entry goes to the graveyard).
-#[cold]
-fn refresh(cache: &mut Cache, index: usize, handle: Handle) -> Option<RawPinned> {
-    let (version, cell, snapshot) = WINDOWS.with_versioned(handle, |w| Snapshot {
-        origin: w.origin().clone(),
-        listeners: w.listeners().snapshot(),
-        mode: w.mode(),
-    })?;
-    let pinned = RawPinned::new(&snapshot);
-    let old = cache.entries[index].replace(Cached {
-        handle,
-        version,
-        cell,
-        pinned,
-        snapshot,
-    });
-    if let Some(old) = old {
-        cache.graveyard.push(old.snapshot);
+    /// Both windows of a post, cached (the source's entry is kept while the target's loads).
+    #[inline]
+    pub fn pair(&self, source: Handle, target: Handle) -> (Option<Pinned<'s>>, Option<Pinned<'s>>) {
+        match self.window_keeping(source, None) {
+            Some((index, src)) => (
+                Some(src),
+                self.window_keeping(target, Some(index)).map(|(_, p)| p),
+            ),
+            None => (None, None),
+        }
     }
-    Some(pinned)
+
+    /// A window's snapshot if it is cached and current, without loading anything.
+    #[inline(always)]
+    pub fn cached(&self, handle: Handle) -> Option<Pinned<'s>> {
+        let index = self.0.find(handle)?;
+        Some(Pinned::new(self.0.hot[index].view()))
+    }
+
+    fn window_keeping(&self, handle: Handle, keep: Option<usize>) -> Option<(usize, Pinned<'s>)> {
+        let (index, view) = match self.0.find(handle) {
+            Some(index) => (index, self.0.hot[index].view()),
+            None => self.0.refresh(handle, keep)?,
+        };
+        Some((index, Pinned::new(view)))
+    }
 }
 
 impl<'s> Pinned<'s> {
     #[inline]
-    pub fn origin_key(&self) -> OriginKey<'_> {
-        match self.raw.origin {
-            PinnedOrigin::Opaque(id) => OriginKey::Opaque(id),
-            // SAFETY: the TupleOrigin is owned by an Arc held by a cached snapshot, which is
-            // moved to the graveyard rather than dropped while this pin scope is open.
-            PinnedOrigin::Tuple(t) => unsafe { t.as_ref() }.key(),
+    fn new(hot: View) -> Pinned<'s> {
+        Pinned {
+            hot,
+            _scope: PhantomData,
         }
     }
 
-    /// Whether `target_origin` is exactly this (tuple) origin's serialization, so it matches.
+    #[inline]
+    pub fn origin_key(&self) -> OriginKey<'_> {
+        let key = self.hot.key;
+        if key & 1 == 1 {
+            OriginKey::Opaque(key >> 1)
+        } else {
+            // SAFETY: an even key is the address of a TupleOrigin owned by an Arc that the
+            // cached snapshot holds; the snapshot is moved to the graveyard rather than dropped
+            // while this pin scope is open.
+            unsafe { &*(key as usize as *const TupleOrigin) }.key()
+        }
+    }
+
+    /// True when both windows have the same origin (`"/"` from one to the other matches).
+    #[inline]
+    pub fn same_origin(&self, other: &Pinned<'_>) -> bool {
+        self.hot.key == other.hot.key
+    }
+
+    /// Whether `target_origin` is exactly this (tuple) origin's serialization, so it matches
+    /// (a tuple origin's serialization parses back to the same origin).
     #[inline]
     pub fn is_serialized_as(&self, target_origin: &[u8]) -> bool {
-        match self.raw.origin {
-            PinnedOrigin::Opaque(_) => false,
-            // SAFETY: as in origin_key.
-            PinnedOrigin::Tuple(t) => unsafe { t.as_ref() }.is_serialized_as(target_origin),
-        }
+        target_origin.len() == self.hot.origin_len
+            // SAFETY: a tuple origin's serialization has `origin_len` bytes before its NUL, and
+            // lives as long as the pinned snapshot (see origin_key).
+            && crate::origin::short_eq(
+                unsafe { std::slice::from_raw_parts(self.hot.origin_c.cast(), self.hot.origin_len) },
+                target_origin,
+            )
     }
 
     /// The origin's serialization as a C string, valid while the pin scope lives.
     #[inline]
     pub fn origin_c_ptr(&self) -> *const c_char {
-        match self.raw.origin {
-            PinnedOrigin::Opaque(_) => Origin::Opaque(0).as_c_ptr(),
-            // SAFETY: as in origin_key.
-            PinnedOrigin::Tuple(t) => unsafe { t.as_ref() }.as_c_ptr(),
-        }
+        self.hot.origin_c
     }
 
     /// An owned copy of the origin (for queued messages and reports).
     pub fn origin(&self) -> Origin {
-        match self.raw.origin {
-            PinnedOrigin::Opaque(id) => Origin::Opaque(id),
-            // SAFETY: as in origin_key; the pointer is the Arc's own (Arc::as_ptr equals &**arc)
-            // and the Arc is alive, so taking another strong reference is sound.
-            PinnedOrigin::Tuple(t) => Origin::Tuple(unsafe {
-                Arc::increment_strong_count(t.as_ptr().cast_const());
-                Arc::from_raw(t.as_ptr().cast_const())
+        match self.origin_key() {
+            OriginKey::Opaque(id) => Origin::Opaque(id),
+            // SAFETY: as in origin_key; the key is the Arc's own pointer (Arc::as_ptr) and the
+            // Arc is alive, so taking another strong reference is sound.
+            OriginKey::Tuple(t, _) => Origin::Tuple(unsafe {
+                let t: *const TupleOrigin = t;
+                Arc::increment_strong_count(t);
+                Arc::from_raw(t)
             }),
         }
     }
@@ -294,11 +431,16 @@ impl<'s> Pinned<'s> {
     pub fn listeners(&self) -> &[ListenerRef] {
         // SAFETY: the slice lives in a ListenerList Arc held by a cached snapshot, kept alive
         // (entries, then graveyard) while this pin scope is open; lists are never mutated once
-        // shared (copy-on-write).
-        unsafe { self.raw.listeners.as_ref() }
+        // shared (copy-on-write). An empty list's pointer is dangling but aligned.
+        unsafe { std::slice::from_raw_parts(self.hot.listeners, self.hot.listeners_len) }
     }
 
+    #[inline]
     pub fn mode(&self) -> pm_dispatch_mode {
-        self.raw.mode
+        if self.hot.sync {
+            pm_dispatch_mode::PM_DISPATCH_SYNC
+        } else {
+            pm_dispatch_mode::PM_DISPATCH_QUEUED
+        }
     }
 }

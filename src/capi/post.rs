@@ -4,10 +4,11 @@ use super::transfer_arg;
 use crate::dispatch::{self, Delivery};
 use crate::error::{Error, pm_result};
 use crate::ffi::{boundary, c_bytes, data_arg, handle_arg};
+use crate::handles::Handle;
 use crate::listener::Listener;
 use crate::types::{pm_destroy_fn, pm_listener_fn, pm_port, pm_window};
 use crate::window;
-use std::ffi::{c_char, c_void};
+use std::ffi::{CStr, c_char, c_void};
 use std::ptr;
 
 /// Adds a `message` listener to the window's current document; same as
@@ -90,7 +91,7 @@ pub unsafe extern "C" fn pm_post_message(
 ) -> pm_result {
     // SAFETY: forwarded caller contract, with an empty transfer list.
     unsafe {
-        pm_post_message_transfer(
+        post(
             source,
             target,
             data,
@@ -127,25 +128,141 @@ pub unsafe extern "C" fn pm_post_message_transfer(
     transfer: *const *mut pm_port,
     transfer_len: usize,
 ) -> pm_result {
-    boundary(|| {
-        let source = handle_arg(source, "source")?;
-        let target = handle_arg(target, "target")?;
-        // SAFETY: caller contract.
-        let data = unsafe { data_arg(data, data_len, "data") }?;
-        // SAFETY: caller contract.
-        let target_origin = unsafe { c_bytes(target_origin, "target_origin") }?;
-        if transfer_len == 0 && dispatch::post_fast(source, target, data, target_origin) {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        post(
+            source,
+            target,
+            data,
+            data_len,
+            target_origin,
+            transfer,
+            transfer_len,
+        )
+    }
+}
+
+/// Both post exports, inside the panic boundary.
+///
+/// # Safety
+/// As for `pm_post_message_transfer`.
+#[inline(always)]
+unsafe fn post(
+    source: *mut pm_window,
+    target: *mut pm_window,
+    data: *const u8,
+    data_len: usize,
+    target_origin: *const c_char,
+    transfer: *const *mut pm_port,
+    transfer_len: usize,
+) -> pm_result {
+    // SAFETY: forwarded caller contract.
+    boundary(move || unsafe {
+        post_any(
+            source,
+            target,
+            data,
+            data_len,
+            target_origin,
+            transfer,
+            transfer_len,
+        )
+    })
+}
+
+/// The common case (plainly valid arguments, no transfer list, both windows cached, a matching
+/// targetOrigin) goes through [`dispatch::post_fast`] with no error plumbing; everything else
+/// through [`post_checked`].
+///
+/// # Safety
+/// As for `pm_post_message_transfer`.
+#[inline(always)]
+unsafe fn post_any(
+    source: *mut pm_window,
+    target: *mut pm_window,
+    data: *const u8,
+    data_len: usize,
+    target_origin: *const c_char,
+    transfer: *const *mut pm_port,
+    transfer_len: usize,
+) -> Result<pm_result, Error> {
+    if transfer_len == 0
+        && let (Some(src), Some(dst)) = (
+            Handle::from_raw(source as usize),
+            Handle::from_raw(target as usize),
+        )
+        && !target_origin.is_null()
+        && (!data.is_null() || data_len == 0)
+        && data_len <= isize::MAX as usize
+    {
+        // SAFETY: caller contract; both pointers checked above (an empty slice from NULL is
+        // never read).
+        let (data, origin) = unsafe {
+            (
+                plain_slice(data, data_len),
+                CStr::from_ptr(target_origin).to_bytes(),
+            )
+        };
+        if dispatch::post_fast(src, dst, data, origin) {
             return Ok(pm_result::PM_OK);
         }
+    }
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        post_checked(
+            source,
+            target,
+            data,
+            data_len,
+            target_origin,
+            transfer,
+            transfer_len,
+        )
+    }
+}
+
+/// `data` as a slice; NULL (with length 0) is the empty slice.
+///
+/// # Safety
+/// `data` is NULL with `len` 0, or points to `len` readable bytes; `len <= isize::MAX`.
+#[inline(always)]
+unsafe fn plain_slice<'a>(data: *const u8, len: usize) -> &'a [u8] {
+    if data.is_null() {
+        &[]
+    } else {
         // SAFETY: caller contract.
-        let transfer = unsafe { transfer_arg(transfer, transfer_len) }?;
-        let delivery = dispatch::post(source, target, data, target_origin, &transfer)?;
-        if delivery == Delivery::Dropped {
-            crate::error::set_last_status(
-                pm_result::PM_DROPPED,
-                c"message dropped: targetOrigin does not match the target window's origin",
-            );
-        }
-        Ok(delivery.code())
-    })
+        unsafe { std::slice::from_raw_parts(data, len) }
+    }
+}
+
+/// A post with every argument checked and every outcome reported.
+///
+/// # Safety
+/// As for `pm_post_message_transfer`.
+#[inline(never)]
+unsafe fn post_checked(
+    source: *mut pm_window,
+    target: *mut pm_window,
+    data: *const u8,
+    data_len: usize,
+    target_origin: *const c_char,
+    transfer: *const *mut pm_port,
+    transfer_len: usize,
+) -> Result<pm_result, Error> {
+    let source = handle_arg(source, "source")?;
+    let target = handle_arg(target, "target")?;
+    // SAFETY: caller contract.
+    let data = unsafe { data_arg(data, data_len, "data") }?;
+    // SAFETY: caller contract.
+    let target_origin = unsafe { c_bytes(target_origin, "target_origin") }?;
+    // SAFETY: caller contract.
+    let transfer = unsafe { transfer_arg(transfer, transfer_len) }?;
+    let delivery = dispatch::post(source, target, data, target_origin, &transfer)?;
+    if delivery == Delivery::Dropped {
+        crate::error::set_last_status(
+            pm_result::PM_DROPPED,
+            c"message dropped: targetOrigin does not match the target window's origin",
+        );
+    }
+    Ok(delivery.code())
 }
