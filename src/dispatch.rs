@@ -49,12 +49,23 @@ enum Plan {
 }
 
 /// The common case of a post, done with the least work: both windows cached and unchanged, the
-/// target in SYNC mode, a targetOrigin that matches (spelled as the target's origin, or parsed
-/// recently on this thread), no transfer list, and room below the depth limit. Returns false, having done nothing, in every other case, and
-/// [`post`] then decides (and reports) with the full rules; the two agree on what is delivered.
-#[inline]
+/// target in SYNC mode with only plain listeners (no destroy function, no allow-list), a
+/// targetOrigin that matches (the target's origin spelled exactly, `"*"`, `"/"`, or a string
+/// parsed recently on this thread), and room below the depth limit. Returns false, having done
+/// nothing, in every other case, and [`post`] then decides (and reports) with the full rules;
+/// the two agree on what is delivered.
+///
+/// It runs outside the exports' panic boundary (which would cost a tenth of a post), so nothing
+/// here may panic: the thread state is reached with `try_with`, the depth is checked without an
+/// error value, plain listeners are one load and a C call, and the one step with a lock-like
+/// borrow ([`matches_recent`]) catches its own panics.
+#[inline(always)]
 pub fn post_fast(source: Handle, target: Handle, data: &[u8], target_origin: &[u8]) -> bool {
-    thread::with_state(|state| {
+    let call = ();
+    let Some(state) = thread::current(&call) else {
+        return false;
+    };
+    {
         let pins = state.pin_scope();
         let Some(src) = pins.cached(source) else {
             return false;
@@ -62,7 +73,7 @@ pub fn post_fast(source: Handle, target: Handle, data: &[u8], target_origin: &[u
         let Some(dst) = pins.cached(target) else {
             return false;
         };
-        if dst.mode() != pm_dispatch_mode::PM_DISPATCH_SYNC {
+        if !dst.plain_sync() {
             return false;
         }
         let matched = dst.is_serialized_as(target_origin)
@@ -72,24 +83,15 @@ pub fn post_fast(source: Handle, target: Handle, data: &[u8], target_origin: &[u
         if !matched {
             return false;
         }
-        let Ok(_depth) = state.enter_depth() else {
+        let Some(_depth) = state.try_enter_depth() else {
             return false;
         };
-        // What a drop report needs besides the event sits next to it, so that the report
-        // closure captures one pointer and the hot loop keeps its registers.
-        let message = WindowDelivery {
-            event: window_event(data, src.origin_c_ptr(), Some(source), Some(target)),
-            target_origin_c: dst.origin_c_ptr(),
-            requested: target_origin,
-        };
-        deliver(
-            dst.listeners(),
-            &message.event,
-            Some(src.origin_key()),
-            || message.report_filtered(),
-        );
+        let event = window_event(data, src.origin_c_ptr(), Some(source), Some(target));
+        for listener in dst.listeners() {
+            listener.call_plain(&event);
+        }
         true
-    })
+    }
 }
 
 /// Whether `target_origin` is a string this thread parsed recently and it matches (the fast
@@ -101,34 +103,13 @@ fn matches_recent(
     source_origin: OriginKey<'_>,
     target_origin_key: OriginKey<'_>,
 ) -> bool {
-    state.with_recent_target_origin(target_origin, |t| {
-        t.matches(source_origin, target_origin_key)
-    }) == Some(true)
-}
-
-/// A window message being delivered synchronously, with what its drop reports need.
-struct WindowDelivery<'a> {
-    event: pm_message_event,
-    target_origin_c: *const std::ffi::c_char,
-    requested: &'a [u8],
-}
-
-impl WindowDelivery<'_> {
-    /// Reports that a listener's allow-list skipped this message.
-    #[cold]
-    #[inline(never)]
-    fn report_filtered(&self) {
-        let handle = |w: *mut pm_window| Handle::from_raw(w as usize).expect("set by post_fast");
-        report_window_drop(
-            pm_drop_reason::PM_DROP_FILTERED,
-            handle(self.event.source),
-            handle(self.event.target),
-            self.event.origin,
-            self.target_origin_c,
-            self.requested,
-            self.event.data_len,
-        )
-    }
+    // The thread state is only read and borrowed here; a panic leaves it as it was.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        state.with_recent_target_origin(target_origin, |t| {
+            t.matches(source_origin, target_origin_key)
+        }) == Some(true)
+    }))
+    .unwrap_or(false)
 }
 
 /// Reports a dropped window message (from a post, synchronous or refused before queuing).

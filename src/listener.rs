@@ -122,6 +122,24 @@ impl Listener {
         self.call_with_extras(event, source_origin)
     }
 
+    /// True for a listener with neither a destroy function nor an allow-list (fixed for life):
+    /// [`call_plain`](Self::call_plain) is all it needs.
+    #[inline]
+    pub fn is_plain(&self) -> bool {
+        self.extras.is_none()
+    }
+
+    /// Calls a plain listener (see [`is_plain`](Self::is_plain); the caller checks) unless it
+    /// has been removed. One atomic load and the call: nothing here can panic.
+    #[inline(always)]
+    pub fn call_plain(&self, event: &pm_message_event) {
+        if self.state.load(Ordering::Acquire) & REMOVED == 0 {
+            // SAFETY: `callback` is a non-NULL C function pointer given to us for this purpose;
+            // `event` is valid for the duration of the call.
+            unsafe { (self.callback)(event, self.user_data) };
+        }
+    }
+
     /// A call of a listener with an allow-list or a destroy function (whose calls are counted,
     /// so that destroy can wait for the last one).
     #[inline(never)]

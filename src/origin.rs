@@ -272,7 +272,7 @@ const RECENT: usize = 4;
 /// Byte-string equality compiled inline: targetOrigins are short, and a library call to `bcmp`
 /// costs more than the comparison itself. Strings of 8 to 16 bytes (most origins) take two
 /// overlapping 8-byte loads from each side.
-#[inline]
+#[inline(always)]
 pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {

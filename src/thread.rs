@@ -46,6 +46,7 @@ struct Hot {
     listeners: Cell<*const ListenerRef>,
     listeners_len: Cell<usize>,
     sync: Cell<bool>,
+    plain: Cell<bool>,
 }
 
 /// The version cell of empty entries (never read: no handle equals an empty entry's 0).
@@ -63,6 +64,8 @@ struct View {
     listeners: *const ListenerRef,
     listeners_len: usize,
     sync: bool,
+    /// Every listener is plain (no destroy function, no allow-list): see `post_fast`.
+    plain: bool,
 }
 
 impl View {
@@ -81,6 +84,7 @@ impl View {
             listeners: listeners.as_ptr(),
             listeners_len: listeners.len(),
             sync: snapshot.mode == pm_dispatch_mode::PM_DISPATCH_SYNC,
+            plain: listeners.iter().all(|l| l.is_plain()),
         }
     }
 }
@@ -97,6 +101,7 @@ impl Hot {
             listeners: Cell::new(std::ptr::NonNull::dangling().as_ptr()),
             listeners_len: Cell::new(0),
             sync: Cell::new(true),
+            plain: Cell::new(true),
         }
     }
 
@@ -110,6 +115,7 @@ impl Hot {
         self.listeners.set(view.listeners);
         self.listeners_len.set(view.listeners_len);
         self.sync.set(view.sync);
+        self.plain.set(view.plain);
     }
 
     #[inline]
@@ -121,6 +127,7 @@ impl Hot {
             listeners: self.listeners.get(),
             listeners_len: self.listeners_len.get(),
             sync: self.sync.get(),
+            plain: self.plain.get(),
         }
     }
 
@@ -177,6 +184,17 @@ pub fn with_state<R>(f: impl FnOnce(&ThreadState) -> R) -> R {
     STATE.with(f)
 }
 
+/// This thread's state for as long as `call` (a local of the caller's frame) lives, or None if
+/// the thread is exiting and its state is gone. Never panics.
+#[inline(always)]
+pub fn current(call: &()) -> Option<&ThreadState> {
+    let _ = call;
+    let state: *const ThreadState = STATE.try_with(|s| s as *const ThreadState).ok()?;
+    // SAFETY: a thread's thread-locals live until its TLS destructors run, and one is not
+    // dropped while code running on the thread (a frame that holds `call`) can still reach it.
+    Some(unsafe { &*state })
+}
+
 /// One level of dispatch on this thread; dropping it leaves the level.
 pub struct DepthGuard<'a>(&'a ThreadState);
 
@@ -190,6 +208,18 @@ impl ThreadState {
         }
         self.depth.set(depth + 1);
         Ok(DepthGuard(self))
+    }
+
+    /// Enters a dispatch level if that stays within the limit (no error value: the caller
+    /// falls back to a path that reports it).
+    #[inline]
+    pub fn try_enter_depth(&self) -> Option<DepthGuard<'_>> {
+        let depth = self.depth.get();
+        if depth >= PM_MAX_DISPATCH_DEPTH {
+            return None;
+        }
+        self.depth.set(depth + 1);
+        Some(DepthGuard(self))
     }
 
     /// Parses a targetOrigin through this thread's cache and runs `f` on it (see
@@ -433,6 +463,14 @@ impl<'s> Pinned<'s> {
         // (entries, then graveyard) while this pin scope is open; lists are never mutated once
         // shared (copy-on-write). An empty list's pointer is dangling but aligned.
         unsafe { std::slice::from_raw_parts(self.hot.listeners, self.hot.listeners_len) }
+    }
+
+    /// True when a post can run every listener with [`Listener::call_plain`](crate::listener::Listener::call_plain):
+    /// the window is in SYNC mode and none of its listeners has a destroy function or an
+    /// allow-list.
+    #[inline]
+    pub fn plain_sync(&self) -> bool {
+        self.hot.sync & self.hot.plain
     }
 
     #[inline]

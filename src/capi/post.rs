@@ -89,9 +89,13 @@ pub unsafe extern "C" fn pm_post_message(
     data_len: usize,
     target_origin: *const c_char,
 ) -> pm_result {
+    // SAFETY: forwarded caller contract.
+    if unsafe { post_plain(source, target, data, data_len, target_origin) } {
+        return pm_result::PM_OK;
+    }
     // SAFETY: forwarded caller contract, with an empty transfer list.
     unsafe {
-        post(
+        post_checked(
             source,
             target,
             data,
@@ -129,83 +133,8 @@ pub unsafe extern "C" fn pm_post_message_transfer(
     transfer_len: usize,
 ) -> pm_result {
     // SAFETY: forwarded caller contract.
-    unsafe {
-        post(
-            source,
-            target,
-            data,
-            data_len,
-            target_origin,
-            transfer,
-            transfer_len,
-        )
-    }
-}
-
-/// Both post exports, inside the panic boundary.
-///
-/// # Safety
-/// As for `pm_post_message_transfer`.
-#[inline(always)]
-unsafe fn post(
-    source: *mut pm_window,
-    target: *mut pm_window,
-    data: *const u8,
-    data_len: usize,
-    target_origin: *const c_char,
-    transfer: *const *mut pm_port,
-    transfer_len: usize,
-) -> pm_result {
-    // SAFETY: forwarded caller contract.
-    boundary(move || unsafe {
-        post_any(
-            source,
-            target,
-            data,
-            data_len,
-            target_origin,
-            transfer,
-            transfer_len,
-        )
-    })
-}
-
-/// The common case (plainly valid arguments, no transfer list, both windows cached, a matching
-/// targetOrigin) goes through [`dispatch::post_fast`] with no error plumbing; everything else
-/// through [`post_checked`].
-///
-/// # Safety
-/// As for `pm_post_message_transfer`.
-#[inline(always)]
-unsafe fn post_any(
-    source: *mut pm_window,
-    target: *mut pm_window,
-    data: *const u8,
-    data_len: usize,
-    target_origin: *const c_char,
-    transfer: *const *mut pm_port,
-    transfer_len: usize,
-) -> Result<pm_result, Error> {
-    if transfer_len == 0
-        && let (Some(src), Some(dst)) = (
-            Handle::from_raw(source as usize),
-            Handle::from_raw(target as usize),
-        )
-        && !target_origin.is_null()
-        && (!data.is_null() || data_len == 0)
-        && data_len <= isize::MAX as usize
-    {
-        // SAFETY: caller contract; both pointers checked above (an empty slice from NULL is
-        // never read).
-        let (data, origin) = unsafe {
-            (
-                plain_slice(data, data_len),
-                CStr::from_ptr(target_origin).to_bytes(),
-            )
-        };
-        if dispatch::post_fast(src, dst, data, origin) {
-            return Ok(pm_result::PM_OK);
-        }
+    if transfer_len == 0 && unsafe { post_plain(source, target, data, data_len, target_origin) } {
+        return pm_result::PM_OK;
     }
     // SAFETY: forwarded caller contract.
     unsafe {
@@ -219,6 +148,43 @@ unsafe fn post_any(
             transfer_len,
         )
     }
+}
+
+/// The common case, outside the panic boundary: plainly valid arguments and whatever
+/// [`dispatch::post_fast`] accepts (which cannot panic). Returns true when it delivered the
+/// message, false (having done nothing) when [`post_checked`] must decide.
+///
+/// # Safety
+/// As for `pm_post_message`.
+#[inline(always)]
+unsafe fn post_plain(
+    source: *mut pm_window,
+    target: *mut pm_window,
+    data: *const u8,
+    data_len: usize,
+    target_origin: *const c_char,
+) -> bool {
+    let (Some(src), Some(dst)) = (
+        Handle::from_raw(source as usize),
+        Handle::from_raw(target as usize),
+    ) else {
+        return false;
+    };
+    if target_origin.is_null()
+        || (data.is_null() && data_len != 0)
+        || data_len > isize::MAX as usize
+    {
+        return false;
+    }
+    // SAFETY: caller contract; both pointers checked above (an empty slice from NULL is never
+    // read).
+    let (data, origin) = unsafe {
+        (
+            plain_slice(data, data_len),
+            CStr::from_ptr(target_origin).to_bytes(),
+        )
+    };
+    dispatch::post_fast(src, dst, data, origin)
 }
 
 /// `data` as a slice; NULL (with length 0) is the empty slice.
@@ -235,7 +201,7 @@ unsafe fn plain_slice<'a>(data: *const u8, len: usize) -> &'a [u8] {
     }
 }
 
-/// A post with every argument checked and every outcome reported.
+/// A post with every argument checked and every outcome reported, inside the panic boundary.
 ///
 /// # Safety
 /// As for `pm_post_message_transfer`.
@@ -248,21 +214,23 @@ unsafe fn post_checked(
     target_origin: *const c_char,
     transfer: *const *mut pm_port,
     transfer_len: usize,
-) -> Result<pm_result, Error> {
-    let source = handle_arg(source, "source")?;
-    let target = handle_arg(target, "target")?;
-    // SAFETY: caller contract.
-    let data = unsafe { data_arg(data, data_len, "data") }?;
-    // SAFETY: caller contract.
-    let target_origin = unsafe { c_bytes(target_origin, "target_origin") }?;
-    // SAFETY: caller contract.
-    let transfer = unsafe { transfer_arg(transfer, transfer_len) }?;
-    let delivery = dispatch::post(source, target, data, target_origin, &transfer)?;
-    if delivery == Delivery::Dropped {
-        crate::error::set_last_status(
-            pm_result::PM_DROPPED,
-            c"message dropped: targetOrigin does not match the target window's origin",
-        );
-    }
-    Ok(delivery.code())
+) -> pm_result {
+    boundary(|| {
+        let source = handle_arg(source, "source")?;
+        let target = handle_arg(target, "target")?;
+        // SAFETY: caller contract.
+        let data = unsafe { data_arg(data, data_len, "data") }?;
+        // SAFETY: caller contract.
+        let target_origin = unsafe { c_bytes(target_origin, "target_origin") }?;
+        // SAFETY: caller contract.
+        let transfer = unsafe { transfer_arg(transfer, transfer_len) }?;
+        let delivery = dispatch::post(source, target, data, target_origin, &transfer)?;
+        if delivery == Delivery::Dropped {
+            crate::error::set_last_status(
+                pm_result::PM_DROPPED,
+                c"message dropped: targetOrigin does not match the target window's origin",
+            );
+        }
+        Ok(delivery.code())
+    })
 }
