@@ -149,6 +149,8 @@ typedef struct bench_case {
 static pm_message_event direct_event;
 static void (*volatile direct_fn)(const pm_message_event *, void *) = on_msg;
 
+static void destroy_nothing(void *ud) { (void)ud; }
+
 static void drop_handler(const pm_drop_event *e, void *ud) {
     (void)e;
     (void)ud;
@@ -521,6 +523,10 @@ int main(int argc, char **argv) {
     if (pm_channel_new(powner, &p1, &p2) != PM_OK) die("pm_channel_new failed");
     if (pm_port_add_listener(p2, on_msg, NULL) == 0) die("pm_port_add_listener failed");
 
+    /* A listener added with a destroy function, as the C++ and Python wrappers add theirs. */
+    pm_window *ddst = new_window(URL_DST);
+    if (pm_add_listener_full(ddst, on_msg, NULL, destroy_nothing) == 0) die("pm_add_listener_full");
+
     pm_window *bwin = new_window(URL_DST);
     pm_broadcast *sender = pm_broadcast_new(bwin, "bench");
     if (!sender) die("pm_broadcast_new failed");
@@ -569,6 +575,10 @@ int main(int argc, char **argv) {
     c_big.name = "post, 1 MiB payload";
     c_big.data = big;
     c_big.len = big_len;
+    bench_case c_destroy = c_exact;
+    c_destroy.key = "destroy";
+    c_destroy.name = "post, 1 listener with a destroy function";
+    c_destroy.dst = ddst;
     bench_case c_nohandler = c_exact;
     c_nohandler.key = "nohandler";
     c_nohandler.name = "post, drop handler NOT set";
@@ -605,7 +615,7 @@ int main(int argc, char **argv) {
 #endif
 
     bench_case *phase_a[] = {&c_direct, &c_exact,     &c_star,    &c_slash, &c_path,
-                             &c_l10,    &c_l100,      &c_big,     &c_nohandler,
+                             &c_l10,    &c_l100,      &c_destroy, &c_big,     &c_nohandler,
                              &c_handler, &c_queued,   &c_port,    &c_bcast, &c_glib};
     int na = (int)(sizeof phase_a / sizeof phase_a[0]) - (have_glib ? 0 : 1);
     if (list || only) {
@@ -627,7 +637,7 @@ int main(int argc, char **argv) {
      * so that a slow spell of the machine does not fall on one side only. */
     fprintf(stderr, "bench: 10 vs %ld live windows...\n", WINDOWS_BIG);
     /* Free phase A's windows so that only the 10 below are live. */
-    pm_window *olds[] = {src, dst, dst10, dst100, same, src_same, qdst, powner, bwin};
+    pm_window *olds[] = {src, dst, dst10, dst100, same, src_same, qdst, powner, ddst, bwin};
     for (size_t i = 0; i < sizeof olds / sizeof olds[0]; i++)
         if (pm_window_free(olds[i]) != PM_OK) die("pm_window_free failed");
     pm_window *small[10];
@@ -782,6 +792,7 @@ int main(int argc, char **argv) {
     row("  per extra listener, 1 -> 10   (t10-t1)/9", per10, per10 / d, "", tgt, per10 <= d + 3.0);
     row("  per extra listener, 1 -> 100  (t100-t1)/99", per100, per100 / d, "", tgt,
         per100 <= d + 3.0);
+    crow(&c_destroy, c_destroy.ns / e, "info (ratio to exact post; C++/Python listeners)", -1);
 
     section("payload");
     crow(&c_big, c_big.ns / e, "<= 1.2x 11 B (no copy)", c_big.ns / e <= 1.2);

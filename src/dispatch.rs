@@ -49,49 +49,88 @@ enum Plan {
 }
 
 /// The common case of a post, done with the least work: both windows cached and unchanged, the
-/// target in SYNC mode with only plain listeners (no destroy function, no allow-list), a
-/// targetOrigin that matches (the target's origin spelled exactly, `"*"`, `"/"`, or a string
-/// parsed recently on this thread), and room below the depth limit. Returns false, having done
-/// nothing, in every other case, and [`post`] then decides (and reports) with the full rules;
-/// the two agree on what is delivered.
+/// target in SYNC mode with no allow-list listener, a targetOrigin that matches (the target's
+/// origin spelled exactly, `"*"`, `"/"`, or a string parsed recently on this thread), and room
+/// below the depth limit. Returns false, having done nothing, in every other case; then
+/// [`post_cached`] or [`post`] decide (and report) with the full rules, and all three agree on
+/// what is delivered.
 ///
 /// It runs outside the exports' panic boundary (which would cost a tenth of a post), so nothing
 /// here may panic: the thread state is reached with `try_with`, the depth is checked without an
-/// error value, plain listeners are one load and a C call, and the one step with a lock-like
+/// error value, listeners are called with atomics and C calls only (a target whose listeners
+/// all lack a destroy function gets the tightest loop), and the one step with a lock-like
 /// borrow ([`matches_recent`]) catches its own panics.
 #[inline(always)]
 pub fn post_fast(source: Handle, target: Handle, data: &[u8], target_origin: &[u8]) -> bool {
+    post_if_cached::<true>(source, target, data, target_origin)
+}
+
+/// [`post_fast`] for targets with allow-list listeners: the same checks, then each listener's
+/// full call with drop reports. Runs inside the panic boundary.
+#[inline(never)]
+pub fn post_cached(source: Handle, target: Handle, data: &[u8], target_origin: &[u8]) -> bool {
+    post_if_cached::<false>(source, target, data, target_origin)
+}
+
+/// Both of the above; `UNFILTERED` selects the panic-free variant, for targets whose listeners
+/// have no allow-list.
+#[inline(always)]
+fn post_if_cached<const UNFILTERED: bool>(
+    source: Handle,
+    target: Handle,
+    data: &[u8],
+    target_origin: &[u8],
+) -> bool {
     let call = ();
     let Some(state) = thread::current(&call) else {
         return false;
     };
-    {
-        let pins = state.pin_scope();
-        let Some(src) = pins.cached(source) else {
-            return false;
-        };
-        let Some(dst) = pins.cached(target) else {
-            return false;
-        };
-        if !dst.plain_sync() {
-            return false;
-        }
-        let matched = dst.is_serialized_as(target_origin)
-            || target_origin == b"*"
-            || (target_origin == b"/" && src.same_origin(&dst))
-            || matches_recent(state, target_origin, src.origin_key(), dst.origin_key());
-        if !matched {
-            return false;
-        }
-        let Some(_depth) = state.try_enter_depth() else {
-            return false;
-        };
-        let event = window_event(data, src.origin_c_ptr(), Some(source), Some(target));
-        for listener in dst.listeners() {
-            listener.call_plain(&event);
-        }
-        true
+    let pins = state.pin_scope();
+    let Some(src) = pins.cached(source) else {
+        return false;
+    };
+    let Some(dst) = pins.cached(target) else {
+        return false;
+    };
+    if dst.mode() != pm_dispatch_mode::PM_DISPATCH_SYNC || (UNFILTERED && !dst.unfiltered()) {
+        return false;
     }
+    let matched = dst.is_serialized_as(target_origin)
+        || target_origin == b"*"
+        || (target_origin == b"/" && src.same_origin(&dst))
+        || matches_recent(state, target_origin, src.origin_key(), dst.origin_key());
+    if !matched {
+        return false;
+    }
+    let Some(_depth) = state.try_enter_depth() else {
+        return false;
+    };
+    if UNFILTERED {
+        let event = window_event(data, src.origin_c_ptr(), Some(source), Some(target));
+        if dst.plain() {
+            for listener in dst.listeners() {
+                listener.call_plain(&event);
+            }
+        } else {
+            for listener in dst.listeners() {
+                listener.call_unfiltered(&event);
+            }
+        }
+    } else {
+        let event = window_event(data, src.origin_c_ptr(), Some(source), Some(target));
+        deliver(dst.listeners(), &event, Some(src.origin_key()), || {
+            report_window_drop(
+                pm_drop_reason::PM_DROP_FILTERED,
+                source,
+                target,
+                src.origin_c_ptr(),
+                dst.origin_c_ptr(),
+                target_origin,
+                data.len(),
+            )
+        });
+    }
+    true
 }
 
 /// Whether `target_origin` is a string this thread parsed recently and it matches (the fast

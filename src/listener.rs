@@ -129,6 +129,12 @@ impl Listener {
         self.extras.is_none()
     }
 
+    /// True for a listener without an allow-list (fixed for life):
+    /// [`call_unfiltered`](Self::call_unfiltered) can call it.
+    pub fn is_unfiltered(&self) -> bool {
+        self.extras.as_ref().is_none_or(|e| e.allowed.is_none())
+    }
+
     /// Calls a plain listener (see [`is_plain`](Self::is_plain); the caller checks) unless it
     /// has been removed. One atomic load and the call: nothing here can panic.
     #[inline(always)]
@@ -137,6 +143,18 @@ impl Listener {
             // SAFETY: `callback` is a non-NULL C function pointer given to us for this purpose;
             // `event` is valid for the duration of the call.
             unsafe { (self.callback)(event, self.user_data) };
+        }
+    }
+
+    /// Calls a listener without an allow-list (see [`is_unfiltered`](Self::is_unfiltered); the
+    /// caller checks) unless it has been removed. Atomics and C calls only: nothing here can
+    /// panic.
+    #[inline(always)]
+    pub fn call_unfiltered(&self, event: &pm_message_event) {
+        if self.extras.is_none() {
+            self.call_plain(event);
+        } else {
+            self.call_counted(event);
         }
     }
 
@@ -158,6 +176,13 @@ impl Listener {
                 Called::Filtered
             };
         }
+        self.call_counted(event)
+    }
+
+    /// A call of a listener past its allow-list: counted when it has a destroy function, so
+    /// that destroy can wait for the last running call. Atomics and C calls only (no panics).
+    #[inline(never)]
+    fn call_counted(&self, event: &pm_message_event) -> Called {
         if self.state.load(Ordering::Relaxed) & COUNTED == 0 {
             if self.is_removed() {
                 return Called::Removed;

@@ -47,6 +47,7 @@ struct Hot {
     listeners_len: Cell<usize>,
     sync: Cell<bool>,
     plain: Cell<bool>,
+    unfiltered: Cell<bool>,
 }
 
 /// The version cell of empty entries (never read: no handle equals an empty entry's 0).
@@ -66,6 +67,8 @@ struct View {
     sync: bool,
     /// Every listener is plain (no destroy function, no allow-list): see `post_fast`.
     plain: bool,
+    /// No listener has an allow-list.
+    unfiltered: bool,
 }
 
 impl View {
@@ -85,6 +88,7 @@ impl View {
             listeners_len: listeners.len(),
             sync: snapshot.mode == pm_dispatch_mode::PM_DISPATCH_SYNC,
             plain: listeners.iter().all(|l| l.is_plain()),
+            unfiltered: listeners.iter().all(|l| l.is_unfiltered()),
         }
     }
 }
@@ -102,6 +106,7 @@ impl Hot {
             listeners_len: Cell::new(0),
             sync: Cell::new(true),
             plain: Cell::new(true),
+            unfiltered: Cell::new(true),
         }
     }
 
@@ -116,6 +121,7 @@ impl Hot {
         self.listeners_len.set(view.listeners_len);
         self.sync.set(view.sync);
         self.plain.set(view.plain);
+        self.unfiltered.set(view.unfiltered);
     }
 
     #[inline]
@@ -128,6 +134,7 @@ impl Hot {
             listeners_len: self.listeners_len.get(),
             sync: self.sync.get(),
             plain: self.plain.get(),
+            unfiltered: self.unfiltered.get(),
         }
     }
 
@@ -304,9 +311,9 @@ impl ThreadState {
     #[cold]
     fn bury(&self) {
         self.graves.set(false);
-        // Dropping snapshots runs no callbacks (listeners are destroyed only by removal).
-        let graves = std::mem::take(&mut self.cache.borrow_mut().graveyard);
-        drop(graves);
+        // Dropping snapshots runs no callbacks (listeners are destroyed only by removal), so
+        // they can go while the cache is borrowed; the graveyard keeps its buffer for next time.
+        self.cache.borrow_mut().graveyard.clear();
     }
 }
 
@@ -465,12 +472,18 @@ impl<'s> Pinned<'s> {
         unsafe { std::slice::from_raw_parts(self.hot.listeners, self.hot.listeners_len) }
     }
 
-    /// True when a post can run every listener with [`Listener::call_plain`](crate::listener::Listener::call_plain):
-    /// the window is in SYNC mode and none of its listeners has a destroy function or an
-    /// allow-list.
+    /// True when none of the listeners has an allow-list, so a post can run each with
+    /// [`Listener::call_unfiltered`](crate::listener::Listener::call_unfiltered).
     #[inline]
-    pub fn plain_sync(&self) -> bool {
-        self.hot.sync & self.hot.plain
+    pub fn unfiltered(&self) -> bool {
+        self.hot.unfiltered
+    }
+
+    /// True when every listener is plain (no destroy function, no allow-list), so a post can
+    /// run each with [`Listener::call_plain`](crate::listener::Listener::call_plain).
+    #[inline]
+    pub fn plain(&self) -> bool {
+        self.hot.plain
     }
 
     #[inline]
