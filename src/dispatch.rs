@@ -477,3 +477,118 @@ pub fn set_ports(event: &mut pm_message_event, handles: &[*mut pm_port]) {
 
 /// Ports given to a receiver, as C pointers.
 pub type PortHandles = Vec<*mut pm_port>;
+
+#[cfg(test)]
+mod tests {
+    //! Which path a post takes. Each test runs on its own thread, so its window cache starts
+    //! empty.
+    use super::*;
+    use crate::listener::Listener;
+    use crate::origin::TargetOrigin;
+    use std::ffi::c_void;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    unsafe extern "C" fn count(_: *const pm_message_event, ud: *mut c_void) {
+        // SAFETY: every test passes a counter that outlives its windows.
+        unsafe { &*(ud as *const AtomicUsize) }.fetch_add(1, Ordering::SeqCst);
+    }
+
+    unsafe extern "C" fn no_destroy(_: *mut c_void) {}
+
+    fn ud(counter: &AtomicUsize) -> *mut c_void {
+        counter as *const AtomicUsize as *mut c_void
+    }
+
+    fn slow(source: Handle, target: Handle, target_origin: &[u8]) -> Delivery {
+        post(source, target, b"hi", target_origin, &[]).expect("post")
+    }
+
+    #[test]
+    fn the_fast_path_serves_cached_windows_until_one_changes() {
+        let calls = AtomicUsize::new(0);
+        let a = window::create("http://127.0.0.1/").unwrap();
+        let b = window::create("http://localhost/").unwrap();
+        window::add_listener(b, Listener::shared(count, ud(&calls), None)).unwrap();
+        assert!(!post_fast(a, b, b"hi", b"*"), "nothing is cached yet");
+        assert_eq!(slow(a, b, b"*"), Delivery::Delivered);
+        for origin in [&b"*"[..], b"http://localhost", b"http://localhost/page?x"] {
+            if origin.len() > 16 {
+                slow(a, b, origin); // parsed once, then matched from the recent strings
+            }
+            assert!(
+                post_fast(a, b, b"hi", origin),
+                "{:?}",
+                String::from_utf8_lossy(origin)
+            );
+        }
+        assert!(
+            !post_fast(a, b, b"hi", b"http://127.0.0.1"),
+            "a mismatch is the slow path's"
+        );
+        window::add_listener(b, Listener::shared(count, ud(&calls), None)).unwrap();
+        assert!(!post_fast(a, b, b"hi", b"*"), "the target changed");
+        slow(a, b, b"*");
+        assert!(post_fast(a, b, b"hi", b"*"));
+        let before = calls.load(Ordering::SeqCst);
+        assert!(post_fast(a, b, b"hi", b"*"));
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            before + 2,
+            "both listeners ran"
+        );
+        window::free(a).unwrap();
+        window::free(b).unwrap();
+    }
+
+    #[test]
+    fn destroy_functions_take_the_fast_path_and_allow_lists_do_not() {
+        let calls = AtomicUsize::new(0);
+        let a = window::create("http://127.0.0.1/").unwrap();
+        let counted = window::create("http://localhost/").unwrap();
+        let filtered = window::create("http://localhost/").unwrap();
+        let listener = Listener::shared(count, ud(&calls), Some(no_destroy));
+        window::add_listener(counted, listener).unwrap();
+        let allowed = TargetOrigin::parse("http://127.0.0.1").unwrap();
+        let listener =
+            Listener::with_allow_list(count, ud(&calls), None, Some(Box::new([allowed])));
+        window::add_listener(filtered, listener).unwrap();
+        for target in [counted, filtered] {
+            slow(a, target, b"*");
+        }
+        assert!(post_fast(a, counted, b"hi", b"*"));
+        assert!(!post_fast(a, filtered, b"hi", b"*"));
+        assert!(post_cached(a, filtered, b"hi", b"*"));
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        for w in [a, counted, filtered] {
+            window::free(w).unwrap();
+        }
+    }
+
+    #[test]
+    fn windows_whose_handles_collide_stay_cached_together() {
+        // Windows until two handles fall in the same cache entry (raw handle mod 64).
+        let mut windows = Vec::new();
+        let (a, b) = loop {
+            let w = window::create("http://localhost/").unwrap();
+            if let Some(&v) = windows
+                .iter()
+                .find(|v: &&Handle| v.to_raw() % 64 == w.to_raw() % 64)
+            {
+                break (v, w);
+            }
+            windows.push(w);
+        };
+        windows.push(b);
+        slow(a, b, b"*");
+        assert!(
+            post_fast(a, b, b"hi", b"*"),
+            "the target went to the neighbour entry"
+        );
+        slow(b, a, b"*");
+        assert!(post_fast(b, a, b"hi", b"*"));
+        assert!(post_fast(a, b, b"hi", b"*"));
+        for w in windows {
+            window::free(w).unwrap();
+        }
+    }
+}
