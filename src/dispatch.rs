@@ -95,9 +95,7 @@ fn post_if_cached<const UNFILTERED: bool>(
     if dst.mode() != pm_dispatch_mode::PM_DISPATCH_SYNC || (UNFILTERED && !dst.unfiltered()) {
         return false;
     }
-    let matched = dst.is_serialized_as(target_origin)
-        || target_origin == b"*"
-        || (target_origin == b"/" && src.same_origin(&dst))
+    let matched = quick_match(target_origin, &src, &dst)
         || matches_recent(state, target_origin, src.origin_key(), dst.origin_key());
     if !matched {
         return false;
@@ -131,6 +129,16 @@ fn post_if_cached<const UNFILTERED: bool>(
         });
     }
     true
+}
+
+/// Whether `target_origin` matches without parsing: it is the target's origin spelled exactly,
+/// `"*"`, or `"/"` between windows of the same origin. (A tuple origin's serialization parses
+/// back to the same origin; an opaque origin has no spelling.)
+#[inline(always)]
+fn quick_match(target_origin: &[u8], src: &thread::Pinned<'_>, dst: &thread::Pinned<'_>) -> bool {
+    dst.is_serialized_as(target_origin)
+        || target_origin == b"*"
+        || (target_origin == b"/" && src.same_origin(dst))
 }
 
 /// Whether `target_origin` is a string this thread parsed recently and it matches (the fast
@@ -193,16 +201,21 @@ pub fn post(
         let (src, dst) = pins.pair(source, target);
         let src = src.ok_or_else(|| Error::invalid_handle("source window"))?;
         let dst = dst.ok_or_else(|| Error::invalid_handle("target window"))?;
-        let plan = state.with_target_origin(target_origin, |parsed| match dst.mode() {
-            pm_dispatch_mode::PM_DISPATCH_QUEUED => Plan::Queue(parsed.clone()),
-            pm_dispatch_mode::PM_DISPATCH_SYNC => {
-                if parsed.matches(src.origin_key(), dst.origin_key()) {
-                    Plan::Sync
-                } else {
-                    Plan::Mismatch
+        let sync = dst.mode() == pm_dispatch_mode::PM_DISPATCH_SYNC;
+        let plan = if sync && quick_match(target_origin, &src, &dst) {
+            Plan::Sync
+        } else {
+            state.with_target_origin(target_origin, |parsed| match dst.mode() {
+                pm_dispatch_mode::PM_DISPATCH_QUEUED => Plan::Queue(parsed.clone()),
+                pm_dispatch_mode::PM_DISPATCH_SYNC => {
+                    if parsed.matches(src.origin_key(), dst.origin_key()) {
+                        Plan::Sync
+                    } else {
+                        Plan::Mismatch
+                    }
                 }
-            }
-        })?;
+            })?
+        };
         let report = |reason, target_doc: *const std::ffi::c_char| {
             report_window_drop(
                 reason,
