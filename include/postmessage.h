@@ -580,7 +580,9 @@ enum pm_result pm_post_message_transfer(struct pm_window *source,
  * This thread's last failure message, or "" if no call on this thread has failed.
  *
  * The string is owned by the library and stays valid until the next failing call on this thread.
- * Never returns NULL. (A post that returns `PM_DROPPED` also records why.)
+ * Never returns NULL. (A post that returns `PM_DROPPED` also records why.) Messages longer than
+ * 511 bytes are cut after a whole UTF-8 character and end in "...". It works on a thread that
+ * is exiting too (from TLS or pthread-key destructors).
  */
 const char *pm_last_error(void);
 

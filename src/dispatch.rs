@@ -196,25 +196,84 @@ pub fn post(
     target_origin: &[u8],
     transfer: &[Handle],
 ) -> Result<Delivery, Error> {
-    thread::with_state(|state| {
-        let pins = state.pin_scope();
-        let (src, dst) = pins.pair(source, target);
+    let call = ();
+    match thread::current(&call) {
+        Some(state) => {
+            let pins = state.pin_scope();
+            let (src, dst) = pins.pair(source, target);
+            let message = Message {
+                source,
+                target,
+                data,
+                target_origin,
+                transfer,
+            };
+            message.post(src, dst, Some(state))
+        }
+        // The thread is exiting (a post from a TLS or pthread-key destructor) and its cache is
+        // gone: the same steps on snapshots owned here.
+        None => {
+            let (src, dst) = (thread::Owned::load(source), thread::Owned::load(target));
+            let message = Message {
+                source,
+                target,
+                data,
+                target_origin,
+                transfer,
+            };
+            message.post(
+                src.as_ref().map(thread::Owned::pinned),
+                dst.as_ref().map(thread::Owned::pinned),
+                None,
+            )
+        }
+    }
+}
+
+/// The arguments of a window post.
+struct Message<'a> {
+    source: Handle,
+    target: Handle,
+    data: &'a [u8],
+    target_origin: &'a [u8],
+    transfer: &'a [Handle],
+}
+
+impl Message<'_> {
+    /// The window post message steps on the two windows' snapshots; `state` (None when the
+    /// thread is exiting) caches parsed targetOrigins.
+    fn post(
+        &self,
+        src: Option<thread::Pinned<'_>>,
+        dst: Option<thread::Pinned<'_>>,
+        state: Option<&thread::ThreadState>,
+    ) -> Result<Delivery, Error> {
+        let &Message {
+            source,
+            target,
+            data,
+            target_origin,
+            transfer,
+        } = self;
         let src = src.ok_or_else(|| Error::invalid_handle("source window"))?;
         let dst = dst.ok_or_else(|| Error::invalid_handle("target window"))?;
         let sync = dst.mode() == pm_dispatch_mode::PM_DISPATCH_SYNC;
+        let decide = |parsed: &TargetOrigin| match dst.mode() {
+            pm_dispatch_mode::PM_DISPATCH_QUEUED => Plan::Queue(parsed.clone()),
+            pm_dispatch_mode::PM_DISPATCH_SYNC => {
+                if parsed.matches(src.origin_key(), dst.origin_key()) {
+                    Plan::Sync
+                } else {
+                    Plan::Mismatch
+                }
+            }
+        };
         let plan = if sync && quick_match(target_origin, &src, &dst) {
             Plan::Sync
+        } else if let Some(state) = state {
+            state.with_target_origin(target_origin, decide)?
         } else {
-            state.with_target_origin(target_origin, |parsed| match dst.mode() {
-                pm_dispatch_mode::PM_DISPATCH_QUEUED => Plan::Queue(parsed.clone()),
-                pm_dispatch_mode::PM_DISPATCH_SYNC => {
-                    if parsed.matches(src.origin_key(), dst.origin_key()) {
-                        Plan::Sync
-                    } else {
-                        Plan::Mismatch
-                    }
-                }
-            })?
+            decide(&TargetOrigin::parse_bytes(target_origin)?)
         };
         let report = |reason, target_doc: *const std::ffi::c_char| {
             report_window_drop(
@@ -229,7 +288,7 @@ pub fn post(
         };
         match plan {
             Plan::Sync => {
-                let _depth = match state.enter_depth() {
+                let _depth = match thread::enter_depth() {
                     Ok(guard) => guard,
                     Err(e) => {
                         report(pm_drop_reason::PM_DROP_DEPTH, dst.origin_c_ptr());
@@ -283,7 +342,7 @@ pub fn post(
                 }
             }
         }
-    })
+    }
 }
 
 fn queue_full() -> Error {

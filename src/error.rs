@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::{CStr, c_char};
 
 /// Result of every fallible call. The numeric values are part of the ABI and never change.
 #[allow(non_camel_case_types)]
@@ -88,48 +88,70 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// This thread's last failure: its code and message.
+/// Longest `pm_last_error()` message kept, in bytes; longer ones are cut at a character
+/// boundary and end in "...".
+const MESSAGE_CAP: usize = 512;
+
+/// This thread's last failure: its code and NUL-terminated message. Plain bytes, so the thread
+/// local has no destructor and stays usable while the thread exits (posts from TLS or
+/// pthread-key destructors), and recording a failure allocates nothing.
 struct LastError {
     code: pm_result,
-    message: Cow<'static, CStr>,
+    message: [u8; MESSAGE_CAP],
 }
 
 thread_local! {
     static LAST_ERROR: RefCell<LastError> = const {
         RefCell::new(LastError {
             code: pm_result::PM_OK,
-            message: Cow::Borrowed(c""),
+            message: [0; MESSAGE_CAP],
         })
     };
 }
 
 /// Records a failure as this thread's last error.
 pub fn set_last_error(error: &Error) {
-    // Interior NULs cannot come from our own messages, but strip them rather than panic.
-    let bytes: Vec<u8> = error.message.bytes().filter(|&b| b != 0).collect();
-    let message = Cow::Owned(CString::new(bytes).unwrap_or_default());
-    LAST_ERROR.with(|e| {
-        *e.borrow_mut() = LastError {
-            code: error.code,
-            message,
-        }
-    });
+    set_last(error.code, error.message.as_bytes());
 }
 
-/// Records a non-error outcome worth explaining (e.g. `PM_DROPPED`) without allocating.
+/// Records a non-error outcome worth explaining (e.g. `PM_DROPPED`).
 pub fn set_last_status(code: pm_result, message: &'static CStr) {
+    set_last(code, message.to_bytes());
+}
+
+fn set_last(code: pm_result, text: &[u8]) {
     LAST_ERROR.with(|e| {
-        *e.borrow_mut() = LastError {
-            code,
-            message: Cow::Borrowed(message),
+        let mut e = e.borrow_mut();
+        e.code = code;
+        let message = &mut e.message;
+        // Interior NULs cannot come from our own messages, but drop them rather than cut short.
+        let mut len = 0;
+        for &b in text.iter().filter(|&&b| b != 0) {
+            if len == MESSAGE_CAP - 1 {
+                // Too long: end in "..." after the last whole character that fits.
+                let mut cut = MESSAGE_CAP - 4;
+                while cut > 0 && message[cut] & 0xC0 == 0x80 {
+                    cut -= 1;
+                }
+                message[cut..cut + 3].copy_from_slice(b"...");
+                len = cut + 3;
+                break;
+            }
+            message[len] = b;
+            len += 1;
         }
+        message[len] = 0;
     });
 }
 
 /// This thread's last failure message ("" if none). Valid until the next failing call on this
 /// thread, because only a failure replaces it.
 pub fn last_error_ptr() -> *const c_char {
-    LAST_ERROR.with(|e| e.borrow().message.as_ptr())
+    LAST_ERROR.with(|e| {
+        // SAFETY: only the field's address is taken (no reference is made), and the cell lives
+        // as long as the thread.
+        unsafe { std::ptr::addr_of!((*e.as_ptr()).message) }.cast()
+    })
 }
 
 /// This thread's last failure code (`PM_OK` if none).
@@ -143,4 +165,29 @@ pub fn last_error() -> String {
     unsafe { CStr::from_ptr(last_error_ptr()) }
         .to_string_lossy()
         .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_kept_whole_or_cut_at_a_character_with_an_ellipsis() {
+        set_last_error(&Error::new(pm_result::PM_ERR_SYNTAX, "short \0message"));
+        assert_eq!(last_error(), "short message");
+        assert_eq!(last_error_code(), pm_result::PM_ERR_SYNTAX);
+        let exact = "x".repeat(MESSAGE_CAP - 1);
+        set_last_error(&Error::new(pm_result::PM_ERR_SYNTAX, exact.clone()));
+        assert_eq!(last_error(), exact, "a message that fits is kept whole");
+        // Two-byte characters, so that the cut falls inside one.
+        let long = format!("x{}", "é".repeat(MESSAGE_CAP));
+        set_last_error(&Error::new(pm_result::PM_ERR_UTF8, long.clone()));
+        let kept = last_error();
+        assert!(kept.ends_with("..."), "{kept:?}");
+        assert!(kept.len() < MESSAGE_CAP, "{}", kept.len());
+        assert!(long.starts_with(kept.trim_end_matches("...")));
+        set_last_status(pm_result::PM_DROPPED, c"dropped");
+        assert_eq!(last_error(), "dropped");
+        assert_eq!(last_error_code(), pm_result::PM_DROPPED);
+    }
 }

@@ -212,6 +212,13 @@ impl TargetOrigin {
         }
     }
 
+    /// Parses a targetOrigin argument from C; invalid UTF-8 is `PM_ERR_UTF8`.
+    pub fn parse_bytes(bytes: &[u8]) -> Result<TargetOrigin, Error> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| Error::new(pm_result::PM_ERR_UTF8, "targetOrigin is not valid UTF-8"))?;
+        TargetOrigin::parse(text)
+    }
+
     /// Whether a message from origin `source` may be delivered to a document with origin
     /// `target`.
     #[inline]
@@ -367,10 +374,7 @@ impl TargetOriginCache {
         let parsed = match self.map.get(bytes) {
             Some(hit) => hit.clone(),
             None => {
-                let text = std::str::from_utf8(bytes).map_err(|_| {
-                    Error::new(pm_result::PM_ERR_UTF8, "targetOrigin is not valid UTF-8")
-                })?;
-                let parsed = TargetOrigin::parse(text)?;
+                let parsed = TargetOrigin::parse_bytes(bytes)?;
                 if self.map.len() >= CACHE_CAPACITY {
                     self.map.clear();
                 }

@@ -185,12 +185,6 @@ thread_local! {
     };
 }
 
-/// Runs `f` with this thread's state (one thread-local access for a whole post).
-#[inline]
-pub fn with_state<R>(f: impl FnOnce(&ThreadState) -> R) -> R {
-    STATE.with(f)
-}
-
 /// This thread's state for as long as `call` (a local of the caller's frame) lives, or None if
 /// the thread is exiting and its state is gone. Never panics.
 #[inline(always)]
@@ -324,24 +318,46 @@ impl Drop for DepthGuard<'_> {
     }
 }
 
+thread_local! {
+    /// The dispatch depth once this thread's [`ThreadState`] is gone: posts made from TLS or
+    /// pthread-key destructors while the thread exits. It has no destructor, so it never goes.
+    static EXIT_DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
 /// Current nesting depth on this thread.
 pub fn depth() -> u32 {
-    with_state(|s| s.depth.get())
+    STATE
+        .try_with(|s| s.depth.get())
+        .unwrap_or_else(|_| EXIT_DEPTH.with(Cell::get))
 }
 
 /// Enters a dispatch level on this thread (for paths that do not hold the state already). The
 /// guard must be dropped on this thread.
 pub fn enter_depth() -> Result<ThreadDepthGuard, Error> {
-    with_state(|s| s.enter_depth().map(std::mem::forget))?;
-    Ok(ThreadDepthGuard(PhantomData))
+    match STATE.try_with(|s| s.enter_depth().map(std::mem::forget)) {
+        Ok(entered) => entered.map(|()| ThreadDepthGuard(false, PhantomData)),
+        Err(_) => EXIT_DEPTH.with(|d| {
+            if d.get() >= PM_MAX_DISPATCH_DEPTH {
+                return Err(Error::depth());
+            }
+            d.set(d.get() + 1);
+            Ok(ThreadDepthGuard(true, PhantomData))
+        }),
+    }
 }
 
-/// A dispatch level entered with [`enter_depth`]; not `Send`.
-pub struct ThreadDepthGuard(PhantomData<*const ()>);
+/// A dispatch level entered with [`enter_depth`] (in [`EXIT_DEPTH`] when the flag is set); not
+/// `Send`.
+pub struct ThreadDepthGuard(bool, PhantomData<*const ()>);
 
 impl Drop for ThreadDepthGuard {
     fn drop(&mut self) {
-        with_state(|s| s.depth.set(s.depth.get() - 1));
+        if self.0 {
+            EXIT_DEPTH.with(|d| d.set(d.get() - 1));
+        } else {
+            // The state outlives every dispatch that entered a level in it.
+            let _ = STATE.try_with(|s| s.depth.set(s.depth.get() - 1));
+        }
     }
 }
 
@@ -399,6 +415,26 @@ impl<'s> PinScope<'s> {
             None => self.0.refresh(handle, keep)?,
         };
         Some((index, Pinned::new(view)))
+    }
+}
+
+/// A window's snapshot owned by the caller, for a thread whose cache is gone (it is exiting).
+pub struct Owned(Snapshot);
+
+impl Owned {
+    /// The current snapshot of a live window; None if the handle is not one.
+    pub fn load(handle: Handle) -> Option<Owned> {
+        WINDOWS
+            .with_versioned(handle, |w| Snapshot {
+                origin: w.origin().clone(),
+                listeners: w.listeners().snapshot(),
+                mode: w.mode(),
+            })
+            .map(|(_, _, snapshot)| Owned(snapshot))
+    }
+
+    pub fn pinned(&self) -> Pinned<'_> {
+        Pinned::new(View::of(&self.0))
     }
 }
 

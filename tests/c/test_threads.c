@@ -406,11 +406,71 @@ static void test_depth_per_thread(void) {
   }
 }
 
+/* ---- Posting while a thread exits: from a pthread-key destructor, which glibc runs after the
+ * thread's C++/Rust thread-local destructors, so the library's per-thread state is gone by
+ * then. Posts must still work (uncached), errors must still be reported, and nothing may crash
+ * (this used to abort in pm_last_error() after an earlier error on the thread). */
+
+static pthread_key_t exit_key;
+static pm_window *exit_src, *exit_dst;
+static atomic_int exit_calls;
+static int exit_post_rc = -1, exit_bad_rc = -1, exit_depth_rc = -1;
+static char exit_message[256];
+
+static void exit_listener(const pm_message_event *event, void *user_data) {
+  (void)user_data;
+  atomic_fetch_add(&exit_calls, 1);
+  /* Re-enter while exiting: the depth limit still holds on this thread. */
+  if (event->data_len == 1 && event->data[0] == 'r') {
+    pm_result rc = pm_post_message(exit_src, exit_dst, (const uint8_t *)"r", 1, "*");
+    if (rc != PM_OK) exit_depth_rc = rc; /* the innermost post's refusal */
+  }
+}
+
+static void exit_key_destructor(void *value) {
+  (void)value;
+  exit_post_rc = pm_post_message(exit_src, exit_dst, (const uint8_t *)"x", 1, "http://localhost");
+  exit_bad_rc = pm_post_message(exit_src, NULL, (const uint8_t *)"x", 1, "*");
+  snprintf(exit_message, sizeof exit_message, "%s", pm_last_error());
+  pm_post_message(exit_src, exit_dst, (const uint8_t *)"r", 1, "*");
+}
+
+static void *exiting_thread_main(void *arg) {
+  (void)arg;
+  pthread_setspecific(exit_key, (void *)1);
+  /* Use the library normally first: a cached post and a failure, so that the thread's state
+   * and last error exist (and are destroyed) before the key destructor runs. */
+  CHECK_RC(pm_post_message(exit_src, exit_dst, (const uint8_t *)"x", 1, "*"), PM_OK);
+  CHECK_RC(pm_post_message(NULL, exit_dst, (const uint8_t *)"x", 1, "*"), PM_ERR_NULL_ARGUMENT);
+  return NULL;
+}
+
+static void test_post_while_thread_exits(void) {
+  exit_src = pm_window_new("http://127.0.0.1/");
+  exit_dst = pm_window_new("http://localhost/");
+  REQUIRE(exit_src && exit_dst);
+  CHECK(pm_add_listener(exit_dst, exit_listener, NULL) != 0);
+  REQUIRE(pthread_key_create(&exit_key, exit_key_destructor) == 0);
+  pthread_t t;
+  REQUIRE(pthread_create(&t, NULL, exiting_thread_main, NULL) == 0);
+  pthread_join(t, NULL);
+  CHECK_RC(exit_post_rc, PM_OK);
+  CHECK_RC(exit_bad_rc, PM_ERR_NULL_ARGUMENT);
+  CHECK_STR(exit_message, "target must not be NULL");
+  CHECK_RC(exit_depth_rc, PM_ERR_DEPTH);
+  /* 1 normal post + 1 from the destructor + PM_MAX_DISPATCH_DEPTH nested ones. */
+  CHECK(atomic_load(&exit_calls) == 2 + PM_MAX_DISPATCH_DEPTH);
+  pthread_key_delete(exit_key);
+  CHECK_RC(pm_window_free(exit_src), PM_OK);
+  CHECK_RC(pm_window_free(exit_dst), PM_OK);
+}
+
 int main(void) {
   test_exact_counts();
   test_free_while_posting();
   test_remove_and_navigate_while_posting();
   test_last_error_is_per_thread();
   test_depth_per_thread();
+  test_post_while_thread_exits();
   TEST_EXIT("test_threads");
 }
