@@ -196,31 +196,24 @@ pub fn post(
     target_origin: &[u8],
     transfer: &[Handle],
 ) -> Result<Delivery, Error> {
+    let message = Message {
+        source,
+        target,
+        data,
+        target_origin,
+        transfer,
+    };
     let call = ();
     match thread::current(&call) {
         Some(state) => {
             let pins = state.pin_scope();
             let (src, dst) = pins.pair(source, target);
-            let message = Message {
-                source,
-                target,
-                data,
-                target_origin,
-                transfer,
-            };
             message.post(src, dst, Some(state))
         }
         // The thread is exiting (a post from a TLS or pthread-key destructor) and its cache is
         // gone: the same steps on snapshots owned here.
         None => {
             let (src, dst) = (thread::Owned::load(source), thread::Owned::load(target));
-            let message = Message {
-                source,
-                target,
-                data,
-                target_origin,
-                transfer,
-            };
             message.post(
                 src.as_ref().map(thread::Owned::pinned),
                 dst.as_ref().map(thread::Owned::pinned),

@@ -89,13 +89,9 @@ pub unsafe extern "C" fn pm_post_message(
     data_len: usize,
     target_origin: *const c_char,
 ) -> pm_result {
-    // SAFETY: forwarded caller contract.
-    if unsafe { post_plain(source, target, data, data_len, target_origin) } {
-        return pm_result::PM_OK;
-    }
     // SAFETY: forwarded caller contract, with an empty transfer list.
     unsafe {
-        post_checked(
+        post(
             source,
             target,
             data,
@@ -124,6 +120,34 @@ pub unsafe extern "C" fn pm_post_message(
 /// As for `pm_post_message`; `transfer` is NULL or points to `transfer_len` readable pointers.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pm_post_message_transfer(
+    source: *mut pm_window,
+    target: *mut pm_window,
+    data: *const u8,
+    data_len: usize,
+    target_origin: *const c_char,
+    transfer: *const *mut pm_port,
+    transfer_len: usize,
+) -> pm_result {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        post(
+            source,
+            target,
+            data,
+            data_len,
+            target_origin,
+            transfer,
+            transfer_len,
+        )
+    }
+}
+
+/// Both post exports: [`post_plain`] when it can, else [`post_checked`].
+///
+/// # Safety
+/// As for `pm_post_message_transfer`.
+#[inline(always)]
+unsafe fn post(
     source: *mut pm_window,
     target: *mut pm_window,
     data: *const u8,
