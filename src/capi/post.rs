@@ -211,13 +211,13 @@ unsafe fn post_plain(
     dispatch::post_fast(src, dst, data, origin)
 }
 
-/// `data` as a slice; NULL (with length 0) is the empty slice.
+/// `data` as a slice; length 0 (NULL allowed) is the empty slice.
 ///
 /// # Safety
 /// `data` is NULL with `len` 0, or points to `len` readable bytes; `len <= isize::MAX`.
 #[inline(always)]
 unsafe fn plain_slice<'a>(data: *const u8, len: usize) -> &'a [u8] {
-    if data.is_null() {
+    if len == 0 {
         &[]
     } else {
         // SAFETY: caller contract.
