@@ -30,25 +30,29 @@ pub const PM_MAX_DISPATCH_DEPTH: u32 = 32;
 /// (`index ^ 1`), so that two windows whose handles collide can both stay cached.
 const CACHE_ENTRIES: usize = 64;
 
-/// What a post reads of a cached window: one cache line per entry, each field its own cell so
-/// that a post loads just the fields it uses. The pointers point into the entry's [`Snapshot`].
+/// What a post reads of a cached window, each field its own cell so that a post loads just the
+/// fields it uses; a common post reads only the first cache line. The pointers point into the
+/// entry's [`Snapshot`].
 #[repr(C, align(64))]
 struct Hot {
     /// The window's raw handle; 0 (never a handle) when the entry is empty.
     handle: Cell<usize>,
+    sync: Cell<bool>,
+    plain: Cell<bool>,
+    unfiltered: Cell<bool>,
     /// The window slot's version when the snapshot was taken.
     version: Cell<u64>,
     /// The window slot's version cell (slots never move or go away).
     cell: Cell<&'static AtomicU64>,
     origin_c: Cell<*const c_char>,
     origin_len: Cell<usize>,
-    key: Cell<u64>,
     listeners: Cell<*const ListenerRef>,
     listeners_len: Cell<usize>,
-    sync: Cell<bool>,
-    plain: Cell<bool>,
-    unfiltered: Cell<bool>,
+    /// Past the first cache line: only `"/"` and reparsed targetOrigins need it.
+    key: Cell<u64>,
 }
+
+const _: () = assert!(std::mem::offset_of!(Hot, listeners_len) < 64);
 
 /// The version cell of empty entries (never read: no handle equals an empty entry's 0).
 static NO_CELL: AtomicU64 = AtomicU64::new(0);
