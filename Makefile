@@ -6,6 +6,8 @@
 #                     valgrind; compile the header as C++; run the Python tests if present
 #   make test-python  python3 -m unittest discover -s python/tests -v (if python/tests exists)
 #   make test-loom    loom model tests of the concurrency core (tests/loom.rs; part of `make test`)
+#   make test-tsan    the threaded Rust tests under ThreadSanitizer (needs nightly and its
+#                     rust-src component: rustup component add rust-src --toolchain nightly)
 #   make bench        the benchmark table (benches/run.sh; see README "Performance")
 #   make header       regenerate the committed include/postmessage.h from src/
 #   make install      install the library, headers, pkg-config file and CMake package under
@@ -62,7 +64,7 @@ SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(if $(filter 0,$(VERSION_MINOR))
 SONAME    := libpostmessage.so.$(SOVERSION)
 REALNAME  := libpostmessage.so.$(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 
-.PHONY: all build demo test test-rust test-loom test-c test-cxx test-python test-install header \
+.PHONY: all build demo test test-rust test-loom test-tsan test-c test-cxx test-python test-install header \
         bench clean \
         install uninstall FORCE
 .DELETE_ON_ERROR:
@@ -120,6 +122,12 @@ test-loom:
 	LOOM_MAX_PREEMPTIONS=$(or $(LOOM_MAX_PREEMPTIONS),6) RUSTFLAGS="--cfg loom" \
 	  CARGO_TARGET_DIR=$(or $(CARGO_TARGET_DIR),target)/loom \
 	  $(CARGO) test --release --test loom
+
+# ThreadSanitizer needs std rebuilt with it (-Zbuild-std), so nightly; not part of `make test`.
+test-tsan:
+	RUSTFLAGS="-Zsanitizer=thread" CARGO_TARGET_DIR=$(or $(CARGO_TARGET_DIR),target)/tsan \
+	  $(CARGO) +nightly test -Zbuild-std --target x86_64-unknown-linux-gnu \
+	  --lib --test core --test messaging --test extensions --test stress
 
 test-cxx: $(CXX_CHECK)
 	./$(CXX_CHECK)

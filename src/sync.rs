@@ -5,10 +5,10 @@
 #[cfg(not(loom))]
 pub use parking_lot::{Mutex, RwLock};
 #[cfg(not(loom))]
-pub use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, fence};
+pub use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize};
 
 #[cfg(loom)]
-pub use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, fence};
+pub use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize};
 #[cfg(loom)]
 pub use loom_locks::{Mutex, RwLock};
 
