@@ -103,8 +103,8 @@ fn post_if_cached<const UNFILTERED: bool>(
     let Some(_depth) = state.try_enter_depth() else {
         return false;
     };
+    let event = window_event(data, src.origin_c_ptr(), Some(source), Some(target));
     if UNFILTERED {
-        let event = window_event(data, src.origin_c_ptr(), Some(source), Some(target));
         if dst.plain() {
             for listener in dst.listeners() {
                 listener.call_plain(&event);
@@ -115,7 +115,6 @@ fn post_if_cached<const UNFILTERED: bool>(
             }
         }
     } else {
-        let event = window_event(data, src.origin_c_ptr(), Some(source), Some(target));
         deliver(dst.listeners(), &event, Some(src.origin_key()), || {
             report_window_drop(
                 pm_drop_reason::PM_DROP_FILTERED,
