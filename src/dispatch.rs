@@ -51,9 +51,8 @@ enum Plan {
 /// The common case of a post, done with the least work: both windows cached and unchanged, the
 /// target in SYNC mode with no allow-list listener, a targetOrigin that matches (the target's
 /// origin spelled exactly, `"*"`, `"/"`, or a string parsed recently on this thread), and room
-/// below the depth limit. Returns false, having done nothing, in every other case; then
-/// [`post_cached`] or [`post`] decide (and report) with the full rules, and all three agree on
-/// what is delivered.
+/// below the depth limit. Returns false, having done nothing, in every other case; then [`post`]
+/// decides (and reports) with the full rules, and the two agree on what is delivered.
 ///
 /// It runs outside the exports' panic boundary (which would cost a tenth of a post), so nothing
 /// here may panic: the thread state is reached with `try_with`, the depth is checked without an
@@ -62,25 +61,6 @@ enum Plan {
 /// borrow ([`matches_recent`]) catches its own panics.
 #[inline(always)]
 pub fn post_fast(source: Handle, target: Handle, data: &[u8], target_origin: &[u8]) -> bool {
-    post_if_cached::<true>(source, target, data, target_origin)
-}
-
-/// [`post_fast`] for targets with allow-list listeners: the same checks, then each listener's
-/// full call with drop reports. Runs inside the panic boundary.
-#[inline(never)]
-pub fn post_cached(source: Handle, target: Handle, data: &[u8], target_origin: &[u8]) -> bool {
-    post_if_cached::<false>(source, target, data, target_origin)
-}
-
-/// Both of the above; `UNFILTERED` selects the panic-free variant, for targets whose listeners
-/// have no allow-list.
-#[inline(always)]
-fn post_if_cached<const UNFILTERED: bool>(
-    source: Handle,
-    target: Handle,
-    data: &[u8],
-    target_origin: &[u8],
-) -> bool {
     let call = ();
     let Some(state) = thread::current(&call) else {
         return false;
@@ -92,7 +72,7 @@ fn post_if_cached<const UNFILTERED: bool>(
     let Some(dst) = pins.cached(target) else {
         return false;
     };
-    if dst.mode() != pm_dispatch_mode::PM_DISPATCH_SYNC || (UNFILTERED && !dst.unfiltered()) {
+    if dst.mode() != pm_dispatch_mode::PM_DISPATCH_SYNC || !dst.unfiltered() {
         return false;
     }
     let matched = quick_match(target_origin, &src, &dst)
@@ -104,28 +84,14 @@ fn post_if_cached<const UNFILTERED: bool>(
         return false;
     };
     let event = window_event(data, src.origin_c_ptr(), Some(source), Some(target));
-    if UNFILTERED {
-        if dst.plain() {
-            for listener in dst.listeners() {
-                listener.call_plain(&event);
-            }
-        } else {
-            for listener in dst.listeners() {
-                listener.call_unfiltered(&event);
-            }
+    if dst.plain() {
+        for listener in dst.listeners() {
+            listener.call_plain(&event);
         }
     } else {
-        deliver(dst.listeners(), &event, Some(src.origin_key()), || {
-            report_window_drop(
-                pm_drop_reason::PM_DROP_FILTERED,
-                source,
-                target,
-                src.origin_c_ptr(),
-                dst.origin_c_ptr(),
-                target_origin,
-                data.len(),
-            )
-        });
+        for listener in dst.listeners() {
+            listener.call_unfiltered(&event);
+        }
     }
     true
 }
@@ -621,7 +587,7 @@ mod tests {
         }
         assert!(post_fast(a, counted, b"hi", b"*"));
         assert!(!post_fast(a, filtered, b"hi", b"*"));
-        assert!(post_cached(a, filtered, b"hi", b"*"));
+        assert_eq!(slow(a, filtered, b"*"), Delivery::Delivered);
         assert_eq!(calls.load(Ordering::SeqCst), 4);
         for w in [a, counted, filtered] {
             window::free(w).unwrap();

@@ -246,9 +246,6 @@ unsafe fn post_checked(
         let data = unsafe { data_arg(data, data_len, "data") }?;
         // SAFETY: caller contract.
         let target_origin = unsafe { c_bytes(target_origin, "target_origin") }?;
-        if transfer_len == 0 && dispatch::post_cached(source, target, data, target_origin) {
-            return Ok(pm_result::PM_OK);
-        }
         // SAFETY: caller contract.
         let transfer = unsafe { transfer_arg(transfer, transfer_len) }?;
         let delivery = dispatch::post(source, target, data, target_origin, &transfer)?;
