@@ -108,16 +108,8 @@ impl Listener {
     /// which allow-lists do not apply to).
     #[inline(always)]
     pub fn call(&self, event: &pm_message_event, source_origin: Option<OriginKey<'_>>) -> Called {
-        if self.extras.is_none() {
-            // A plain listener: no destroy function, so nothing waits for its running calls to
-            // end, and no allow-list. Checking the removed flag is all a call needs.
-            if self.state.load(Ordering::Acquire) & REMOVED != 0 {
-                return Called::Removed;
-            }
-            // SAFETY: `callback` is a non-NULL C function pointer given to us for this purpose;
-            // `event` is valid for the duration of the call.
-            unsafe { (self.callback)(event, self.user_data) };
-            return Called::Ran;
+        if self.is_plain() {
+            return self.call_plain(event);
         }
         self.call_with_extras(event, source_origin)
     }
@@ -136,25 +128,28 @@ impl Listener {
     }
 
     /// Calls a plain listener (see [`is_plain`](Self::is_plain); the caller checks) unless it
-    /// has been removed. One atomic load and the call: nothing here can panic.
+    /// has been removed: no destroy function, so nothing waits for its running calls to end, and
+    /// no allow-list. One atomic load and the call: nothing here can panic.
     #[inline(always)]
-    pub fn call_plain(&self, event: &pm_message_event) {
-        if self.state.load(Ordering::Acquire) & REMOVED == 0 {
-            // SAFETY: `callback` is a non-NULL C function pointer given to us for this purpose;
-            // `event` is valid for the duration of the call.
-            unsafe { (self.callback)(event, self.user_data) };
+    pub fn call_plain(&self, event: &pm_message_event) -> Called {
+        if self.state.load(Ordering::Acquire) & REMOVED != 0 {
+            return Called::Removed;
         }
+        // SAFETY: `callback` is a non-NULL C function pointer given to us for this purpose;
+        // `event` is valid for the duration of the call.
+        unsafe { (self.callback)(event, self.user_data) };
+        Called::Ran
     }
 
     /// Calls a listener without an allow-list (see [`is_unfiltered`](Self::is_unfiltered); the
     /// caller checks) unless it has been removed. Atomics and C calls only: nothing here can
     /// panic.
     #[inline(always)]
-    pub fn call_unfiltered(&self, event: &pm_message_event) {
-        if self.extras.is_none() {
-            self.call_plain(event);
+    pub fn call_unfiltered(&self, event: &pm_message_event) -> Called {
+        if self.is_plain() {
+            self.call_plain(event)
         } else {
-            self.call_counted(event);
+            self.call_counted(event)
         }
     }
 

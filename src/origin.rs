@@ -42,16 +42,6 @@ impl TupleOrigin {
     pub fn as_c_ptr(&self) -> *const c_char {
         self.serialized_nul.as_ptr().cast()
     }
-
-    /// Whether `target_origin` (a targetOrigin argument) is exactly this origin's serialization.
-    /// A tuple origin's serialization parses back to the same origin, so then it certainly
-    /// matches, without parsing or a cache lookup: the common case of posting to
-    /// "http://localhost".
-    #[inline]
-    pub fn is_serialized_as(&self, target_origin: &[u8]) -> bool {
-        let serialized = self.serialized_nul.as_bytes();
-        short_eq(&serialized[..serialized.len() - 1], target_origin)
-    }
 }
 
 /// Live tuple origins by serialization (weak: an origin no one uses is freed).
