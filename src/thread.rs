@@ -157,6 +157,17 @@ struct Snapshot {
     mode: pm_dispatch_mode,
 }
 
+impl Snapshot {
+    /// A live window's snapshot with its slot's version as of the read and its version cell.
+    fn load(handle: Handle) -> Option<(u64, &'static AtomicU64, Snapshot)> {
+        WINDOWS.with_versioned(handle, |w| Snapshot {
+            origin: w.origin().clone(),
+            listeners: w.listeners().snapshot(),
+            mode: w.mode(),
+        })
+    }
+}
+
 struct Cache {
     snapshots: [Option<Snapshot>; CACHE_ENTRIES],
     graveyard: Vec<Snapshot>,
@@ -207,24 +218,14 @@ impl ThreadState {
     /// Enters a dispatch level, or fails with `PM_ERR_DEPTH` if that would exceed the limit.
     #[inline]
     pub fn enter_depth(&self) -> Result<DepthGuard<'_>, Error> {
-        let depth = self.depth.get();
-        if depth >= PM_MAX_DISPATCH_DEPTH {
-            return Err(Error::depth());
-        }
-        self.depth.set(depth + 1);
-        Ok(DepthGuard(self))
+        self.try_enter_depth().ok_or_else(Error::depth)
     }
 
     /// Enters a dispatch level if that stays within the limit (no error value: the caller
     /// falls back to a path that reports it).
     #[inline]
     pub fn try_enter_depth(&self) -> Option<DepthGuard<'_>> {
-        let depth = self.depth.get();
-        if depth >= PM_MAX_DISPATCH_DEPTH {
-            return None;
-        }
-        self.depth.set(depth + 1);
-        Some(DepthGuard(self))
+        step_in(&self.depth).then(|| DepthGuard(self))
     }
 
     /// Parses a targetOrigin through this thread's cache and runs `f` on it (see
@@ -275,11 +276,7 @@ impl ThreadState {
     /// never in `keep`; the snapshot it replaces goes to the graveyard (a pin scope is open).
     #[cold]
     fn refresh(&self, handle: Handle, keep: Option<usize>) -> Option<(usize, View)> {
-        let (version, cell, snapshot) = WINDOWS.with_versioned(handle, |w| Snapshot {
-            origin: w.origin().clone(),
-            listeners: w.listeners().snapshot(),
-            mode: w.mode(),
-        })?;
+        let (version, cell, snapshot) = Snapshot::load(handle)?;
         let raw = handle.to_raw();
         let home = raw % CACHE_ENTRIES;
         let holds = |i: usize| self.hot[i].handle.get();
@@ -328,6 +325,17 @@ thread_local! {
     static EXIT_DEPTH: Cell<u32> = const { Cell::new(0) };
 }
 
+/// Enters one more dispatch level on `depth` if that stays within the limit.
+#[inline(always)]
+fn step_in(depth: &Cell<u32>) -> bool {
+    let level = depth.get();
+    if level >= PM_MAX_DISPATCH_DEPTH {
+        return false;
+    }
+    depth.set(level + 1);
+    true
+}
+
 /// Current nesting depth on this thread.
 pub fn depth() -> u32 {
     STATE
@@ -340,13 +348,10 @@ pub fn depth() -> u32 {
 pub fn enter_depth() -> Result<ThreadDepthGuard, Error> {
     match STATE.try_with(|s| s.enter_depth().map(std::mem::forget)) {
         Ok(entered) => entered.map(|()| ThreadDepthGuard(false, PhantomData)),
-        Err(_) => EXIT_DEPTH.with(|d| {
-            if d.get() >= PM_MAX_DISPATCH_DEPTH {
-                return Err(Error::depth());
-            }
-            d.set(d.get() + 1);
-            Ok(ThreadDepthGuard(true, PhantomData))
-        }),
+        Err(_) => EXIT_DEPTH
+            .with(step_in)
+            .then(|| ThreadDepthGuard(true, PhantomData))
+            .ok_or_else(Error::depth),
     }
 }
 
@@ -428,13 +433,7 @@ pub struct Owned(Snapshot);
 impl Owned {
     /// The current snapshot of a live window; None if the handle is not one.
     pub fn load(handle: Handle) -> Option<Owned> {
-        WINDOWS
-            .with_versioned(handle, |w| Snapshot {
-                origin: w.origin().clone(),
-                listeners: w.listeners().snapshot(),
-                mode: w.mode(),
-            })
-            .map(|(_, _, snapshot)| Owned(snapshot))
+        Snapshot::load(handle).map(|(_, _, snapshot)| Owned(snapshot))
     }
 
     pub fn pinned(&self) -> Pinned<'_> {
