@@ -2,14 +2,14 @@
 //! same name whose window has the same origin, in creation order, never the sender.
 
 use crate::diagnostics::{self, DropReport, pm_drop_reason};
-use crate::dispatch;
 use crate::error::{Error, pm_result};
+use crate::event;
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
 use crate::queue::{Task, pm_dispatch_mode};
 use crate::thread;
-use crate::window;
+use crate::window::{self, Resource, Retiring};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,7 +70,7 @@ pub fn open(window: Handle, name: &str) -> Result<Handle, Error> {
         .or_default()
         .push(channel.clone());
     // Registered first, adopted second: if the window goes away in between, closing finds it.
-    if window::adopt_channel(window, channel.clone()).is_err() {
+    if window::adopt(window, channel.clone()).is_err() {
         close_all(vec![channel]);
         return Err(Error::invalid_handle("window"));
     }
@@ -117,22 +117,21 @@ pub fn post(handle: Handle, data: &[u8]) -> Result<(), Error> {
                 }
             },
             Ok(pm_dispatch_mode::PM_DISPATCH_QUEUED) => {
-                let task = Task::Broadcast {
+                let task = Box::new(BroadcastTask {
                     channel: receiver.clone(),
                     data: data.clone(),
                     origin: sender.origin.clone(),
-                };
+                });
                 if let Err((error, task)) = window::enqueue(receiver.window, task, true) {
                     if error.code == pm_result::PM_ERR_QUEUE_FULL {
-                        dispatch::discard(
-                            task,
+                        task.discard(
                             pm_drop_reason::PM_DROP_QUEUE_FULL,
                             Some(receiver.window),
                             Some(&receiver.origin),
                         );
                         result = Err(error);
                     } else {
-                        dispatch::discard(task, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+                        task.discard(pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
                     }
                 }
             }
@@ -155,7 +154,7 @@ fn report(reason: pm_drop_reason, receiver: &Channel, origin: &Origin, data_len:
 
 /// Runs a channel's listeners for a broadcast (the caller holds a depth level). A channel closed
 /// before this runs receives nothing.
-pub fn dispatch(channel: &Channel, data: &[u8], origin: &Origin) {
+fn dispatch(channel: &Channel, data: &[u8], origin: &Origin) {
     if channel.is_closed() {
         report(
             pm_drop_reason::PM_DROP_TARGET_GONE,
@@ -166,8 +165,8 @@ pub fn dispatch(channel: &Channel, data: &[u8], origin: &Origin) {
         return;
     }
     let listeners = channel.listeners.lock().snapshot();
-    let event = dispatch::channel_event(data, origin.as_c_ptr());
-    dispatch::deliver(listeners.as_slice(), &event, None, || {});
+    let event = event::channel_event(data, origin.as_c_ptr());
+    event::deliver(listeners.as_slice(), &event, None, || {});
 }
 
 pub fn add_listener(handle: Handle, listener: ListenerRef) -> Result<u64, Error> {
@@ -197,7 +196,7 @@ pub fn remove_listener(handle: Handle, id: u64) -> Result<(), Error> {
 /// Closes a channel and frees its handle; queued messages to it are not delivered.
 pub fn close(handle: Handle) -> Result<(), Error> {
     let channel = lookup(handle)?;
-    window::disown_channel(channel.window, &channel);
+    window::disown(channel.window, &channel);
     close_all(vec![channel]);
     Ok(())
 }
@@ -226,5 +225,46 @@ pub fn close_all(channels: Vec<Arc<Channel>>) {
     }
     for listener in removed {
         listener.remove();
+    }
+}
+
+/// A broadcast queued as a task of the receiving channel's window.
+struct BroadcastTask {
+    channel: Arc<Channel>,
+    data: Arc<[u8]>,
+    origin: Origin,
+}
+
+impl Task for BroadcastTask {
+    fn data_len(&self) -> usize {
+        self.data.len()
+    }
+
+    fn run(self: Box<Self>, _: Handle, _: &Origin, _: &ListenerList) {
+        dispatch(&self.channel, &self.data, &self.origin);
+    }
+
+    fn discard(
+        self: Box<Self>,
+        reason: pm_drop_reason,
+        target: Option<Handle>,
+        target_origin: Option<&Origin>,
+    ) {
+        diagnostics::report(DropReport {
+            reason,
+            source_origin: self.origin.as_c_ptr(),
+            target_origin: diagnostics::origin_ptr(target_origin),
+            requested_origin: "",
+            source: None,
+            target,
+            data_len: self.data.len(),
+        });
+    }
+}
+
+/// A retired document closes its broadcast channels.
+impl Resource for Channel {
+    fn retire(self: Arc<Self>, _: Handle, _: &Retiring<'_>) {
+        close_all(vec![self]);
     }
 }

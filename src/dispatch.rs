@@ -9,37 +9,15 @@
 
 use crate::diagnostics::{self, DropReport, pm_drop_reason};
 use crate::error::{Error, pm_result};
+use crate::event::{Delivery, deliver, set_ports, window_event};
 use crate::handles::Handle;
-use crate::listener::{Called, ListenerRef};
+use crate::listener::ListenerList;
 use crate::origin::{Origin, OriginKey, TargetOrigin};
-use crate::port;
-use crate::queue::{Task, WindowMessage, pm_dispatch_mode};
+use crate::port::{self, Port};
+use crate::queue::{Task, pm_dispatch_mode};
 use crate::thread;
-use crate::types::{pm_message_event, pm_port, pm_window};
 use crate::window::{self, WINDOWS};
-use crate::{broadcast, port::PortMessage};
-use std::ptr;
-
-pub use crate::thread::PM_MAX_DISPATCH_DEPTH;
-
-/// What a post did when it did not fail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Delivery {
-    /// Dispatched (every listener registered at dispatch start and still registered ran), or
-    /// queued for later delivery.
-    Delivered,
-    /// Not delivered and not an error (origin mismatch, or port partner closed).
-    Dropped,
-}
-
-impl Delivery {
-    pub fn code(self) -> pm_result {
-        match self {
-            Delivery::Delivered => pm_result::PM_OK,
-            Delivery::Dropped => pm_result::PM_DROPPED,
-        }
-    }
-}
+use std::sync::Arc;
 
 /// What the post decided after checking the target.
 enum Plan {
@@ -61,10 +39,20 @@ enum Plan {
 /// borrow ([`matches_recent`]) catches its own panics.
 #[inline(always)]
 pub fn post_fast(source: Handle, target: Handle, data: &[u8], target_origin: &[u8]) -> bool {
-    let call = ();
-    let Some(state) = thread::current(&call) else {
-        return false;
-    };
+    thread::with_current(|state| match state {
+        Some(state) => post_fast_in(state, source, target, data, target_origin),
+        None => false,
+    })
+}
+
+#[inline(always)]
+fn post_fast_in(
+    state: &thread::ThreadState,
+    source: Handle,
+    target: Handle,
+    data: &[u8],
+    target_origin: &[u8],
+) -> bool {
     let pins = state.pin_scope();
     let Some(src) = pins.cached(source) else {
         return false;
@@ -115,13 +103,11 @@ fn matches_recent(
     source_origin: OriginKey<'_>,
     target_origin_key: OriginKey<'_>,
 ) -> bool {
-    // The thread state is only read and borrowed here; a panic leaves it as it was.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        state.with_recent_target_origin(target_origin, |t| {
-            t.matches(source_origin, target_origin_key)
-        }) == Some(true)
-    }))
-    .unwrap_or(false)
+    // No panic: the cache is borrowed with `try_borrow_mut` (None when it is in use) and the
+    // lookup and match only compare bytes within bounds.
+    state.with_recent_target_origin(target_origin, |t| {
+        t.matches(source_origin, target_origin_key)
+    }) == Some(true)
 }
 
 /// Reports a dropped window message (from a post, synchronous or refused before queuing).
@@ -168,8 +154,7 @@ pub fn post(
         target_origin,
         transfer,
     };
-    let call = ();
-    match thread::current(&call) {
+    thread::with_current(|state| match state {
         Some(state) => {
             let pins = state.pin_scope();
             let (src, dst) = pins.pair(source, target);
@@ -185,7 +170,7 @@ pub fn post(
                 None,
             )
         }
-    }
+    })
 }
 
 /// The arguments of a window post.
@@ -278,14 +263,14 @@ impl Message<'_> {
                     return Err(queue_full());
                 }
                 let ports = port::detach(transfer, None)?;
-                let task = Task::Window(Box::new(WindowMessage {
+                let task: Box<dyn Task> = Box::new(WindowMessage {
                     data: data.into(),
                     source,
                     source_origin: src.origin(),
                     target_origin: parsed,
                     requested: String::from_utf8_lossy(target_origin).into(),
                     ports,
-                }));
+                });
                 match window::enqueue(target, task, true) {
                     Ok(()) => Ok(Delivery::Delivered),
                     Err((error, task)) => {
@@ -294,7 +279,7 @@ impl Message<'_> {
                         } else {
                             pm_drop_reason::PM_DROP_TARGET_GONE
                         };
-                        discard(task, reason, Some(target), None);
+                        task.discard(reason, Some(target), None);
                         Err(error)
                     }
                 }
@@ -308,23 +293,6 @@ fn queue_full() -> Error {
         pm_result::PM_ERR_QUEUE_FULL,
         "the target window's queue is full; nothing was queued",
     )
-}
-
-/// Runs each listener of a snapshot that is still registered, in order. `source_origin` is the
-/// origin allow-lists check (window messages only); `on_filtered` runs once per listener an
-/// allow-list skipped.
-#[inline]
-pub fn deliver(
-    listeners: &[ListenerRef],
-    event: &pm_message_event,
-    source_origin: Option<OriginKey<'_>>,
-    on_filtered: impl Fn(),
-) {
-    for listener in listeners.iter() {
-        if listener.call(event, source_origin) == Called::Filtered {
-            on_filtered();
-        }
-    }
 }
 
 /// Takes up to `max` tasks off the window's queue and delivers (or drops) each on this thread.
@@ -345,168 +313,89 @@ pub fn run_pending(window: Handle, max: usize) -> Result<usize, Error> {
 }
 
 fn run_task(window: Handle, next: window::NextTask) {
-    let window::NextTask {
-        task,
-        origin,
-        listeners,
-    } = next;
-    match task {
-        Task::Window(message) => {
-            if !message
-                .target_origin
-                .matches(message.source_origin.key(), origin.key())
-            {
-                discard(
-                    Task::Window(message),
-                    pm_drop_reason::PM_DROP_ORIGIN_MISMATCH,
-                    Some(window),
-                    Some(&origin),
-                );
-                return;
-            }
-            let source = WINDOWS.contains(message.source).then_some(message.source);
-            let handles = port::adopt(message.ports, window);
-            let mut event = window_event(
-                &message.data,
-                message.source_origin.as_c_ptr(),
-                source,
-                Some(window),
-            );
-            set_ports(&mut event, &handles);
-            deliver(
-                listeners.as_slice(),
-                &event,
-                Some(message.source_origin.key()),
-                || {
-                    diagnostics::report(DropReport {
-                        reason: pm_drop_reason::PM_DROP_FILTERED,
-                        source_origin: message.source_origin.as_c_ptr(),
-                        target_origin: origin.as_c_ptr(),
-                        requested_origin: &message.requested,
-                        source,
-                        target: Some(window),
-                        data_len: message.data.len(),
-                    })
-                },
-            );
-        }
-        Task::Port { port, message } => port::run_queued(&port, window, message),
-        Task::Broadcast {
-            channel,
-            data,
-            origin,
-        } => broadcast::dispatch(&channel, &data, &origin),
-    }
+    next.task.run(window, &next.origin, &next.listeners);
 }
 
-/// Drops an undelivered task: closes the ports it carried and reports it.
-pub fn discard(
-    task: Task,
-    reason: pm_drop_reason,
-    target: Option<Handle>,
-    target_origin: Option<&Origin>,
-) {
-    let data_len = task.data_len();
-    match task {
-        Task::Window(message) => {
-            port::close_detached(message.ports);
-            diagnostics::report(DropReport {
-                reason,
-                source_origin: message.source_origin.as_c_ptr(),
-                target_origin: diagnostics::origin_ptr(target_origin),
-                requested_origin: &message.requested,
-                source: WINDOWS.contains(message.source).then_some(message.source),
-                target,
-                data_len,
-            });
+/// A window message waiting for delivery.
+struct WindowMessage {
+    data: Box<[u8]>,
+    source: Handle,
+    source_origin: Origin,
+    target_origin: TargetOrigin,
+    /// The targetOrigin as given, for drop reports.
+    requested: Box<str>,
+    ports: Vec<Arc<Port>>,
+}
+
+impl Task for WindowMessage {
+    fn data_len(&self) -> usize {
+        self.data.len()
+    }
+
+    fn wants_listeners(&self) -> bool {
+        true
+    }
+
+    fn run(self: Box<Self>, window: Handle, origin: &Origin, listeners: &ListenerList) {
+        let message = self;
+        if !message
+            .target_origin
+            .matches(message.source_origin.key(), origin.key())
+        {
+            message.discard(
+                pm_drop_reason::PM_DROP_ORIGIN_MISMATCH,
+                Some(window),
+                Some(origin),
+            );
+            return;
         }
-        Task::Port { message, .. } => discard_port_message(message, reason, target, target_origin),
-        Task::Broadcast { origin, .. } => diagnostics::report(DropReport {
+        let source = WINDOWS.contains(message.source).then_some(message.source);
+        let handles = port::adopt(message.ports, window);
+        let mut event = window_event(
+            &message.data,
+            message.source_origin.as_c_ptr(),
+            source,
+            Some(window),
+        );
+        set_ports(&mut event, &handles);
+        deliver(
+            listeners.as_slice(),
+            &event,
+            Some(message.source_origin.key()),
+            || {
+                diagnostics::report(DropReport {
+                    reason: pm_drop_reason::PM_DROP_FILTERED,
+                    source_origin: message.source_origin.as_c_ptr(),
+                    target_origin: origin.as_c_ptr(),
+                    requested_origin: &message.requested,
+                    source,
+                    target: Some(window),
+                    data_len: message.data.len(),
+                })
+            },
+        );
+    }
+
+    /// Drops the undelivered message: closes the ports it carried and reports it.
+    fn discard(
+        self: Box<Self>,
+        reason: pm_drop_reason,
+        target: Option<Handle>,
+        target_origin: Option<&Origin>,
+    ) {
+        let data_len = self.data.len();
+        port::close_detached(self.ports);
+        diagnostics::report(DropReport {
             reason,
-            source_origin: origin.as_c_ptr(),
+            source_origin: self.source_origin.as_c_ptr(),
             target_origin: diagnostics::origin_ptr(target_origin),
-            requested_origin: "",
-            source: None,
+            requested_origin: &self.requested,
+            source: WINDOWS.contains(self.source).then_some(self.source),
             target,
             data_len,
-        }),
+        });
     }
 }
-
-/// Drops an undelivered port message: closes the ports it carried and reports it.
-pub fn discard_port_message(
-    message: PortMessage,
-    reason: pm_drop_reason,
-    target: Option<Handle>,
-    target_origin: Option<&Origin>,
-) {
-    port::close_detached(message.ports);
-    report_port_drop(reason, target, target_origin, message.data.len());
-}
-
-/// Reports a dropped port message (which has no source origin or window).
-pub fn report_port_drop(
-    reason: pm_drop_reason,
-    target: Option<Handle>,
-    target_origin: Option<&Origin>,
-    data_len: usize,
-) {
-    diagnostics::report(DropReport {
-        reason,
-        source_origin: c"".as_ptr(),
-        target_origin: diagnostics::origin_ptr(target_origin),
-        requested_origin: "",
-        source: None,
-        target,
-        data_len,
-    });
-}
-
-const EMPTY: &[u8; 1] = b"\0";
-
-fn handle_ptr(handle: Option<Handle>) -> *mut pm_window {
-    handle.map_or(ptr::null_mut(), |h| h.to_raw() as *mut pm_window)
-}
-
-/// Builds the event for a window message; it borrows `data` and `origin`.
-#[inline]
-pub fn window_event(
-    data: &[u8],
-    origin: *const std::ffi::c_char,
-    source: Option<Handle>,
-    target: Option<Handle>,
-) -> pm_message_event {
-    pm_message_event {
-        data: if data.is_empty() {
-            EMPTY.as_ptr()
-        } else {
-            data.as_ptr()
-        },
-        data_len: data.len(),
-        origin,
-        last_event_id: c"".as_ptr(),
-        source: handle_ptr(source),
-        target: handle_ptr(target),
-        ports: ptr::null(),
-        ports_len: 0,
-    }
-}
-
-/// Builds the event for a port or broadcast message (no source or target window).
-pub fn channel_event(data: &[u8], origin: *const std::ffi::c_char) -> pm_message_event {
-    window_event(data, origin, None, None)
-}
-
-/// Points the event's `ports` at transferred port handles (which must outlive the event).
-pub fn set_ports(event: &mut pm_message_event, handles: &[*mut pm_port]) {
-    if !handles.is_empty() {
-        event.ports = handles.as_ptr();
-        event.ports_len = handles.len();
-    }
-}
-
-/// Ports given to a receiver, as C pointers.
-pub type PortHandles = Vec<*mut pm_port>;
 
 #[cfg(test)]
 mod tests {
@@ -515,6 +404,7 @@ mod tests {
     use super::*;
     use crate::listener::Listener;
     use crate::origin::TargetOrigin;
+    use crate::types::pm_message_event;
     use std::ffi::c_void;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

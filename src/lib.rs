@@ -30,6 +30,8 @@ pub mod diagnostics;
 #[cfg(not(loom))]
 pub mod dispatch;
 #[cfg(not(loom))]
+pub mod event;
+#[cfg(not(loom))]
 pub mod ffi;
 #[cfg(not(loom))]
 pub mod port;

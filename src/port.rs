@@ -8,15 +8,15 @@
 //! port is never transferred and closed at the same time; posts do not take it.
 
 use crate::diagnostics::{self, pm_drop_reason};
-use crate::dispatch::{self, Delivery, PortHandles};
 use crate::error::{Error, pm_result};
+use crate::event::{self, Delivery, PortHandles};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
 use crate::queue::{Task, pm_dispatch_mode};
 use crate::thread;
 use crate::types::pm_port;
-use crate::window;
+use crate::window::{self, Resource, Retiring};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
@@ -97,7 +97,7 @@ pub fn channel_new(owner: Handle) -> Result<(Handle, Handle), Error> {
         let handle = PORTS.insert_with(|_| port.clone());
         port.inner.lock().handle = Some(handle);
         *slot = Some(handle);
-        if window::adopt_port(owner, port.clone()).is_err() {
+        if window::adopt(owner, port.clone()).is_err() {
             close_ports(vec![a.clone(), b.clone()], None, None);
             return Err(Error::invalid_handle("owner window"));
         }
@@ -142,7 +142,7 @@ pub fn detach(transfer: &[Handle], sender: Option<&Arc<Port>>) -> Result<Vec<Arc
                 inner.owner.take()
             };
             if let Some(owner) = owner {
-                window::disown_port(owner, port);
+                window::disown(owner, port);
             }
         }
     }
@@ -167,7 +167,7 @@ pub fn adopt(ports: Vec<Arc<Port>>, owner: Handle) -> PortHandles {
             inner.handle = Some(handle);
             inner.owner = Some(owner);
         }
-        if window::adopt_port(owner, port.clone()).is_ok() {
+        if window::adopt(owner, port.clone()).is_ok() {
             handles.push(port_ptr(handle));
         } else {
             orphans.push(port);
@@ -193,12 +193,7 @@ pub fn post(handle: Handle, data: &[u8], transfer: &[Handle]) -> Result<Delivery
     match partner {
         Some(partner) => enqueue(&partner, message, true),
         None => {
-            dispatch::discard_port_message(
-                message,
-                pm_drop_reason::PM_DROP_TARGET_GONE,
-                None,
-                None,
-            );
+            discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
             Ok(Delivery::Dropped)
         }
     }
@@ -250,7 +245,7 @@ fn precheck(port: &Arc<Port>, data_len: usize) -> Result<(), Error> {
     match refusal {
         None => Ok(()),
         Some((reason, error)) => {
-            dispatch::report_port_drop(
+            event::report_port_drop(
                 reason,
                 Some(owner),
                 reported_origin(owner).as_ref(),
@@ -273,12 +268,7 @@ fn enqueue(
         let mut inner = port.inner.lock();
         if inner.closed {
             drop(inner);
-            dispatch::discard_port_message(
-                message,
-                pm_drop_reason::PM_DROP_TARGET_GONE,
-                None,
-                None,
-            );
+            discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
             return Ok(Delivery::Dropped);
         }
         match inner.owner {
@@ -299,7 +289,7 @@ fn enqueue(
                 {
                     let error = limits.refusal(inner.pending.len(), inner.pending_bytes);
                     drop(inner);
-                    dispatch::discard_port_message(
+                    discard_port_message(
                         message,
                         pm_drop_reason::PM_DROP_QUEUE_FULL,
                         Some(owner),
@@ -324,19 +314,14 @@ fn deliver_or_queue(
 ) -> Result<Delivery, Error> {
     match window::mode(owner) {
         Err(_) => {
-            dispatch::discard_port_message(
-                message,
-                pm_drop_reason::PM_DROP_TARGET_GONE,
-                None,
-                None,
-            );
+            discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
             Ok(Delivery::Dropped)
         }
         Ok(pm_dispatch_mode::PM_DISPATCH_SYNC) => {
             let _depth = match thread::enter_depth() {
                 Ok(guard) => guard,
                 Err(error) => {
-                    dispatch::discard_port_message(
+                    discard_port_message(
                         message,
                         pm_drop_reason::PM_DROP_DEPTH,
                         Some(owner),
@@ -349,16 +334,15 @@ fn deliver_or_queue(
             Ok(Delivery::Delivered)
         }
         Ok(pm_dispatch_mode::PM_DISPATCH_QUEUED) => {
-            let task = Task::Port {
+            let task = Box::new(PortTask {
                 port: port.clone(),
                 message,
-            };
+            });
             match window::enqueue(owner, task, enforce_limits) {
                 Ok(()) => Ok(Delivery::Delivered),
                 Err((error, task)) if error.code == pm_result::PM_ERR_QUEUE_FULL => {
                     let origin = reported_origin(owner);
-                    dispatch::discard(
-                        task,
+                    task.discard(
                         pm_drop_reason::PM_DROP_QUEUE_FULL,
                         Some(owner),
                         origin.as_ref(),
@@ -366,7 +350,7 @@ fn deliver_or_queue(
                     Err(error)
                 }
                 Err((_, task)) => {
-                    dispatch::discard(task, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+                    task.discard(pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
                     Ok(Delivery::Dropped)
                 }
             }
@@ -400,7 +384,7 @@ fn push_in_flight(port: &Arc<Port>, message: PortMessage) -> Delivery {
             }
         }
     }
-    dispatch::discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+    discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
     Delivery::Dropped
 }
 
@@ -446,7 +430,7 @@ fn dispatch_now(port: &Arc<Port>, owner: Handle, message: PortMessage) {
         }
     };
     let Some(listeners) = listeners else {
-        dispatch::discard_port_message(
+        discard_port_message(
             message,
             pm_drop_reason::PM_DROP_TARGET_GONE,
             Some(owner),
@@ -455,19 +439,55 @@ fn dispatch_now(port: &Arc<Port>, owner: Handle, message: PortMessage) {
         return;
     };
     let handles = adopt(message.ports, owner);
-    let mut event = dispatch::channel_event(&message.data, c"".as_ptr());
-    dispatch::set_ports(&mut event, &handles);
-    dispatch::deliver(listeners.as_slice(), &event, None, || {});
+    let mut event = event::channel_event(&message.data, c"".as_ptr());
+    event::set_ports(&mut event, &handles);
+    event::deliver(listeners.as_slice(), &event, None, || {});
+}
+
+/// Drops an undelivered port message: closes the ports it carried and reports it.
+fn discard_port_message(
+    message: PortMessage,
+    reason: pm_drop_reason,
+    target: Option<Handle>,
+    target_origin: Option<&Origin>,
+) {
+    close_detached(message.ports);
+    event::report_port_drop(reason, target, target_origin, message.data.len());
+}
+
+/// A port message queued as a task of the owning window.
+struct PortTask {
+    port: Arc<Port>,
+    message: PortMessage,
+}
+
+impl Task for PortTask {
+    fn data_len(&self) -> usize {
+        self.message.data.len()
+    }
+
+    fn run(self: Box<Self>, window: Handle, _: &Origin, _: &ListenerList) {
+        run_queued(&self.port, window, self.message);
+    }
+
+    fn discard(
+        self: Box<Self>,
+        reason: pm_drop_reason,
+        target: Option<Handle>,
+        target_origin: Option<&Origin>,
+    ) {
+        discard_port_message(self.message, reason, target, target_origin);
+    }
 }
 
 /// Delivers a port task taken off `window`'s queue (the caller holds a depth level).
-pub fn run_queued(port: &Arc<Port>, window: Handle, message: PortMessage) {
+fn run_queued(port: &Arc<Port>, window: Handle, message: PortMessage) {
     let (closed, here) = {
         let inner = port.inner.lock();
         (inner.closed, inner.owner == Some(window) && inner.started)
     };
     if closed {
-        dispatch::discard_port_message(
+        discard_port_message(
             message,
             pm_drop_reason::PM_DROP_TARGET_GONE,
             Some(window),
@@ -557,22 +577,16 @@ pub fn close_detached(ports: Vec<Arc<Port>>) {
     close_ports(ports, None, None);
 }
 
-/// Why a document's ports are being closed, for the reports of messages still waiting in them.
-pub struct Retiring<'a> {
-    pub reason: pm_drop_reason,
-    /// The window, if it still exists (navigation); None when it was freed.
-    pub target: Option<Handle>,
-    pub origin: &'a Origin,
-}
-
-/// Closes the ports a retired document owned, skipping any transferred away meanwhile.
-pub fn close_owned(ports: Vec<Arc<Port>>, owner: Handle, why: Retiring<'_>) {
-    close_ports(ports, Some(owner), Some(why));
+/// A retired document closes the ports it owns, skipping any transferred away meanwhile.
+impl Resource for Port {
+    fn retire(self: Arc<Self>, owner: Handle, why: &Retiring<'_>) {
+        close_ports(vec![self], Some(owner), Some(why));
+    }
 }
 
 /// Closes ports, and the ports inside messages still waiting in their queues. Listener destroys
 /// and drop reports run after every lock is released.
-fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>, why: Option<Retiring<'_>>) {
+fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>, why: Option<&Retiring<'_>>) {
     if ports.is_empty() {
         return;
     }
@@ -615,22 +629,19 @@ fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>, why: Option
         }
     }
     for (owner, port) in disowned {
-        window::disown_port(owner, &port);
+        window::disown(owner, &port);
     }
     for listener in removed {
         listener.remove();
     }
     for (data_len, owner) in dropped {
-        match &why {
+        match why {
             Some(why) => {
-                dispatch::report_port_drop(why.reason, why.target, Some(why.origin), data_len)
+                event::report_port_drop(why.reason, why.target, Some(why.origin), data_len)
             }
-            None => dispatch::report_port_drop(
-                pm_drop_reason::PM_DROP_TARGET_GONE,
-                owner,
-                None,
-                data_len,
-            ),
+            None => {
+                event::report_port_drop(pm_drop_reason::PM_DROP_TARGET_GONE, owner, None, data_len)
+            }
         }
     }
 }

@@ -1,15 +1,14 @@
 //! Per-window task queues for QUEUED delivery (the HTML standard's "queue a task"), with limits
 //! so a flood cannot exhaust memory.
 
-use crate::broadcast::Channel;
+use crate::diagnostics::pm_drop_reason;
 use crate::error::{Error, pm_result};
 use crate::handles::Handle;
-use crate::origin::{Origin, TargetOrigin};
-use crate::port::{Port, PortMessage};
+use crate::listener::ListenerList;
+use crate::origin::Origin;
 use crate::types::pm_window;
 use std::collections::VecDeque;
 use std::ffi::c_void;
-use std::sync::Arc;
 
 /// How a window receives messages.
 #[allow(non_camel_case_types)]
@@ -102,45 +101,34 @@ impl Default for Limits {
     }
 }
 
-/// A window message waiting for delivery.
-pub struct WindowMessage {
-    pub data: Box<[u8]>,
-    pub source: Handle,
-    pub source_origin: Origin,
-    pub target_origin: TargetOrigin,
-    /// The targetOrigin as given, for drop reports.
-    pub requested: Box<str>,
-    pub ports: Vec<Arc<Port>>,
-}
-
-/// Something to deliver into a window.
-pub enum Task {
-    Window(Box<WindowMessage>),
-    Port {
-        port: Arc<Port>,
-        message: PortMessage,
-    },
-    Broadcast {
-        channel: Arc<Channel>,
-        data: Arc<[u8]>,
-        origin: Origin,
-    },
-}
-
-impl Task {
-    pub fn data_len(&self) -> usize {
-        match self {
-            Task::Window(m) => m.data.len(),
-            Task::Port { message, .. } => message.data.len(),
-            Task::Broadcast { data, .. } => data.len(),
-        }
+/// Something queued for delivery into a window. Each kind of message (window, port, broadcast)
+/// implements it next to its own code, so the queue and the window name none of them.
+pub trait Task: Send + Sync {
+    /// Bytes of message data, counted against the queue's byte limit.
+    fn data_len(&self) -> usize;
+    /// Whether running it needs the document's listener snapshot (window messages do).
+    fn wants_listeners(&self) -> bool {
+        false
     }
+    /// Delivers it into `window`, whose current document has `origin` and `listeners` (empty
+    /// unless [`Task::wants_listeners`]).
+    fn run(self: Box<Self>, window: Handle, origin: &Origin, listeners: &ListenerList);
+    /// Drops it undelivered: closes what it carried and reports it with `reason`.
+    fn discard(
+        self: Box<Self>,
+        reason: pm_drop_reason,
+        target: Option<Handle>,
+        target_origin: Option<&Origin>,
+    );
 }
+
+/// A queued task.
+pub type BoxedTask = Box<dyn Task>;
 
 /// A document's queue of tasks.
 #[derive(Default)]
 pub struct Queue {
-    tasks: VecDeque<Task>,
+    tasks: VecDeque<BoxedTask>,
     bytes: usize,
 }
 
@@ -160,7 +148,11 @@ impl Queue {
 
     /// Appends a task if it fits (or `limits` is None); returns whether the queue was empty.
     /// On refusal the task comes back with the error.
-    pub fn push(&mut self, task: Task, limits: Option<Limits>) -> Result<bool, (Error, Task)> {
+    pub fn push(
+        &mut self,
+        task: BoxedTask,
+        limits: Option<Limits>,
+    ) -> Result<bool, (Error, BoxedTask)> {
         if let Some(limits) = limits
             && !self.fits(task.data_len(), limits)
         {
@@ -173,13 +165,13 @@ impl Queue {
         Ok(was_empty)
     }
 
-    pub fn pop(&mut self) -> Option<Task> {
+    pub fn pop(&mut self) -> Option<BoxedTask> {
         let task = self.tasks.pop_front()?;
         self.bytes -= task.data_len();
         Some(task)
     }
 
-    pub fn take_all(&mut self) -> VecDeque<Task> {
+    pub fn take_all(&mut self) -> VecDeque<BoxedTask> {
         self.bytes = 0;
         std::mem::take(&mut self.tasks)
     }

@@ -200,15 +200,16 @@ thread_local! {
     };
 }
 
-/// This thread's state for as long as `call` (a local of the caller's frame) lives, or None if
-/// the thread is exiting and its state is gone. Never panics.
+/// Runs `f` on this thread's state, or on None if the thread is exiting and its state is gone.
+/// The state is borrowed only for the call (it is not `Sync`, so it cannot leave the thread).
+/// Never panics by itself.
 #[inline(always)]
-pub fn current(call: &()) -> Option<&ThreadState> {
-    let _ = call;
-    let state: *const ThreadState = STATE.try_with(|s| s as *const ThreadState).ok()?;
-    // SAFETY: a thread's thread-locals live until its TLS destructors run, and one is not
-    // dropped while code running on the thread (a frame that holds `call`) can still reach it.
-    Some(unsafe { &*state })
+pub fn with_current<R>(f: impl for<'s> FnOnce(Option<&'s ThreadState>) -> R) -> R {
+    let state: Option<*const ThreadState> = STATE.try_with(|s| s as *const ThreadState).ok();
+    // SAFETY: a thread's thread-locals live until its TLS destructors run, and `STATE`'s
+    // destructor cannot run while `f`, which runs on this thread, is on the stack; the reference
+    // cannot outlive `f` (its lifetime is `f`'s own).
+    f(state.map(|s| unsafe { &*s }))
 }
 
 /// One level of dispatch on this thread; dropping it leaves the level.
@@ -247,7 +248,10 @@ impl ThreadState {
         bytes: &[u8],
         f: impl FnOnce(&TargetOrigin) -> R,
     ) -> Option<R> {
-        self.target_origins.borrow_mut().with_recent(bytes, f)
+        self.target_origins
+            .try_borrow_mut()
+            .ok()?
+            .with_recent(bytes, f)
     }
 
     /// Opens a pin scope: snapshots pinned through it stay valid until it is dropped.

@@ -6,15 +6,12 @@
 //! [`HandleTable`], so the handle an embedder holds, an event's `source` and the lookup key are
 //! the same value.
 
-use crate::broadcast::{self, Channel};
 use crate::diagnostics::pm_drop_reason;
-use crate::dispatch;
 use crate::error::{Error, pm_result};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::port::{self, Port};
-use crate::queue::{Limits, Queue, Task, Waker, pm_dispatch_mode};
+use crate::queue::{BoxedTask, Limits, Queue, Waker, pm_dispatch_mode};
 use std::sync::Arc;
 use url::Url;
 
@@ -38,12 +35,32 @@ pub struct Document {
     extras: Option<Box<Extras>>,
 }
 
-/// A document's queue, message ports and broadcast channels (allocated on first use).
+/// A document's queue and the resources it owns (allocated on first use).
 #[derive(Default)]
 pub struct Extras {
     queue: Queue,
-    ports: Vec<Arc<Port>>,
-    channels: Vec<Arc<Channel>>,
+    resources: Vec<Arc<dyn Resource>>,
+}
+
+/// Why a document's resources are being closed, for the reports of messages still waiting in
+/// them.
+pub struct Retiring<'a> {
+    pub reason: pm_drop_reason,
+    /// The window, if it still exists (navigation); None when it was freed.
+    pub target: Option<Handle>,
+    pub origin: &'a Origin,
+}
+
+/// Something a document owns and closes when the document goes (navigation or free): message
+/// ports and broadcast channels implement it, so the window names neither.
+pub trait Resource: Send + Sync {
+    /// Closes it because the document of `owner` is retired. Called with no lock held.
+    fn retire(self: Arc<Self>, owner: Handle, why: &Retiring<'_>);
+}
+
+/// Whether `resource` is the object at `ptr`.
+fn is(resource: &Arc<dyn Resource>, ptr: *const ()) -> bool {
+    std::ptr::eq(Arc::as_ptr(resource) as *const (), ptr)
 }
 
 impl Document {
@@ -168,23 +185,20 @@ fn retire(handle: Handle, doc: Document, reason: pm_drop_reason) {
         if let Some(extras) = doc.extras.take() {
             let Extras {
                 mut queue,
-                ports,
-                channels,
+                resources,
             } = *extras;
             let target = (reason == pm_drop_reason::PM_DROP_NAVIGATED).then_some(owner);
             for task in queue.take_all() {
-                dispatch::discard(task, reason, target, Some(&doc.origin));
+                task.discard(reason, target, Some(&doc.origin));
             }
-            port::close_owned(
-                ports,
-                owner,
-                port::Retiring {
-                    reason,
-                    target,
-                    origin: &doc.origin,
-                },
-            );
-            broadcast::close_all(channels);
+            let why = Retiring {
+                reason,
+                target,
+                origin: &doc.origin,
+            };
+            for resource in resources {
+                resource.retire(owner, &why);
+            }
         }
     }
     for listener in removed {
@@ -271,7 +285,11 @@ pub fn queue_fits(handle: Handle, data_len: usize) -> Result<bool, Error> {
 /// Appends a task to the window's queue (checking its limits when `enforce_limits`), then
 /// calls the waker if the queue was empty. On failure the task comes back for the caller to
 /// discard.
-pub fn enqueue(handle: Handle, task: Task, enforce_limits: bool) -> Result<(), (Error, Task)> {
+pub fn enqueue(
+    handle: Handle,
+    task: BoxedTask,
+    enforce_limits: bool,
+) -> Result<(), (Error, BoxedTask)> {
     let mut task = Some(task);
     let outcome = WINDOWS.with_mut(handle, |w| {
         let limits = enforce_limits.then_some(w.limits);
@@ -296,7 +314,7 @@ pub fn enqueue(handle: Handle, task: Task, enforce_limits: bool) -> Result<(), (
 
 /// What `run_pending` needs for one task: the task and the document it is delivered into.
 pub struct NextTask {
-    pub task: Task,
+    pub task: BoxedTask,
     pub origin: Origin,
     pub listeners: ListenerList,
 }
@@ -307,9 +325,10 @@ pub fn next_task(handle: Handle) -> Result<Option<NextTask>, Error> {
         .with_mut(handle, |w| {
             let task = w.doc.extras.as_mut()?.queue.pop()?;
             Some(NextTask {
-                listeners: match task {
-                    Task::Window(_) => w.doc.listeners.snapshot(),
-                    _ => ListenerList::default(),
+                listeners: if task.wants_listeners() {
+                    w.doc.listeners.snapshot()
+                } else {
+                    ListenerList::default()
                 },
                 task,
                 origin: w.doc.origin.clone(),
@@ -318,34 +337,21 @@ pub fn next_task(handle: Handle) -> Result<Option<NextTask>, Error> {
         .ok_or_else(gone)
 }
 
-/// Records a port as owned by the window's current document. Fails if the window is gone.
-pub fn adopt_port(handle: Handle, port: Arc<Port>) -> Result<(), Error> {
+/// Records a resource as owned by the window's current document, which closes it when it goes.
+/// Fails if the window is gone.
+pub fn adopt(handle: Handle, resource: Arc<dyn Resource>) -> Result<(), Error> {
     WINDOWS
-        .with_mut(handle, |w| w.doc.extras().ports.push(port))
+        .with_mut(handle, |w| w.doc.extras().resources.push(resource))
         .ok_or_else(gone)
 }
 
-/// Forgets a port the window's document owned (it was transferred or closed).
-pub fn disown_port(handle: Handle, port: &Arc<Port>) {
+/// Forgets the resource at `resource` (`Arc::as_ptr`) that the window's document owned (it was
+/// transferred or closed).
+pub fn disown<T: Resource>(handle: Handle, resource: &Arc<T>) {
+    let ptr = Arc::as_ptr(resource) as *const ();
     WINDOWS.with_mut(handle, |w| {
         if let Some(extras) = w.doc.extras.as_mut() {
-            extras.ports.retain(|p| !Arc::ptr_eq(p, port));
-        }
-    });
-}
-
-/// Records a broadcast channel as belonging to the window's current document.
-pub fn adopt_channel(handle: Handle, channel: Arc<Channel>) -> Result<(), Error> {
-    WINDOWS
-        .with_mut(handle, |w| w.doc.extras().channels.push(channel))
-        .ok_or_else(gone)
-}
-
-/// Forgets a broadcast channel (it was closed).
-pub fn disown_channel(handle: Handle, channel: &Arc<Channel>) {
-    WINDOWS.with_mut(handle, |w| {
-        if let Some(extras) = w.doc.extras.as_mut() {
-            extras.channels.retain(|c| !Arc::ptr_eq(c, channel));
+            extras.resources.retain(|r| !is(r, ptr));
         }
     });
 }

@@ -2,8 +2,8 @@
 
 use super::{port_ptr, transfer_arg};
 use crate::broadcast;
-use crate::dispatch::Delivery;
 use crate::error::{Error, pm_result};
+use crate::event::Delivery;
 use crate::ffi::{boundary, c_str, data_arg, handle_arg};
 use crate::listener::Listener;
 use crate::port;

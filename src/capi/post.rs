@@ -1,8 +1,9 @@
 //! Exports: listeners and posting to windows.
 
 use super::transfer_arg;
-use crate::dispatch::{self, Delivery};
+use crate::dispatch;
 use crate::error::{Error, pm_result};
+use crate::event::Delivery;
 use crate::ffi::{boundary, c_bytes, data_arg, handle_arg};
 use crate::handles::Handle;
 use crate::listener::Listener;
