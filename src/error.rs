@@ -160,6 +160,7 @@ pub fn last_error_code() -> pm_result {
 }
 
 /// This thread's last failure message, copied (for tests).
+#[cfg(test)]
 pub fn last_error() -> String {
     // SAFETY: the pointer comes from the thread-local message, alive for this call.
     unsafe { CStr::from_ptr(last_error_ptr()) }

@@ -244,14 +244,6 @@ impl<T> HandleTable<T> {
         entry.value.as_ref().map(|v| (version, &slot.version, f(v)))
     }
 
-    /// The current version of `handle`'s slot without locking (None if the slot was never
-    /// used). It says nothing about liveness by itself: compare it with a version obtained from
-    /// [`with_versioned`](Self::with_versioned) for the same handle.
-    #[inline]
-    pub fn version(&self, handle: Handle) -> Option<u64> {
-        Some(self.live_slot(handle)?.version.load(Ordering::Acquire))
-    }
-
     /// True when `handle` names a live object of this table.
     pub fn contains(&self, handle: Handle) -> bool {
         self.with(handle, |_| ()).is_some()

@@ -13,36 +13,50 @@
 //! Under `cfg(loom)` only the concurrency core and what it needs are built, on loom's
 //! primitives (see [`sync`] and `tests/loom.rs`).
 
-pub mod error;
-pub mod handles;
-pub mod listener;
-pub mod origin;
-pub mod scheme;
-pub mod sync;
-pub mod types;
-
+// The safe core: private modules, listed bottom-up (a module imports only from those above it
+// in this list; tests/layers.rs checks it). Under loom, the two modules tests/loom.rs models are
+// public.
 #[cfg(not(loom))]
-pub mod broadcast;
+mod broadcast;
+#[cfg(not(loom))]
+mod diagnostics;
+#[cfg(not(loom))]
+mod dispatch;
+mod error;
+#[cfg(not(loom))]
+mod event;
+#[cfg(loom)]
+pub mod handles;
+#[cfg(not(loom))]
+mod handles;
+#[cfg(loom)]
+pub mod listener;
+#[cfg(not(loom))]
+mod listener;
+mod origin;
+#[cfg(not(loom))]
+mod port;
+#[cfg(not(loom))]
+mod queue;
+mod scheme;
+mod sync;
+#[cfg(not(loom))]
+mod thread;
+mod types;
+#[cfg(not(loom))]
+mod window;
+
+// The C edge: argument conversion and the panic boundary, and the exports.
 #[cfg(not(loom))]
 pub mod capi;
 #[cfg(not(loom))]
-pub mod diagnostics;
-#[cfg(not(loom))]
-pub mod dispatch;
-#[cfg(not(loom))]
-pub mod event;
-#[cfg(not(loom))]
-pub mod ffi;
-#[cfg(not(loom))]
-pub mod port;
-#[cfg(not(loom))]
-pub mod queue;
-#[cfg(not(loom))]
-pub mod thread;
-#[cfg(not(loom))]
-pub mod window;
+mod ffi;
 
-pub use error::{Error, pm_result};
+#[cfg(not(loom))]
+pub use diagnostics::{pm_drop_event, pm_drop_fn, pm_drop_reason};
+pub use error::pm_result;
+#[cfg(not(loom))]
+pub use queue::{pm_dispatch_mode, pm_wake_fn};
 #[cfg(not(loom))]
 pub use thread::PM_MAX_DISPATCH_DEPTH;
 pub use types::*;

@@ -120,6 +120,7 @@ impl Origin {
     }
 
     /// Parses `url` as an absolute URL and returns its origin.
+    #[cfg(test)]
     pub fn parse(url: &str) -> Result<Origin, Error> {
         Url::parse(url).map(|u| Origin::of_url(&u)).map_err(|e| {
             Error::new(
@@ -141,10 +142,6 @@ impl Origin {
             Origin::Tuple(t) => t.key(),
             Origin::Opaque(id) => OriginKey::Opaque(*id),
         }
-    }
-
-    pub fn is_opaque(&self) -> bool {
-        matches!(self, Origin::Opaque(_))
     }
 
     /// The ASCII serialization: "scheme://host[:port]", or "null" when opaque.

@@ -137,10 +137,6 @@ impl Queue {
         self.tasks.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
-    }
-
     /// Whether a task of `data_len` bytes fits within `limits`.
     pub fn fits(&self, data_len: usize, limits: Limits) -> bool {
         limits.allow(self.tasks.len(), self.bytes, data_len)

@@ -5,10 +5,10 @@
 #[cfg(not(loom))]
 pub use parking_lot::{Mutex, RwLock};
 #[cfg(not(loom))]
-pub use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize};
+pub use std::sync::atomic::{AtomicPtr, AtomicU64};
 
 #[cfg(loom)]
-pub use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize};
+pub use loom::sync::atomic::{AtomicPtr, AtomicU64};
 #[cfg(loom)]
 pub use loom_locks::{Mutex, RwLock};
 

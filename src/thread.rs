@@ -396,13 +396,6 @@ pub struct Pinned<'s> {
 }
 
 impl<'s> PinScope<'s> {
-    /// The current snapshot of a live window, from the cache when its slot has not changed
-    /// (one atomic load); None if the handle is not a live window.
-    #[inline]
-    pub fn window(&self, handle: Handle) -> Option<Pinned<'s>> {
-        self.window_keeping(handle, None).map(|(_, p)| p)
-    }
-
     /// Both windows of a post, cached (the source's entry is kept while the target's loads).
     #[inline]
     pub fn pair(&self, source: Handle, target: Handle) -> (Option<Pinned<'s>>, Option<Pinned<'s>>) {

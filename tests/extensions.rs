@@ -7,7 +7,7 @@ use common::*;
 use postmessage::capi::delivery::*;
 use postmessage::capi::extensions::*;
 use postmessage::capi::window::*;
-use postmessage::diagnostics::{pm_drop_event, pm_drop_reason};
+use postmessage::{pm_drop_event, pm_drop_reason};
 use postmessage::{pm_result, pm_window};
 use std::ffi::{CStr, c_char, c_void};
 use std::sync::Arc;

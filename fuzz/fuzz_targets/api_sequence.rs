@@ -14,7 +14,7 @@ use postmessage::capi::delivery::*;
 use postmessage::capi::extensions::*;
 use postmessage::capi::post::*;
 use postmessage::capi::window::*;
-use postmessage::diagnostics::pm_drop_event;
+use postmessage::pm_drop_event;
 use postmessage::{pm_broadcast, pm_message_event, pm_port, pm_result, pm_window};
 use std::cell::{Cell, RefCell};
 use std::ffi::{CStr, CString, c_char, c_void};
