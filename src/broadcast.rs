@@ -1,13 +1,14 @@
 //! BroadcastChannel: a message posted on a channel reaches every other open channel with the
 //! same name whose window has the same origin, in creation order, never the sender.
 
-use crate::diagnostics::{self, DropReport, pm_drop_reason};
-use crate::error::{Error, pm_result};
+use crate::abi::{pm_dispatch_mode, pm_drop_reason};
+use crate::diagnostics::{self, DropReport};
+use crate::error::{Error, ErrorKind};
 use crate::event;
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{Task, pm_dispatch_mode};
+use crate::queue::Task;
 use crate::thread;
 use crate::window::{self, Resource, Retiring};
 use parking_lot::{Mutex, RwLock};
@@ -123,7 +124,7 @@ pub fn post(handle: Handle, data: &[u8]) -> Result<(), Error> {
                     origin: sender.origin.clone(),
                 });
                 if let Err((error, task)) = window::enqueue(receiver.window, task, true) {
-                    if error.code == pm_result::PM_ERR_QUEUE_FULL {
+                    if error.kind == ErrorKind::QueueFull {
                         task.discard(
                             pm_drop_reason::PM_DROP_QUEUE_FULL,
                             Some(receiver.window),

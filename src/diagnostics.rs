@@ -6,60 +6,14 @@
 //! path. The handler runs on the deciding thread with no library lock held; a drop caused inside
 //! the handler is not reported again (no recursion).
 
+use crate::abi::{pm_drop_event, pm_drop_fn, pm_drop_reason, pm_window};
 use crate::handles::Handle;
 use crate::origin::Origin;
-use crate::types::pm_window;
 use parking_lot::RwLock;
 use std::cell::Cell;
 use std::ffi::{CString, c_char, c_void};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Why a message was not delivered.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum pm_drop_reason {
-    /// targetOrigin did not match the target's origin.
-    PM_DROP_ORIGIN_MISMATCH = 1,
-    /// Queued for a document the window has navigated away from.
-    PM_DROP_NAVIGATED = 2,
-    /// Target window freed, or port partner (or receiving channel) closed, before delivery.
-    PM_DROP_TARGET_GONE = 3,
-    /// Refused with `PM_ERR_QUEUE_FULL`.
-    PM_DROP_QUEUE_FULL = 4,
-    /// Refused with `PM_ERR_DEPTH`.
-    PM_DROP_DEPTH = 5,
-    /// Skipped by one allow-list listener (reported once per such listener).
-    PM_DROP_FILTERED = 6,
-}
-
-/// A dropped message, as the drop handler receives it. Everything is borrowed for the call
-/// only. New fields are only ever appended.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-pub struct pm_drop_event {
-    /// Why it was dropped.
-    pub reason: pm_drop_reason,
-    /// The source's serialized origin; "" for port messages.
-    pub source_origin: *const c_char,
-    /// The origin of the document the message was meant for (for `PM_DROP_NAVIGATED`, the old
-    /// one); "" if unknown.
-    pub target_origin: *const c_char,
-    /// The targetOrigin argument as the poster gave it; "" for ports and broadcasts.
-    pub requested_origin: *const c_char,
-    /// The posting window; NULL when unknown or gone, and for port and broadcast messages.
-    pub source: *mut pm_window,
-    /// The target window; NULL when gone.
-    pub target: *mut pm_window,
-    /// Length of the message data in bytes.
-    pub data_len: usize,
-}
-
-/// The drop handler. `event` is borrowed for the call only. It may call the library.
-#[allow(non_camel_case_types)]
-pub type pm_drop_fn =
-    Option<unsafe extern "C" fn(event: *const pm_drop_event, user_data: *mut c_void)>;
 
 /// A drop, described in Rust terms; turned into a `pm_drop_event` only if a handler is set.
 pub struct DropReport<'a> {

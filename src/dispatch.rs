@@ -7,14 +7,15 @@
 //! copies the data and queues a task; the origin is checked when `run_pending` delivers it.
 //! A per-thread depth counter stops runaway re-entrant dispatch.
 
-use crate::diagnostics::{self, DropReport, pm_drop_reason};
-use crate::error::{Error, pm_result};
+use crate::abi::{pm_dispatch_mode, pm_drop_reason};
+use crate::diagnostics::{self, DropReport};
+use crate::error::{Error, ErrorKind};
 use crate::event::{Delivery, deliver, set_ports, window_event};
 use crate::handles::Handle;
 use crate::listener::ListenerList;
 use crate::origin::{Origin, OriginKey, TargetOrigin};
 use crate::port::{self, Port};
-use crate::queue::{Task, pm_dispatch_mode};
+use crate::queue::Task;
 use crate::thread;
 use crate::window::{self, WINDOWS};
 use std::sync::Arc;
@@ -274,7 +275,7 @@ impl Message<'_> {
                 match window::enqueue(target, task, true) {
                     Ok(()) => Ok(Delivery::Delivered),
                     Err((error, task)) => {
-                        let reason = if error.code == pm_result::PM_ERR_QUEUE_FULL {
+                        let reason = if error.kind == ErrorKind::QueueFull {
                             pm_drop_reason::PM_DROP_QUEUE_FULL
                         } else {
                             pm_drop_reason::PM_DROP_TARGET_GONE
@@ -290,7 +291,7 @@ impl Message<'_> {
 
 fn queue_full() -> Error {
     Error::new(
-        pm_result::PM_ERR_QUEUE_FULL,
+        ErrorKind::QueueFull,
         "the target window's queue is full; nothing was queued",
     )
 }
@@ -402,9 +403,9 @@ mod tests {
     //! Which path a post takes. Each test runs on its own thread, so its window cache starts
     //! empty.
     use super::*;
+    use crate::abi::pm_message_event;
     use crate::listener::Listener;
     use crate::origin::TargetOrigin;
-    use crate::types::pm_message_event;
     use std::ffi::c_void;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

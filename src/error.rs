@@ -1,80 +1,67 @@
-//! Result codes (`pm_result`), the library's error type and the per-thread last error.
+//! The core's error type: a Rust error kind and a message, no C codes (the edge maps kinds to
+//! `pm_result` in one place).
 
 use std::borrow::Cow;
-use std::cell::RefCell;
-use std::ffi::{CStr, c_char};
 
-/// Result of every fallible call. The numeric values are part of the ABI and never change.
-#[allow(non_camel_case_types)]
-#[repr(C)]
+/// What kind of failure an [`Error`] is. The edge maps each to its C result code (in one
+/// function, `ffi::code_of`); the core never sees C codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum pm_result {
-    /// Done. For a post: every listener registered when dispatch started, and not removed
-    /// meanwhile, ran (or the message was queued).
-    PM_OK = 0,
-    /// Not an error: the target origin did not match, so the message was dropped silently as the
-    /// HTML standard says.
-    PM_DROPPED = 1,
-    /// A required pointer argument was NULL.
-    PM_ERR_NULL_ARGUMENT = 2,
+pub enum ErrorKind {
+    /// A required argument was missing (NULL from C).
+    NullArgument,
     /// A window, port, channel or listener id that was freed, closed, transferred or never issued.
-    PM_ERR_INVALID_HANDLE = 3,
+    InvalidHandle,
     /// targetOrigin is not "*", "/" or an absolute URL (the DOM's SyntaxError).
-    PM_ERR_SYNTAX = 4,
+    Syntax,
     /// A window URL that does not parse as an absolute URL.
-    PM_ERR_INVALID_URL = 5,
+    InvalidUrl,
     /// A string argument is not valid UTF-8.
-    PM_ERR_UTF8 = 6,
-    /// Nested dispatch on this thread would exceed `PM_MAX_DISPATCH_DEPTH`.
-    PM_ERR_DEPTH = 7,
-    /// An internal panic was caught; library state is still consistent.
-    PM_ERR_PANIC = 8,
+    Utf8,
+    /// Nested dispatch on this thread would exceed the depth limit.
+    Depth,
+    /// A panic was caught at the edge.
+    Panic,
     /// A bad transfer list (the DOM's DataCloneError).
-    PM_ERR_DATA_CLONE = 9,
-    /// Reserved: closing frees a handle, so closed objects answer `PM_ERR_INVALID_HANDLE`.
-    PM_ERR_CLOSED = 10,
-    /// Queuing this message would exceed the window's queue limits; nothing was queued.
-    PM_ERR_QUEUE_FULL = 11,
+    DataClone,
+    /// Queuing would exceed the window's queue limits.
+    QueueFull,
     /// An enum value or other argument out of its range.
-    PM_ERR_INVALID_ARGUMENT = 12,
+    InvalidArgument,
 }
 
-/// A failure: its result code and a human-readable message for `pm_last_error()`.
+/// A failure: its kind and a human-readable message (which C reads with `pm_last_error()`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
-    pub code: pm_result,
+    pub kind: ErrorKind,
     pub message: Cow<'static, str>,
 }
 
 impl Error {
-    pub fn new(code: pm_result, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
         Error {
-            code,
+            kind,
             message: message.into(),
         }
     }
 
     pub fn null(what: &'static str) -> Self {
-        Error::new(
-            pm_result::PM_ERR_NULL_ARGUMENT,
-            format!("{what} must not be NULL"),
-        )
+        Error::new(ErrorKind::NullArgument, format!("{what} must not be NULL"))
     }
 
     pub fn invalid_handle(what: &'static str) -> Self {
         Error::new(
-            pm_result::PM_ERR_INVALID_HANDLE,
+            ErrorKind::InvalidHandle,
             format!("{what} is not a live handle (freed, closed, transferred or never issued)"),
         )
     }
 
     pub fn invalid_argument(message: impl Into<Cow<'static, str>>) -> Self {
-        Error::new(pm_result::PM_ERR_INVALID_ARGUMENT, message)
+        Error::new(ErrorKind::InvalidArgument, message)
     }
 
     pub fn depth() -> Self {
         Error::new(
-            pm_result::PM_ERR_DEPTH,
+            ErrorKind::Depth,
             "nested dispatch on this thread would exceed PM_MAX_DISPATCH_DEPTH",
         )
     }
@@ -82,113 +69,8 @@ impl Error {
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}: {}", self.code, self.message)
+        write!(f, "{:?}: {}", self.kind, self.message)
     }
 }
 
 impl std::error::Error for Error {}
-
-/// Longest `pm_last_error()` message kept, in bytes; longer ones are cut at a character
-/// boundary and end in "...".
-const MESSAGE_CAP: usize = 512;
-
-/// This thread's last failure: its code and NUL-terminated message. Plain bytes, so the thread
-/// local has no destructor and stays usable while the thread exits (posts from TLS or
-/// pthread-key destructors), and recording a failure allocates nothing.
-struct LastError {
-    code: pm_result,
-    message: [u8; MESSAGE_CAP],
-}
-
-thread_local! {
-    static LAST_ERROR: RefCell<LastError> = const {
-        RefCell::new(LastError {
-            code: pm_result::PM_OK,
-            message: [0; MESSAGE_CAP],
-        })
-    };
-}
-
-/// Records a failure as this thread's last error.
-pub fn set_last_error(error: &Error) {
-    set_last(error.code, error.message.as_bytes());
-}
-
-/// Records a non-error outcome worth explaining (e.g. `PM_DROPPED`).
-pub fn set_last_status(code: pm_result, message: &'static CStr) {
-    set_last(code, message.to_bytes());
-}
-
-fn set_last(code: pm_result, text: &[u8]) {
-    LAST_ERROR.with(|e| {
-        let mut e = e.borrow_mut();
-        e.code = code;
-        let message = &mut e.message;
-        // Interior NULs cannot come from our own messages, but drop them rather than cut short.
-        let mut len = 0;
-        for &b in text.iter().filter(|&&b| b != 0) {
-            if len == MESSAGE_CAP - 1 {
-                // Too long: end in "..." after the last whole character that fits.
-                let mut cut = MESSAGE_CAP - 4;
-                while cut > 0 && message[cut] & 0xC0 == 0x80 {
-                    cut -= 1;
-                }
-                message[cut..cut + 3].copy_from_slice(b"...");
-                len = cut + 3;
-                break;
-            }
-            message[len] = b;
-            len += 1;
-        }
-        message[len] = 0;
-    });
-}
-
-/// This thread's last failure message ("" if none). Valid until the next failing call on this
-/// thread, because only a failure replaces it.
-pub fn last_error_ptr() -> *const c_char {
-    LAST_ERROR.with(|e| {
-        // SAFETY: only the field's address is taken (no reference is made), and the cell lives
-        // as long as the thread.
-        unsafe { std::ptr::addr_of!((*e.as_ptr()).message) }.cast()
-    })
-}
-
-/// This thread's last failure code (`PM_OK` if none).
-pub fn last_error_code() -> pm_result {
-    LAST_ERROR.with(|e| e.borrow().code)
-}
-
-/// This thread's last failure message, copied (for tests).
-#[cfg(test)]
-pub fn last_error() -> String {
-    // SAFETY: the pointer comes from the thread-local message, alive for this call.
-    unsafe { CStr::from_ptr(last_error_ptr()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn messages_are_kept_whole_or_cut_at_a_character_with_an_ellipsis() {
-        set_last_error(&Error::new(pm_result::PM_ERR_SYNTAX, "short \0message"));
-        assert_eq!(last_error(), "short message");
-        assert_eq!(last_error_code(), pm_result::PM_ERR_SYNTAX);
-        let exact = "x".repeat(MESSAGE_CAP - 1);
-        set_last_error(&Error::new(pm_result::PM_ERR_SYNTAX, exact.clone()));
-        assert_eq!(last_error(), exact, "a message that fits is kept whole");
-        // Two-byte characters, so that the cut falls inside one.
-        let long = format!("x{}", "é".repeat(MESSAGE_CAP));
-        set_last_error(&Error::new(pm_result::PM_ERR_UTF8, long.clone()));
-        let kept = last_error();
-        assert!(kept.ends_with("..."), "{kept:?}");
-        assert!(kept.len() < MESSAGE_CAP, "{}", kept.len());
-        assert!(long.starts_with(kept.trim_end_matches("...")));
-        set_last_status(pm_result::PM_DROPPED, c"dropped");
-        assert_eq!(last_error(), "dropped");
-        assert_eq!(last_error_code(), pm_result::PM_DROPPED);
-    }
-}

@@ -2,12 +2,11 @@
 //! the event, running a listener snapshot, reporting a dropped port message. Imports nothing
 //! above listeners and drop reports, so windows, ports and channels can all use it.
 
-use crate::diagnostics::{self, DropReport, pm_drop_reason};
-use crate::error::pm_result;
+use crate::abi::{pm_drop_reason, pm_message_event, pm_port, pm_window};
+use crate::diagnostics::{self, DropReport};
 use crate::handles::Handle;
 use crate::listener::{Called, ListenerRef};
 use crate::origin::{Origin, OriginKey};
-use crate::types::{pm_message_event, pm_port, pm_window};
 use std::ptr;
 
 /// What a post did when it did not fail.
@@ -18,15 +17,6 @@ pub enum Delivery {
     Delivered,
     /// Not delivered and not an error (origin mismatch, or port partner closed).
     Dropped,
-}
-
-impl Delivery {
-    pub fn code(self) -> pm_result {
-        match self {
-            Delivery::Delivered => pm_result::PM_OK,
-            Delivery::Dropped => pm_result::PM_DROPPED,
-        }
-    }
 }
 
 /// Runs each listener of a snapshot that is still registered, in order. `source_origin` is the

@@ -5,8 +5,9 @@
 //! helpers here turn raw C arguments into Rust values or documented errors, never dereferencing a
 //! NULL or a handle.
 
-use crate::error::{Error, pm_result, set_last_error};
+use crate::error::{Error, ErrorKind};
 use crate::handles::Handle;
+use crate::result::{code_of, pm_result, set_last_error};
 use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -17,7 +18,7 @@ pub trait FfiReturn {
 
 impl FfiReturn for pm_result {
     fn on_error(error: &Error) -> Self {
-        error.code
+        code_of(error.kind)
     }
 }
 
@@ -57,10 +58,7 @@ pub fn boundary<R: FfiReturn>(body: impl FnOnce() -> Result<R, Error>) -> R {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            Error::new(
-                pm_result::PM_ERR_PANIC,
-                format!("internal panic caught: {what}"),
-            )
+            Error::new(ErrorKind::Panic, format!("internal panic caught: {what}"))
         }
     };
     set_last_error(&error);
@@ -93,7 +91,7 @@ pub unsafe fn c_str<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a st
     // SAFETY: forwarded contract.
     let bytes = unsafe { c_bytes(ptr, what) }?;
     std::str::from_utf8(bytes)
-        .map_err(|_| Error::new(pm_result::PM_ERR_UTF8, format!("{what} is not valid UTF-8")))
+        .map_err(|_| Error::new(ErrorKind::Utf8, format!("{what} is not valid UTF-8")))
 }
 
 /// A (pointer, length) byte buffer: NULL is allowed only with length 0.

@@ -16,6 +16,7 @@
 // The safe core: private modules, listed bottom-up (a module imports only from those above it
 // in this list; tests/layers.rs checks it). Under loom, the two modules tests/loom.rs models are
 // public.
+mod abi;
 #[cfg(not(loom))]
 mod broadcast;
 #[cfg(not(loom))]
@@ -42,7 +43,6 @@ mod scheme;
 mod sync;
 #[cfg(not(loom))]
 mod thread;
-mod types;
 #[cfg(not(loom))]
 mod window;
 
@@ -51,12 +51,11 @@ mod window;
 pub mod capi;
 #[cfg(not(loom))]
 mod ffi;
+#[cfg(not(loom))]
+mod result;
 
+pub use abi::*;
 #[cfg(not(loom))]
-pub use diagnostics::{pm_drop_event, pm_drop_fn, pm_drop_reason};
-pub use error::pm_result;
-#[cfg(not(loom))]
-pub use queue::{pm_dispatch_mode, pm_wake_fn};
+pub use result::pm_result;
 #[cfg(not(loom))]
 pub use thread::PM_MAX_DISPATCH_DEPTH;
-pub use types::*;

@@ -8,9 +8,9 @@
 //! need nothing but the removed flag, so calling them costs no atomic read-modify-write. (One word instead of `Arc`'s two counts plus ours keeps a listener in a 48-byte
 //! allocation.)
 
+use crate::abi::{pm_destroy_fn, pm_message_event};
 use crate::origin::{OriginKey, TargetOrigin};
 use crate::sync::AtomicU64 as StateWord;
-use crate::types::{pm_destroy_fn, pm_message_event};
 use std::ffi::c_void;
 use std::ops::Deref;
 use std::ptr::NonNull;

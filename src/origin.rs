@@ -5,7 +5,7 @@
 //! origins compare by identity, never by the string "null". This avoids the `url` crate trap where
 //! `Url::origin()` makes a fresh opaque origin on each call.
 
-use crate::error::{Error, pm_result};
+use crate::error::{Error, ErrorKind};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::ffi::{CStr, c_char};
@@ -122,12 +122,9 @@ impl Origin {
     /// Parses `url` as an absolute URL and returns its origin.
     #[cfg(test)]
     pub fn parse(url: &str) -> Result<Origin, Error> {
-        Url::parse(url).map(|u| Origin::of_url(&u)).map_err(|e| {
-            Error::new(
-                pm_result::PM_ERR_INVALID_URL,
-                format!("invalid URL {url:?}: {e}"),
-            )
-        })
+        Url::parse(url)
+            .map(|u| Origin::of_url(&u))
+            .map_err(|e| Error::new(ErrorKind::InvalidUrl, format!("invalid URL {url:?}: {e}")))
     }
 
     /// HTML "same origin": tuples by value, opaque origins by identity.
@@ -192,7 +189,7 @@ impl TargetOrigin {
             _ => match Url::parse(s) {
                 Ok(url) => Ok(TargetOrigin::Exact(Origin::of_url(&url))),
                 Err(e) => Err(Error::new(
-                    pm_result::PM_ERR_SYNTAX,
+                    ErrorKind::Syntax,
                     format!("targetOrigin {s:?} is not \"*\", \"/\" or an absolute URL: {e}"),
                 )),
             },
@@ -202,7 +199,7 @@ impl TargetOrigin {
     /// Parses a targetOrigin argument from C; invalid UTF-8 is `PM_ERR_UTF8`.
     pub fn parse_bytes(bytes: &[u8]) -> Result<TargetOrigin, Error> {
         let text = std::str::from_utf8(bytes)
-            .map_err(|_| Error::new(pm_result::PM_ERR_UTF8, "targetOrigin is not valid UTF-8"))?;
+            .map_err(|_| Error::new(ErrorKind::Utf8, "targetOrigin is not valid UTF-8"))?;
         TargetOrigin::parse(text)
     }
 
@@ -435,8 +432,8 @@ mod tests {
             "http://exa mple.com",
         ] {
             assert_eq!(
-                Origin::parse(bad).unwrap_err().code,
-                pm_result::PM_ERR_INVALID_URL,
+                Origin::parse(bad).unwrap_err().kind,
+                ErrorKind::InvalidUrl,
                 "{bad:?}"
             );
         }
@@ -455,8 +452,8 @@ mod tests {
             "http://",
         ] {
             assert_eq!(
-                TargetOrigin::parse(bad).unwrap_err().code,
-                pm_result::PM_ERR_SYNTAX,
+                TargetOrigin::parse(bad).unwrap_err().kind,
+                ErrorKind::Syntax,
                 "{bad:?}"
             );
         }
@@ -501,16 +498,16 @@ mod tests {
             "nope",
             "data:,x",
         ] {
-            let direct = TargetOrigin::parse(t).map_err(|e| e.code);
+            let direct = TargetOrigin::parse(t).map_err(|e| e.kind);
             let cached = cache
                 .with_parsed(t.as_bytes(), |p| p.clone())
-                .map_err(|e| e.code);
+                .map_err(|e| e.kind);
             assert_eq!(direct.is_ok(), cached.is_ok(), "{t}");
             assert_eq!(direct.err(), cached.err(), "{t}");
         }
         assert_eq!(
-            cache.with_parsed(b"http://\xff", |_| ()).unwrap_err().code,
-            pm_result::PM_ERR_UTF8
+            cache.with_parsed(b"http://\xff", |_| ()).unwrap_err().kind,
+            ErrorKind::Utf8
         );
     }
 }

@@ -7,15 +7,15 @@
 //! queued as window tasks). Transfers and closes are serialized by one lock (`TRANSFER`), so a
 //! port is never transferred and closed at the same time; posts do not take it.
 
-use crate::diagnostics::{self, pm_drop_reason};
-use crate::error::{Error, pm_result};
+use crate::abi::{pm_dispatch_mode, pm_drop_reason, pm_port};
+use crate::diagnostics::{self};
+use crate::error::{Error, ErrorKind};
 use crate::event::{self, Delivery, PortHandles};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{Task, pm_dispatch_mode};
+use crate::queue::Task;
 use crate::thread;
-use crate::types::pm_port;
 use crate::window::{self, Resource, Retiring};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -60,7 +60,7 @@ fn invalid_port() -> Error {
 }
 
 fn data_clone(message: &'static str) -> Error {
-    Error::new(pm_result::PM_ERR_DATA_CLONE, message)
+    Error::new(ErrorKind::DataClone, message)
 }
 
 fn lookup(handle: Handle) -> Result<Arc<Port>, Error> {
@@ -236,7 +236,7 @@ fn precheck(port: &Arc<Port>, data_len: usize) -> Result<(), Error> {
             (
                 pm_drop_reason::PM_DROP_QUEUE_FULL,
                 Error::new(
-                    pm_result::PM_ERR_QUEUE_FULL,
+                    ErrorKind::QueueFull,
                     "the receiving window's queue is full; nothing was queued",
                 ),
             )
@@ -340,7 +340,7 @@ fn deliver_or_queue(
             });
             match window::enqueue(owner, task, enforce_limits) {
                 Ok(()) => Ok(Delivery::Delivered),
-                Err((error, task)) if error.code == pm_result::PM_ERR_QUEUE_FULL => {
+                Err((error, task)) if error.kind == ErrorKind::QueueFull => {
                     let origin = reported_origin(owner);
                     task.discard(
                         pm_drop_reason::PM_DROP_QUEUE_FULL,

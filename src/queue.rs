@@ -1,42 +1,13 @@
 //! Per-window task queues for QUEUED delivery (the HTML standard's "queue a task"), with limits
 //! so a flood cannot exhaust memory.
 
-use crate::diagnostics::pm_drop_reason;
-use crate::error::{Error, pm_result};
+use crate::abi::{pm_drop_reason, pm_wake_fn, pm_window};
+use crate::error::{Error, ErrorKind};
 use crate::handles::Handle;
 use crate::listener::ListenerList;
 use crate::origin::Origin;
-use crate::types::pm_window;
 use std::collections::VecDeque;
 use std::ffi::c_void;
-
-/// How a window receives messages.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum pm_dispatch_mode {
-    /// Listeners run on the posting thread before the post returns (the default; the seed's
-    /// behaviour).
-    #[default]
-    PM_DISPATCH_SYNC = 0,
-    /// Posts queue a task; `pm_window_run_pending` runs it (the HTML standard's behaviour).
-    PM_DISPATCH_QUEUED = 1,
-}
-
-impl pm_dispatch_mode {
-    /// Converts a raw C value, rejecting values outside the enum.
-    pub fn from_raw(raw: u32) -> Option<Self> {
-        match raw {
-            0 => Some(pm_dispatch_mode::PM_DISPATCH_SYNC),
-            1 => Some(pm_dispatch_mode::PM_DISPATCH_QUEUED),
-            _ => None,
-        }
-    }
-}
-
-/// Called when a window's queue becomes non-empty.
-#[allow(non_camel_case_types)]
-pub type pm_wake_fn = Option<unsafe extern "C" fn(window: *mut pm_window, user_data: *mut c_void)>;
 
 /// A window's waker and its user data.
 #[derive(Clone, Copy)]
@@ -83,7 +54,7 @@ impl Limits {
     /// The error for a message these limits refuse.
     pub fn refusal(self, count: usize, bytes: usize) -> Error {
         Error::new(
-            pm_result::PM_ERR_QUEUE_FULL,
+            ErrorKind::QueueFull,
             format!(
                 "the window's queue is full ({count} messages, {bytes} bytes waiting; limits {} messages, {} bytes)",
                 self.max_messages, self.max_bytes

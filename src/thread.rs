@@ -9,11 +9,11 @@
 //! during dispatch, so a snapshot evicted while any pin scope on this thread is open goes to a
 //! graveyard, emptied when the outermost scope ends.
 
+use crate::abi::pm_dispatch_mode;
 use crate::error::Error;
 use crate::handles::Handle;
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::{Origin, OriginKey, TargetOrigin, TargetOriginCache, TupleOrigin};
-use crate::queue::pm_dispatch_mode;
 use crate::sync::AtomicU64;
 use crate::window::WINDOWS;
 use std::cell::{Cell, RefCell};

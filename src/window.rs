@@ -6,12 +6,12 @@
 //! [`HandleTable`], so the handle an embedder holds, an event's `source` and the lookup key are
 //! the same value.
 
-use crate::diagnostics::pm_drop_reason;
-use crate::error::{Error, pm_result};
+use crate::abi::{pm_dispatch_mode, pm_drop_reason};
+use crate::error::{Error, ErrorKind};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{BoxedTask, Limits, Queue, Waker, pm_dispatch_mode};
+use crate::queue::{BoxedTask, Limits, Queue, Waker};
 use std::sync::Arc;
 use url::Url;
 
@@ -108,7 +108,7 @@ fn is_about_blank(url: &Url) -> bool {
 fn parse_url(url: &str) -> Result<Url, Error> {
     Url::parse(url).map_err(|e| {
         Error::new(
-            pm_result::PM_ERR_INVALID_URL,
+            ErrorKind::InvalidUrl,
             format!("{url:?} is not an absolute URL: {e}"),
         )
     })

@@ -1,13 +1,14 @@
 //! Exports: MessageChannel ports and BroadcastChannels.
 
 use super::{port_ptr, transfer_arg};
+use crate::abi::{pm_broadcast, pm_destroy_fn, pm_listener_fn, pm_port, pm_window};
 use crate::broadcast;
-use crate::error::{Error, pm_result};
+use crate::error::Error;
 use crate::event::Delivery;
 use crate::ffi::{boundary, c_str, data_arg, handle_arg};
 use crate::listener::Listener;
 use crate::port;
-use crate::types::{pm_broadcast, pm_destroy_fn, pm_listener_fn, pm_port, pm_window};
+use crate::result::{delivery_code, pm_result};
 use std::ffi::{c_char, c_void};
 
 /// Creates a MessageChannel: two entangled ports owned by `owner`'s current document, written
@@ -71,12 +72,12 @@ pub unsafe extern "C" fn pm_port_post_message(
         let transfer = unsafe { transfer_arg(transfer, transfer_len) }?;
         let delivery = port::post(port, data, &transfer)?;
         if delivery == Delivery::Dropped {
-            crate::error::set_last_status(
+            crate::result::set_last_status(
                 pm_result::PM_DROPPED,
                 c"message dropped: the port's partner is closed",
             );
         }
-        Ok(delivery.code())
+        Ok(delivery_code(delivery))
     })
 }
 

@@ -1,10 +1,11 @@
 //! Exports: delivery modes, wakers, queue limits and running queued messages.
 
+use crate::abi::{pm_dispatch_mode, pm_wake_fn, pm_window};
 use crate::dispatch;
-use crate::error::{Error, pm_result};
+use crate::error::Error;
 use crate::ffi::{boundary, handle_arg};
-use crate::queue::{Limits, Waker, pm_dispatch_mode, pm_wake_fn};
-use crate::types::pm_window;
+use crate::queue::{Limits, Waker};
+use crate::result::pm_result;
 use crate::window;
 use std::ffi::c_void;
 

@@ -1,13 +1,14 @@
 //! Exports: embedder extensions beyond the standard (allow-list listeners, drop diagnostics,
 //! custom standard schemes).
 
-use crate::diagnostics::{self, pm_drop_fn};
-use crate::error::{Error, pm_result};
+use crate::abi::{pm_destroy_fn, pm_drop_fn, pm_listener_fn, pm_window};
+use crate::diagnostics::{self};
+use crate::error::{Error, ErrorKind};
 use crate::ffi::{array_arg, boundary, c_str, handle_arg};
 use crate::listener::Listener;
 use crate::origin::{Origin, TargetOrigin};
+use crate::result::pm_result;
 use crate::scheme;
-use crate::types::{pm_destroy_fn, pm_listener_fn, pm_window};
 use crate::window;
 use std::ffi::{c_char, c_void};
 
@@ -19,7 +20,7 @@ fn allow_list_entry(entry: &str) -> Result<TargetOrigin, Error> {
             "allow-list entry {entry:?} has an opaque origin, which no message could match"
         ))),
         Ok(_) => Err(Error::new(
-            pm_result::PM_ERR_SYNTAX,
+            ErrorKind::Syntax,
             format!(
                 "allow-list entry {entry:?} must be an absolute URL or origin, not \"*\" or \"/\""
             ),

@@ -14,10 +14,10 @@ pub mod extensions;
 pub mod post;
 pub mod window;
 
+use crate::abi::{pm_port, pm_window};
 use crate::error::Error;
 use crate::ffi::{array_arg, handle_arg};
 use crate::handles::Handle;
-use crate::types::{pm_port, pm_window};
 
 fn window_ptr(handle: Handle) -> *mut pm_window {
     handle.to_raw() as *mut pm_window

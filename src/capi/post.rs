@@ -1,13 +1,14 @@
 //! Exports: listeners and posting to windows.
 
 use super::transfer_arg;
+use crate::abi::{pm_destroy_fn, pm_listener_fn, pm_port, pm_window};
 use crate::dispatch;
-use crate::error::{Error, pm_result};
+use crate::error::Error;
 use crate::event::Delivery;
 use crate::ffi::{boundary, c_bytes, data_arg, handle_arg};
 use crate::handles::Handle;
 use crate::listener::Listener;
-use crate::types::{pm_destroy_fn, pm_listener_fn, pm_port, pm_window};
+use crate::result::{delivery_code, pm_result};
 use crate::window;
 use std::ffi::{CStr, c_char, c_void};
 use std::ptr;
@@ -251,11 +252,11 @@ unsafe fn post_checked(
         let transfer = unsafe { transfer_arg(transfer, transfer_len) }?;
         let delivery = dispatch::post(source, target, data, target_origin, &transfer)?;
         if delivery == Delivery::Dropped {
-            crate::error::set_last_status(
+            crate::result::set_last_status(
                 pm_result::PM_DROPPED,
                 c"message dropped: targetOrigin does not match the target window's origin",
             );
         }
-        Ok(delivery.code())
+        Ok(delivery_code(delivery))
     })
 }

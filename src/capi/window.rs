@@ -1,9 +1,9 @@
 //! Exports: the library's version and last error, and window lifetime and navigation.
 
 use super::window_ptr;
-use crate::error::{last_error_code, last_error_ptr, pm_result};
+use crate::abi::pm_window;
 use crate::ffi::{boundary, c_str, handle_arg};
-use crate::types::pm_window;
+use crate::result::{last_error_code, last_error_ptr, pm_result};
 use crate::window;
 use std::ffi::c_char;
 use std::ptr;
