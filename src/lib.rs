@@ -1,21 +1,15 @@
 //! postmessage: the web's cross-document messaging (`window.postMessage` and the `message`
 //! event, MessageChannel and BroadcastChannel) as a library with a C ABI.
 //!
-//! One module per concept:
-//! - [`handles`]: the opaque, generation-checked handle table;
-//! - [`origin`] and [`scheme`]: origins, targetOrigin parsing and matching, custom schemes;
-//! - [`window`]: windows and their documents; [`listener`]: listener lifetime;
-//! - [`dispatch`], [`thread`] and [`queue`]: posting, per-thread dispatch state, queued delivery;
-//! - [`port`] and [`broadcast`]: MessageChannel ports and BroadcastChannel;
-//! - [`diagnostics`]: the drop handler;
-//! - at the edge, [`ffi`] (panic boundary, argument conversion) and [`capi`] (the exports).
+//! A safe core of private modules under a thin C edge (`abi`, `result`, `ffi`, `capi`). Each
+//! module imports only from modules of lower layers; the layer list is in README.md
+//! ("Architecture") and `tests/layers.rs`, which checks it.
 //!
 //! Under `cfg(loom)` only the concurrency core and what it needs are built, on loom's
-//! primitives (see [`sync`] and `tests/loom.rs`).
+//! primitives (see `sync` and `tests/loom.rs`).
 
-// The safe core: private modules, listed bottom-up (a module imports only from those above it
-// in this list; tests/layers.rs checks it). Under loom, the two modules tests/loom.rs models are
-// public.
+// Private modules (only `capi` and the C types are public). Under loom, the two modules
+// tests/loom.rs models are public.
 mod abi;
 #[cfg(not(loom))]
 mod broadcast;
