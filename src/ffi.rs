@@ -7,7 +7,7 @@
 
 use crate::error::{Error, ErrorKind};
 use crate::handles::Handle;
-use crate::result::{code_of, pm_result, set_last_error};
+use crate::result::{clear_last_error, code_of, pm_result, set_last_error};
 use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -63,6 +63,17 @@ pub fn boundary<R: FfiReturn>(body: impl FnOnce() -> Result<R, Error>) -> R {
     };
     set_last_error(&error);
     R::on_error(&error)
+}
+
+/// [`boundary`] for functions whose successful answer can look like a failure (NULL or 0): a
+/// success also sets this thread's last error to `PM_OK`, so the caller can tell them apart.
+/// (Other successful calls leave it alone: clearing it would cost the post fast path.)
+pub fn boundary_answer<R: FfiReturn>(body: impl FnOnce() -> Result<R, Error>) -> R {
+    boundary(|| {
+        let value = body()?;
+        clear_last_error();
+        Ok(value)
+    })
 }
 
 /// A handle argument: NULL is `PM_ERR_NULL_ARGUMENT`; any other value is only a candidate until a

@@ -121,6 +121,12 @@ fn set_last(code: pm_result, text: &[u8]) {
     });
 }
 
+/// Sets this thread's last error to `PM_OK` with message "" (after a success that returns NULL
+/// or 0, see `ffi::boundary_answer`).
+pub fn clear_last_error() {
+    set_last(pm_result::PM_OK, b"");
+}
+
 /// This thread's last failure message ("" if none). Valid until the next failing call on this
 /// thread, because only a failure replaces it.
 pub fn last_error_ptr() -> *const c_char {

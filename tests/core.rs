@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use postmessage::capi::delivery::{pm_window_pending, pm_window_run_pending};
 use postmessage::capi::post::*;
 use postmessage::capi::window::*;
 use postmessage::{PM_MAX_DISPATCH_DEPTH, pm_message_event, pm_result, pm_window};
@@ -505,4 +506,27 @@ fn threads_post_concurrently_and_each_message_arrives_once() {
     }
     assert_eq!(shared_rec.count(), THREADS * N);
     pm_window_free(shared as *mut pm_window);
+}
+
+/// NULL from `pm_window_parent` and 0 from `pm_window_pending` / `pm_window_run_pending` are
+/// answers when `pm_last_error_code()` is `PM_OK` afterwards, failures otherwise.
+#[test]
+fn null_or_zero_answers_are_told_from_failures_by_the_last_error_code() {
+    let top = window("https://a.example");
+    assert!(pm_window_parent(std::ptr::null()).is_null());
+    assert_eq!(pm_last_error_code(), PM_ERR_NULL_ARGUMENT);
+    assert!(
+        pm_window_parent(top).is_null(),
+        "a top-level window has no parent"
+    );
+    assert_eq!(pm_last_error_code(), PM_OK);
+    assert_eq!(pm_window_pending(std::ptr::null()), 0);
+    assert_eq!(pm_last_error_code(), PM_ERR_NULL_ARGUMENT);
+    assert_eq!(pm_window_pending(top), 0);
+    assert_eq!(pm_last_error_code(), PM_OK);
+    assert_eq!(pm_window_run_pending(std::ptr::null_mut(), 10), 0);
+    assert_eq!(pm_last_error_code(), PM_ERR_NULL_ARGUMENT);
+    assert_eq!(pm_window_run_pending(top, 10), 0);
+    assert_eq!(pm_last_error_code(), PM_OK);
+    assert_eq!(pm_window_free(top), PM_OK);
 }

@@ -18,8 +18,7 @@ use std::ffi::{c_char, c_void};
 /// Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` (any argument NULL) or `PM_ERR_INVALID_HANDLE`; on
 /// error `*port1` and `*port2` are left untouched.
 ///
-/// # Safety
-/// `port1` and `port2` are NULL or point to writable `pm_port *` slots.
+/// Pointers: `port1` and `port2` are NULL or point to writable `pm_port *` slots.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pm_channel_new(
     owner: *mut pm_window,
@@ -53,8 +52,7 @@ pub unsafe extern "C" fn pm_channel_new(
 /// itself, its partner, a duplicate, or a closed or unknown port in `transfer`; nothing is
 /// transferred), `PM_ERR_QUEUE_FULL` or `PM_ERR_DEPTH` (then the message is dropped).
 ///
-/// # Safety
-/// `data` is NULL or points to `data_len` readable bytes; `transfer` is NULL or points to
+/// Pointers: `data` is NULL or points to `data_len` readable bytes; `transfer` is NULL or points to
 /// `transfer_len` readable pointers.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pm_port_post_message(
@@ -124,11 +122,15 @@ pub extern "C" fn pm_port_remove_listener(port: *mut pm_port, listener_id: u64) 
 }
 
 /// Closes a port: disentangles it (later messages from its partner are dropped) and frees the
-/// handle. Messages still waiting for it are dropped. Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` or
-/// `PM_ERR_INVALID_HANDLE` (already closed, transferred or unknown).
+/// handle. Messages still waiting for it are dropped. Returns `PM_OK` or `PM_ERR_INVALID_HANDLE`
+/// (already closed, transferred or unknown). NULL is a no-op (`PM_OK`), as for every destructor
+/// (`free(NULL)`).
 #[unsafe(no_mangle)]
 pub extern "C" fn pm_port_close(port: *mut pm_port) -> pm_result {
     boundary(|| {
+        if port.is_null() {
+            return Ok(pm_result::PM_OK);
+        }
         port::close(handle_arg(port, "port")?)?;
         Ok(pm_result::PM_OK)
     })
@@ -140,8 +142,7 @@ pub extern "C" fn pm_port_close(port: *mut pm_port) -> pm_result {
 /// Returns the handle, or NULL on error (`PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`,
 /// `PM_ERR_UTF8`).
 ///
-/// # Safety
-/// `name` is NULL or a NUL-terminated string.
+/// Pointers: `name` is NULL or a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pm_broadcast_new(
     window: *mut pm_window,
@@ -163,8 +164,7 @@ pub unsafe extern "C" fn pm_broadcast_new(
 /// Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`, or `PM_ERR_QUEUE_FULL` /
 /// `PM_ERR_DEPTH` when some receiver refused it (the others still received it).
 ///
-/// # Safety
-/// `data` is NULL or points to `data_len` readable bytes.
+/// Pointers: `data` is NULL or points to `data_len` readable bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pm_broadcast_post_message(
     channel: *mut pm_broadcast,
@@ -225,10 +225,14 @@ pub extern "C" fn pm_broadcast_remove_listener(
 }
 
 /// Closes a broadcast channel and frees its handle; it receives nothing more, not even messages
-/// already queued for it. Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` or `PM_ERR_INVALID_HANDLE`.
+/// already queued for it. Returns `PM_OK` or `PM_ERR_INVALID_HANDLE`. NULL is a no-op (`PM_OK`),
+/// as for every destructor (`free(NULL)`).
 #[unsafe(no_mangle)]
 pub extern "C" fn pm_broadcast_close(channel: *mut pm_broadcast) -> pm_result {
     boundary(|| {
+        if channel.is_null() {
+            return Ok(pm_result::PM_OK);
+        }
         broadcast::close(handle_arg(channel, "channel")?)?;
         Ok(pm_result::PM_OK)
     })

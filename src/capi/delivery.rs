@@ -3,7 +3,7 @@
 use crate::abi::{pm_dispatch_mode, pm_wake_fn, pm_window};
 use crate::dispatch;
 use crate::error::Error;
-use crate::ffi::{boundary, handle_arg};
+use crate::ffi::{boundary, boundary_answer, handle_arg};
 use crate::queue::{Limits, Waker};
 use crate::result::pm_result;
 use crate::window;
@@ -56,16 +56,18 @@ pub extern "C" fn pm_window_set_waker(
 /// calling thread (or drops it: a window message whose targetOrigin does not match the current
 /// origin, or one for a port or channel closed meanwhile). Messages queued while this runs are
 /// taken too, up to `max`. Returns how many were taken; 0 for a bad handle, or when this would
-/// exceed `PM_MAX_DISPATCH_DEPTH` (then `pm_last_error()` says so).
+/// exceed `PM_MAX_DISPATCH_DEPTH` (then `pm_last_error()` says so). On success
+/// `pm_last_error_code()` is `PM_OK`, so 0 with `PM_OK` means the queue was empty.
 #[unsafe(no_mangle)]
 pub extern "C" fn pm_window_run_pending(window: *mut pm_window, max: usize) -> usize {
-    boundary(|| dispatch::run_pending(handle_arg(window, "window")?, max))
+    boundary_answer(|| dispatch::run_pending(handle_arg(window, "window")?, max))
 }
 
-/// Number of messages waiting in the window's queue (0 for a bad handle).
+/// Number of messages waiting in the window's queue; 0 for a bad handle. On success
+/// `pm_last_error_code()` is `PM_OK`, so 0 with `PM_OK` means an empty queue.
 #[unsafe(no_mangle)]
 pub extern "C" fn pm_window_pending(window: *const pm_window) -> usize {
-    boundary(|| window::pending(handle_arg(window, "window")?))
+    boundary_answer(|| window::pending(handle_arg(window, "window")?))
 }
 
 /// Limits the window's queue: a post (window, port or broadcast message) that would take it past

@@ -40,8 +40,7 @@ fn allow_list_entry(entry: &str) -> Result<TargetOrigin, Error> {
 ///
 /// Returns the listener id (> 0), or 0 on error.
 ///
-/// # Safety
-/// `origins` is NULL or points to `origins_len` pointers, each NULL or a NUL-terminated string.
+/// Pointers: `origins` is NULL or points to `origins_len` pointers, each NULL or a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pm_add_listener_for_origins(
     window: *mut pm_window,
@@ -94,8 +93,7 @@ pub extern "C" fn pm_set_drop_handler(handler: pm_drop_fn, user_data: *mut c_voi
 /// `PM_ERR_NULL_ARGUMENT`, `PM_ERR_UTF8`, or `PM_ERR_INVALID_ARGUMENT` for an invalid scheme
 /// name or one of file, blob, data, about, javascript.
 ///
-/// # Safety
-/// `scheme` is NULL or a NUL-terminated string.
+/// Pointers: `scheme` is NULL or a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pm_register_standard_scheme(scheme: *const c_char) -> pm_result {
     boundary(|| {

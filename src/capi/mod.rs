@@ -7,6 +7,10 @@
 //! a handle or string is required is `PM_ERR_NULL_ARGUMENT` (NULL / 0 from constructors); on every
 //! failure `pm_last_error()` describes it on the calling thread.
 
+// The exports' docs are C docs (they go into the header): pointer rules are stated in a
+// "Pointers:" paragraph instead of a Rust "# Safety" heading.
+#![allow(clippy::missing_safety_doc)]
+
 // In this order in the header: windows, posting, delivery modes, channels, extensions.
 pub mod channel;
 pub mod delivery;
@@ -30,8 +34,7 @@ fn port_ptr(handle: Handle) -> *mut pm_port {
 /// A transfer list: NULL is allowed with length 0; a NULL entry is `PM_ERR_NULL_ARGUMENT`.
 /// Whether each entry is a live port is decided when the ports are detached.
 ///
-/// # Safety
-/// `transfer` is NULL or points to `len` readable pointers.
+/// Pointers: `transfer` is NULL or points to `len` readable pointers.
 unsafe fn transfer_arg(transfer: *const *mut pm_port, len: usize) -> Result<Vec<Handle>, Error> {
     if len == 0 {
         return Ok(Vec::new());

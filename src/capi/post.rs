@@ -80,8 +80,7 @@ pub extern "C" fn pm_remove_listener(window: *mut pm_window, listener_id: u64) -
 /// `PM_ERR_SYNTAX` (bad targetOrigin), `PM_ERR_UTF8` (targetOrigin not UTF-8) or `PM_ERR_DEPTH`
 /// (nested dispatch on this thread would exceed `PM_MAX_DISPATCH_DEPTH`; nothing ran).
 ///
-/// # Safety
-/// `data` is NULL or points to `data_len` readable bytes; `target_origin` is NULL or a
+/// Pointers: `data` is NULL or points to `data_len` readable bytes; `target_origin` is NULL or a
 /// NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pm_post_message(
@@ -118,8 +117,7 @@ pub unsafe extern "C" fn pm_post_message(
 /// targetOrigin syntax is checked now and its match at delivery, and `PM_ERR_QUEUE_FULL` means
 /// the queue limits refused it (nothing was queued or transferred).
 ///
-/// # Safety
-/// As for `pm_post_message`; `transfer` is NULL or points to `transfer_len` readable pointers.
+/// Pointers: As for `pm_post_message`; `transfer` is NULL or points to `transfer_len` readable pointers.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pm_post_message_transfer(
     source: *mut pm_window,
@@ -146,8 +144,7 @@ pub unsafe extern "C" fn pm_post_message_transfer(
 
 /// Both post exports: [`post_plain`] when it can, else [`post_checked`].
 ///
-/// # Safety
-/// As for `pm_post_message_transfer`.
+/// Pointers: As for `pm_post_message_transfer`.
 #[inline(always)]
 unsafe fn post(
     source: *mut pm_window,
@@ -180,8 +177,7 @@ unsafe fn post(
 /// [`dispatch::post_fast`] accepts (which cannot panic). Returns true when it delivered the
 /// message, false (having done nothing) when [`post_checked`] must decide.
 ///
-/// # Safety
-/// As for `pm_post_message`.
+/// Pointers: As for `pm_post_message`.
 #[inline(always)]
 unsafe fn post_plain(
     source: *mut pm_window,
@@ -215,8 +211,7 @@ unsafe fn post_plain(
 
 /// `data` as a slice; length 0 (NULL allowed) is the empty slice.
 ///
-/// # Safety
-/// `data` is NULL with `len` 0, or points to `len` readable bytes; `len <= isize::MAX`.
+/// Pointers: `data` is NULL with `len` 0, or points to `len` readable bytes; `len <= isize::MAX`.
 #[inline(always)]
 unsafe fn plain_slice<'a>(data: *const u8, len: usize) -> &'a [u8] {
     if len == 0 {
@@ -229,8 +224,7 @@ unsafe fn plain_slice<'a>(data: *const u8, len: usize) -> &'a [u8] {
 
 /// A post with every argument checked and every outcome reported, inside the panic boundary.
 ///
-/// # Safety
-/// As for `pm_post_message_transfer`.
+/// Pointers: As for `pm_post_message_transfer`.
 #[inline(never)]
 unsafe fn post_checked(
     source: *mut pm_window,

@@ -2,7 +2,7 @@
 
 use super::window_ptr;
 use crate::abi::pm_window;
-use crate::ffi::{boundary, c_str, handle_arg};
+use crate::ffi::{boundary, boundary_answer, c_str, handle_arg};
 use crate::result::{last_error_code, last_error_ptr, pm_result};
 use crate::window;
 use std::ffi::c_char;
@@ -21,7 +21,11 @@ pub extern "C" fn pm_last_error() -> *const c_char {
 
 /// The result code of this thread's last failure (`PM_OK` if none): what a function that
 /// returns NULL or 0 on failure would have returned as a `pm_result`. Like `pm_last_error()`,
-/// only a failure (or a `PM_DROPPED` post) changes it.
+/// only a failure (or a `PM_DROPPED` post) changes it, with one exception: the functions whose
+/// successful answer can be NULL or 0 (`pm_window_parent`, `pm_window_pending`,
+/// `pm_window_run_pending`) set it to `PM_OK` when they succeed, so NULL or 0 with `PM_OK` is an
+/// answer and with an error code a failure. (Other successful calls leave it unchanged: resetting
+/// it would cost every post.)
 #[unsafe(no_mangle)]
 pub extern "C" fn pm_last_error_code() -> pm_result {
     last_error_code()
@@ -40,8 +44,7 @@ pub extern "C" fn pm_version() -> *const c_char {
 /// error: `url` NULL (`PM_ERR_NULL_ARGUMENT`), not UTF-8 (`PM_ERR_UTF8`), or not an absolute URL
 /// (`PM_ERR_INVALID_URL`).
 ///
-/// # Safety
-/// `url` is NULL or a NUL-terminated string.
+/// Pointers: `url` is NULL or a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pm_window_new(url: *const c_char) -> *mut pm_window {
     boundary(|| {
@@ -59,8 +62,7 @@ pub unsafe extern "C" fn pm_window_new(url: *const c_char) -> *mut pm_window {
 /// parent (`PM_ERR_INVALID_HANDLE`), `url` not UTF-8 (`PM_ERR_UTF8`) or not absolute
 /// (`PM_ERR_INVALID_URL`).
 ///
-/// # Safety
-/// `url` is NULL or a NUL-terminated string.
+/// Pointers: `url` is NULL or a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pm_window_new_child(
     parent: *mut pm_window,
@@ -100,8 +102,7 @@ pub extern "C" fn pm_window_free(window: *mut pm_window) -> pm_result {
 /// Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`, `PM_ERR_UTF8` or
 /// `PM_ERR_INVALID_URL` (then nothing changed).
 ///
-/// # Safety
-/// `url` is NULL or a NUL-terminated string.
+/// Pointers: `url` is NULL or a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pm_window_navigate(
     window: *mut pm_window,
@@ -123,8 +124,7 @@ pub unsafe extern "C" fn pm_window_navigate(
 /// Returns the serialization's full length (so a return value >= `cap` means it was truncated),
 /// or 0 for a NULL or bad handle (with `pm_last_error()` set).
 ///
-/// # Safety
-/// `buf` is NULL or points to `cap` writable bytes.
+/// Pointers: `buf` is NULL or points to `cap` writable bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pm_window_origin(
     window: *const pm_window,
@@ -148,10 +148,11 @@ pub unsafe extern "C" fn pm_window_origin(
 }
 
 /// The window's parent, or NULL for a top-level window. NULL with `PM_ERR_INVALID_HANDLE` (or
-/// `PM_ERR_NULL_ARGUMENT`) in `pm_last_error()` for a bad handle.
+/// `PM_ERR_NULL_ARGUMENT`) in `pm_last_error_code()` for a bad handle; on success
+/// `pm_last_error_code()` is `PM_OK`, so NULL with `PM_OK` means top-level.
 #[unsafe(no_mangle)]
 pub extern "C" fn pm_window_parent(window: *const pm_window) -> *mut pm_window {
-    boundary(|| {
+    boundary_answer(|| {
         let parent = window::parent(handle_arg(window, "window")?)?;
         Ok(parent.map_or(ptr::null_mut(), window_ptr))
     })
