@@ -1166,7 +1166,7 @@ fn cases() -> Vec<Case> {
             "pm_port_close",
             "NULL port (no-op, like free)",
             PM_OK,
-            |f| { Ret::Code(pm_port_close(ptr::null_mut())) }
+            |f| Ret::Code(pm_port_close(ptr::null_mut()))
         ),
         case!("pm_port_close", "closed port", PM_ERR_INVALID_HANDLE, |f| {
             Ret::Code(pm_port_close(f.closed_port))

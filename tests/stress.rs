@@ -702,7 +702,7 @@ fn worker(index: usize, seed: u64, deadline: Instant, progress: &Progress) -> Wo
         }
 
         // The private invariant: every post here is delivered exactly once, in order.
-        if ops % 3 == 0 {
+        if ops.is_multiple_of(3) {
             let seq = sync_posted.to_le_bytes();
             // SAFETY: valid buffers.
             let r = unsafe { pm_post_message(src, dst, seq.as_ptr(), 8, c"/".as_ptr()) };
