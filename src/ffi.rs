@@ -1,9 +1,18 @@
 //! The panic boundary and argument conversion shared by every exported function.
 //!
-//! Every `extern "C"` function body runs inside [`boundary`], which catches panics, records
-//! failures for `pm_last_error()` and turns them into the function's error return value. The
-//! helpers here turn raw C arguments into Rust values or documented errors, never dereferencing a
-//! NULL or a handle.
+//! Every `extern "C"` function body runs inside [`boundary`] (or [`boundary_answer`]), which
+//! catches panics, records failures for `pm_last_error()` and turns them into the function's
+//! error return value. The helpers here turn raw C arguments into Rust values or documented
+//! errors, never dereferencing a NULL or a handle.
+//!
+//! The exceptions, all of which have no panic source (the one place that says so):
+//! - `pm_last_error`, `pm_last_error_code`, `pm_version`: read a static or a destructor-less
+//!   thread-local that nothing borrows across a call;
+//! - the post fast path (`capi::post` `post_plain` -> `dispatch::post_fast`), which would pay a
+//!   tenth of a post for the boundary: it decodes handles and checks pointers without failing,
+//!   reaches the thread state with `try_with`, borrows its targetOrigin cache with
+//!   `try_borrow_mut`, enters the depth level without an error value, and calls listeners with
+//!   atomics and C calls only. Anything else goes to `post_checked`, inside the boundary.
 
 use crate::error::{Error, ErrorKind};
 use crate::handles::Handle;

@@ -144,7 +144,8 @@ pub unsafe extern "C" fn pm_post_message_transfer(
 
 /// Both post exports: [`post_plain`] when it can, else [`post_checked`].
 ///
-/// Pointers: As for `pm_post_message_transfer`.
+/// # Safety
+/// As for `pm_post_message_transfer`.
 #[inline(always)]
 unsafe fn post(
     source: *mut pm_window,
@@ -177,7 +178,8 @@ unsafe fn post(
 /// [`dispatch::post_fast`] accepts (which cannot panic). Returns true when it delivered the
 /// message, false (having done nothing) when [`post_checked`] must decide.
 ///
-/// Pointers: As for `pm_post_message`.
+/// # Safety
+/// As for `pm_post_message`.
 #[inline(always)]
 unsafe fn post_plain(
     source: *mut pm_window,
@@ -211,7 +213,8 @@ unsafe fn post_plain(
 
 /// `data` as a slice; length 0 (NULL allowed) is the empty slice.
 ///
-/// Pointers: `data` is NULL with `len` 0, or points to `len` readable bytes; `len <= isize::MAX`.
+/// # Safety
+/// `data` is NULL with `len` 0, or points to `len` readable bytes; `len <= isize::MAX`.
 #[inline(always)]
 unsafe fn plain_slice<'a>(data: *const u8, len: usize) -> &'a [u8] {
     if len == 0 {
@@ -224,7 +227,8 @@ unsafe fn plain_slice<'a>(data: *const u8, len: usize) -> &'a [u8] {
 
 /// A post with every argument checked and every outcome reported, inside the panic boundary.
 ///
-/// Pointers: As for `pm_post_message_transfer`.
+/// # Safety
+/// As for `pm_post_message_transfer`.
 #[inline(never)]
 unsafe fn post_checked(
     source: *mut pm_window,
