@@ -8,6 +8,9 @@
 //! Under `cfg(loom)` only the concurrency core and what it needs are built, on loom's
 //! primitives (see `sync` and `tests/loom.rs`).
 
+// Under loom only part of the core is used (the rest serves the exports, not built then).
+#![cfg_attr(loom, allow(dead_code))]
+
 // Private modules (only `capi` and the C types are public). Under loom, the two modules
 // tests/loom.rs models are public.
 mod abi;
