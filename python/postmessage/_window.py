@@ -99,7 +99,9 @@ def _counted(function, *args) -> int:
     count = function(*args)
     if count == 0:
         code = _lib.last_error_code()
-        if code != Result.ERR_NULL_ARGUMENT:
+        # PM_OK: the library says 0 is the answer (it sets PM_OK on success); the primed
+        # PM_ERR_NULL_ARGUMENT left alone: a library that does not.
+        if code not in (Result.OK, Result.ERR_NULL_ARGUMENT):
             raise error_for(code, _lib.last_error())
     return count
 
