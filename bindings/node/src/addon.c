@@ -1,0 +1,667 @@
+/* postmessage Node-API addon: the thin native edge between JavaScript and libpostmessage.
+ *
+ * Everything here is plumbing: it turns JS numbers into handles, calls the public C API
+ * (include/postmessage.h) and hands library callbacks (listeners, wakers, drops) to the JS
+ * functions registered with init(). All policy (realms, events, structured clone, errors)
+ * lives in the JavaScript under lib/.
+ *
+ * Handles travel to JS as BigInts holding the handle's 64-bit value (the library's handles are
+ * tagged values, not plain addresses, so a double would not hold them). The library validates
+ * every handle it is given (freed or forged ones are PM_ERR_INVALID_HANDLE, never UB), so a
+ * value that JS code got wrong is just an error code, never a crash.
+ *
+ * Threads: listeners and drop reports run on the thread that posts or drains. In Node that is
+ * the main JS thread (queued delivery is drained there, from the threadsafe function the waker
+ * signals). A callback that arrives on any other thread cannot touch JS; it is counted and
+ * ignored (see foreign_calls()).
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <postmessage.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Per-environment state (Node-API instance data). */
+typedef struct addon {
+  napi_env env;
+  pthread_t thread;              /* the JS thread of env */
+  napi_ref on_window;            /* (target, data, origin, source, ports) */
+  napi_ref on_port;              /* (port, data, ports) */
+  napi_ref on_broadcast;         /* (channel, data, origin) */
+  napi_ref on_drop;              /* (reason, sourceOrigin, targetOrigin, requested, source, target) */
+  napi_ref on_wake;              /* (window) */
+  napi_threadsafe_function tsfn; /* woken by the library's waker, from any thread */
+  size_t counted_wakes;          /* wakes from the JS thread not yet drained: tsfn is ref'd while > 0 */
+  int drop_handler;              /* this env installed the process-wide drop handler */
+} addon;
+
+static atomic_size_t g_foreign_calls; /* callbacks that arrived on a thread without JS */
+
+/* A listener's context for ports and broadcast channels: which handle it listens on. */
+typedef struct listen_ctx {
+  addon *ad;
+  uintptr_t handle;
+} listen_ctx;
+
+#define CHECK(call)                                                                 \
+  do {                                                                              \
+    if ((call) != napi_ok) {                                                        \
+      throw_last_napi(env, #call);                                                  \
+      return NULL;                                                                  \
+    }                                                                               \
+  } while (0)
+
+static void throw_last_napi(napi_env env, const char *what) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return;
+  const napi_extended_error_info *info = NULL;
+  napi_get_last_error_info(env, &info);
+  char msg[256];
+  snprintf(msg, sizeof msg, "postmessage addon: %s failed: %s", what,
+           info && info->error_message ? info->error_message : "unknown error");
+  napi_throw_error(env, NULL, msg);
+}
+
+static addon *get_addon(napi_env env) {
+  void *data = NULL;
+  napi_get_instance_data(env, &data);
+  return data;
+}
+
+static napi_value num(napi_env env, double v) {
+  napi_value out = NULL;
+  napi_create_double(env, v, &out);
+  return out;
+}
+
+static napi_value handle_value(napi_env env, const void *p) {
+  napi_value out = NULL;
+  napi_create_bigint_uint64(env, (uint64_t)(uintptr_t)p, &out);
+  return out;
+}
+
+/* A handle BigInt from JS: anything else (a number, a negative or too large BigInt) becomes 0,
+ * which the library rejects as PM_ERR_NULL_ARGUMENT. */
+static uintptr_t handle_of(napi_env env, napi_value v) {
+  uint64_t h = 0;
+  bool lossless = false;
+  if (napi_get_value_bigint_uint64(env, v, &h, &lossless) != napi_ok || !lossless) return 0;
+  return (uintptr_t)h;
+}
+
+/* Arguments, padded with undefined. */
+static int get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  return 1;
+}
+
+/* A JS string as a malloc'd NUL-terminated UTF-8 copy; NULL (with a TypeError thrown) otherwise.
+ * JS strings are UTF-16; lone surrogates become U+FFFD, as a USVString conversion does. */
+static char *string_of(napi_env env, napi_value v) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected a string");
+    return NULL;
+  }
+  char *s = malloc(len + 1);
+  if (!s) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  if (strlen(s) != len) { /* an embedded NUL would silently cut the string short in C */
+    free(s);
+    napi_throw_type_error(env, NULL, "string contains a NUL character");
+    return NULL;
+  }
+  return s;
+}
+
+/* The bytes of a Buffer / Uint8Array / ArrayBuffer argument (borrowed for this call). */
+static int bytes_of(napi_env env, napi_value v, const uint8_t **data, size_t *len) {
+  bool is = false;
+  void *p = NULL;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type t;
+    size_t n = 0, off = 0;
+    napi_value ab;
+    if (napi_get_typedarray_info(env, v, &t, &n, &p, &ab, &off) != napi_ok || t != napi_uint8_array) return 0;
+    *data = p;
+    *len = n;
+    return 1;
+  }
+  if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
+    size_t n = 0;
+    if (napi_get_arraybuffer_info(env, v, &p, &n) != napi_ok) return 0;
+    *data = p;
+    *len = n;
+    return 1;
+  }
+  return 0;
+}
+
+/* A JS array of port handle BigInts as a malloc'd C array (NULL with *n = 0 for undefined). */
+static int ports_of(napi_env env, napi_value v, pm_port ***out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t == napi_undefined || t == napi_null) return 1;
+  bool is = false;
+  uint32_t len = 0;
+  if (napi_is_array(env, v, &is) != napi_ok || !is || napi_get_array_length(env, v, &len) != napi_ok) return 0;
+  if (len == 0) return 1;
+  pm_port **ports = calloc(len, sizeof *ports);
+  if (!ports) return 0;
+  for (uint32_t i = 0; i < len; i++) {
+    napi_value e;
+    if (napi_get_element(env, v, i, &e) != napi_ok) {
+      free(ports);
+      return 0;
+    }
+    ports[i] = (pm_port *)handle_of(env, e);
+  }
+  *out = ports;
+  *n = len;
+  return 1;
+}
+
+static napi_value ports_array(napi_env env, pm_port *const *ports, size_t n) {
+  napi_value arr = NULL;
+  if (n == 0) {
+    napi_get_undefined(env, &arr);
+    return arr;
+  }
+  napi_create_array_with_length(env, n, &arr);
+  for (size_t i = 0; i < n; i++) napi_set_element(env, arr, (uint32_t)i, handle_value(env, ports[i]));
+  return arr;
+}
+
+static int on_js_thread(addon *ad) {
+  if (ad && pthread_equal(ad->thread, pthread_self())) return 1;
+  atomic_fetch_add(&g_foreign_calls, 1);
+  return 0;
+}
+
+/* Calls a registered JS function; a JS exception cannot unwind through the library, so it is
+ * reported as an uncaught exception (lib/ catches listener errors itself; this is the backstop). */
+static void call_js(addon *ad, napi_ref fn_ref, size_t argc, napi_value *argv) {
+  napi_env env = ad->env;
+  napi_value fn, recv, result;
+  if (!fn_ref || napi_get_reference_value(env, fn_ref, &fn) != napi_ok || !fn) return;
+  napi_get_undefined(env, &recv);
+  if (napi_call_function(env, recv, fn, argc, argv, &result) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      napi_fatal_exception(env, exc);
+    }
+  }
+}
+
+/* ---- library callbacks ---------------------------------------------------------------- */
+
+static void window_listener(const pm_message_event *ev, void *user_data) {
+  addon *ad = user_data;
+  if (!on_js_thread(ad)) return;
+  napi_env env = ad->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[5];
+  argv[0] = handle_value(env, ev->target);
+  napi_create_buffer_copy(env, ev->data_len, ev->data, NULL, &argv[1]);
+  napi_create_string_utf8(env, ev->origin, NAPI_AUTO_LENGTH, &argv[2]);
+  argv[3] = handle_value(env, ev->source);
+  argv[4] = ports_array(env, ev->ports, ev->ports_len);
+  call_js(ad, ad->on_window, 5, argv);
+  napi_close_handle_scope(env, scope);
+}
+
+static void port_listener(const pm_message_event *ev, void *user_data) {
+  listen_ctx *ctx = user_data;
+  if (!on_js_thread(ctx->ad)) return;
+  napi_env env = ctx->ad->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[3];
+  argv[0] = handle_value(env, (void *)ctx->handle);
+  napi_create_buffer_copy(env, ev->data_len, ev->data, NULL, &argv[1]);
+  argv[2] = ports_array(env, ev->ports, ev->ports_len);
+  call_js(ctx->ad, ctx->ad->on_port, 3, argv);
+  napi_close_handle_scope(env, scope);
+}
+
+static void broadcast_listener(const pm_message_event *ev, void *user_data) {
+  listen_ctx *ctx = user_data;
+  if (!on_js_thread(ctx->ad)) return;
+  napi_env env = ctx->ad->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[3];
+  argv[0] = handle_value(env, (void *)ctx->handle);
+  napi_create_buffer_copy(env, ev->data_len, ev->data, NULL, &argv[1]);
+  napi_create_string_utf8(env, ev->origin, NAPI_AUTO_LENGTH, &argv[2]);
+  call_js(ctx->ad, ctx->ad->on_broadcast, 3, argv);
+  napi_close_handle_scope(env, scope);
+}
+
+static void free_ctx(void *user_data) { free(user_data); }
+
+/* The process-wide drop handler belongs to the first env that asks for it. */
+static _Atomic(addon *) g_drop_addon;
+
+static void drop_handler(const pm_drop_event *ev, void *user_data) {
+  (void)user_data;
+  addon *ad = atomic_load(&g_drop_addon);
+  if (!ad || !on_js_thread(ad)) return;
+  napi_env env = ad->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[7];
+  argv[0] = num(env, (double)ev->reason);
+  napi_create_string_utf8(env, ev->source_origin, NAPI_AUTO_LENGTH, &argv[1]);
+  napi_create_string_utf8(env, ev->target_origin, NAPI_AUTO_LENGTH, &argv[2]);
+  napi_create_string_utf8(env, ev->requested_origin, NAPI_AUTO_LENGTH, &argv[3]);
+  argv[4] = handle_value(env, ev->source);
+  argv[5] = handle_value(env, ev->target);
+  argv[6] = num(env, (double)ev->data_len);
+  call_js(ad, ad->on_drop, 7, argv);
+  napi_close_handle_scope(env, scope);
+}
+
+/* The waker: runs on whichever thread queued the message. It only signals Node's loop.
+ * A wake from the JS thread itself is "counted": the threadsafe function is ref'd until the
+ * matching drain, so `node script.js` does not exit with a message still queued; wakes from
+ * other threads do not hold the loop (the tsfn's ref can only change on the JS thread). */
+typedef struct wake {
+  pm_window *window;
+  int counted;
+} wake;
+
+static void waker(pm_window *window, void *user_data) {
+  addon *ad = user_data;
+  wake *w = malloc(sizeof *w);
+  if (!w) return; /* the message stays queued; the next wake or drain delivers it */
+  w->window = window;
+  w->counted = pthread_equal(ad->thread, pthread_self());
+  if (w->counted && ad->counted_wakes++ == 0) napi_ref_threadsafe_function(ad->env, ad->tsfn);
+  if (napi_call_threadsafe_function(ad->tsfn, w, napi_tsfn_nonblocking) != napi_ok) {
+    if (w->counted && --ad->counted_wakes == 0) napi_unref_threadsafe_function(ad->env, ad->tsfn);
+    free(w);
+  }
+}
+
+static void tsfn_call(napi_env env, napi_value js_cb, void *context, void *data) {
+  (void)js_cb;
+  addon *ad = context;
+  wake *w = data;
+  if (env) { /* NULL while the env is shutting down: just free */
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(env, &scope) == napi_ok) {
+      napi_value argv[1] = {handle_value(env, w->window)};
+      call_js(ad, ad->on_wake, 1, argv);
+      napi_close_handle_scope(env, scope);
+    }
+    if (w->counted && --ad->counted_wakes == 0) napi_unref_threadsafe_function(env, ad->tsfn);
+  }
+  free(w);
+}
+
+/* ---- functions exported to lib/ ------------------------------------------------------ */
+
+static napi_value result_value(napi_env env, pm_result r) { return num(env, (double)r); }
+
+/* init(onWindow, onPort, onBroadcast, onDrop, onWake) */
+static napi_value js_init(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  addon *ad = get_addon(env);
+  napi_ref *refs[5] = {&ad->on_window, &ad->on_port, &ad->on_broadcast, &ad->on_drop, &ad->on_wake};
+  for (int i = 0; i < 5; i++) {
+    napi_valuetype t;
+    CHECK(napi_typeof(env, argv[i], &t));
+    if (t != napi_function) {
+      napi_throw_type_error(env, NULL, "init expects five functions");
+      return NULL;
+    }
+    if (*refs[i]) napi_delete_reference(env, *refs[i]);
+    CHECK(napi_create_reference(env, argv[i], 1, refs[i]));
+  }
+  return NULL;
+}
+
+static napi_value js_last_error(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value s;
+  napi_create_string_utf8(env, pm_last_error(), NAPI_AUTO_LENGTH, &s);
+  return s;
+}
+
+static napi_value js_version(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value s;
+  napi_create_string_utf8(env, pm_version(), NAPI_AUTO_LENGTH, &s);
+  return s;
+}
+
+static napi_value js_foreign_calls(napi_env env, napi_callback_info info) {
+  (void)info;
+  return num(env, (double)atomic_load(&g_foreign_calls));
+}
+
+/* windowNew(url[, parent]) -> handle, or 0 (see lastError) */
+static napi_value js_window_new(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char *url = string_of(env, argv[0]);
+  if (!url) return NULL;
+  napi_valuetype t;
+  napi_typeof(env, argv[1], &t);
+  pm_window *w = t == napi_undefined ? pm_window_new(url)
+                                     : pm_window_new_child((pm_window *)handle_of(env, argv[1]), url);
+  free(url);
+  return handle_value(env, w);
+}
+
+static napi_value js_window_free(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  return result_value(env, pm_window_free((pm_window *)handle_of(env, argv[0])));
+}
+
+static napi_value js_window_navigate(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char *url = string_of(env, argv[1]);
+  if (!url) return NULL;
+  pm_result r = pm_window_navigate((pm_window *)handle_of(env, argv[0]), url);
+  free(url);
+  return result_value(env, r);
+}
+
+static napi_value js_window_origin(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  pm_window *w = (pm_window *)handle_of(env, argv[0]);
+  char buf[256];
+  size_t n = pm_window_origin(w, buf, sizeof buf);
+  napi_value s;
+  if (n >= sizeof buf) {
+    char *big = malloc(n + 1);
+    if (!big) return NULL;
+    pm_window_origin(w, big, n + 1);
+    napi_create_string_utf8(env, big, n, &s);
+    free(big);
+  } else {
+    napi_create_string_utf8(env, buf, n, &s);
+  }
+  return s;
+}
+
+/* windowListen(w) -> listener id (0 on error): the one library listener a document has. */
+static napi_value js_window_listen(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  uint64_t id = pm_add_listener((pm_window *)handle_of(env, argv[0]), window_listener, get_addon(env));
+  return num(env, (double)id);
+}
+
+/* windowSetQueued(w, queued) -> result: queued mode with the loop-waking waker, or sync. */
+static napi_value js_window_set_queued(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  bool queued = false;
+  napi_get_value_bool(env, argv[1], &queued);
+  pm_window *w = (pm_window *)handle_of(env, argv[0]);
+  pm_result r = pm_window_set_waker(w, queued ? waker : NULL, get_addon(env));
+  if (r == PM_OK) r = pm_window_set_dispatch_mode(w, queued ? PM_DISPATCH_QUEUED : PM_DISPATCH_SYNC);
+  return result_value(env, r);
+}
+
+static napi_value js_window_pending(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  return num(env, (double)pm_window_pending((pm_window *)handle_of(env, argv[0])));
+}
+
+static napi_value js_window_run_pending(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  double max = 0;
+  napi_get_value_double(env, argv[1], &max);
+  size_t m = max >= 1 ? (max > 1e15 ? (size_t)-1 : (size_t)max) : 0;
+  return num(env, (double)pm_window_run_pending((pm_window *)handle_of(env, argv[0]), m));
+}
+
+static napi_value js_set_queue_limit(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  double msgs = 0, bytes = 0;
+  napi_get_value_double(env, argv[1], &msgs);
+  napi_get_value_double(env, argv[2], &bytes);
+  if (!(msgs >= 0) || !(bytes >= 0)) return result_value(env, PM_ERR_INVALID_ARGUMENT);
+  return result_value(env, pm_window_set_queue_limit((pm_window *)handle_of(env, argv[0]),
+                                                     (size_t)msgs, (size_t)bytes));
+}
+
+/* post(source, target, bytes, targetOrigin, transferPorts) -> result */
+static napi_value js_post(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  const uint8_t *data = NULL;
+  size_t len = 0;
+  if (!bytes_of(env, argv[2], &data, &len)) {
+    napi_throw_type_error(env, NULL, "post: data must be a Uint8Array");
+    return NULL;
+  }
+  char *origin = string_of(env, argv[3]);
+  if (!origin) return NULL;
+  pm_port **ports;
+  size_t nports;
+  if (!ports_of(env, argv[4], &ports, &nports)) {
+    free(origin);
+    napi_throw_type_error(env, NULL, "post: transfer must be an array of port handles");
+    return NULL;
+  }
+  pm_result r = pm_post_message_transfer((pm_window *)handle_of(env, argv[0]),
+                                         (pm_window *)handle_of(env, argv[1]), data, len, origin,
+                                         ports, nports);
+  free(origin);
+  free(ports);
+  return result_value(env, r);
+}
+
+/* channelNew(owner) -> [port1, port2], or a number (the error result) */
+static napi_value js_channel_new(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  pm_port *a = NULL, *b = NULL;
+  pm_result r = pm_channel_new((pm_window *)handle_of(env, argv[0]), &a, &b);
+  if (r != PM_OK) return result_value(env, r);
+  napi_value arr;
+  CHECK(napi_create_array_with_length(env, 2, &arr));
+  napi_set_element(env, arr, 0, handle_value(env, a));
+  napi_set_element(env, arr, 1, handle_value(env, b));
+  return arr;
+}
+
+static napi_value js_port_post(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  const uint8_t *data = NULL;
+  size_t len = 0;
+  if (!bytes_of(env, argv[1], &data, &len)) {
+    napi_throw_type_error(env, NULL, "portPost: data must be a Uint8Array");
+    return NULL;
+  }
+  pm_port **ports;
+  size_t nports;
+  if (!ports_of(env, argv[2], &ports, &nports)) {
+    napi_throw_type_error(env, NULL, "portPost: transfer must be an array of port handles");
+    return NULL;
+  }
+  pm_result r = pm_port_post_message((pm_port *)handle_of(env, argv[0]), data, len, ports, nports);
+  free(ports);
+  return result_value(env, r);
+}
+
+/* portListen(port) -> listener id (0 on error); starts the port. */
+static napi_value js_port_listen(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  listen_ctx *ctx = malloc(sizeof *ctx);
+  if (!ctx) return num(env, 0);
+  ctx->ad = get_addon(env);
+  ctx->handle = handle_of(env, argv[0]);
+  uint64_t id = pm_port_add_listener_full((pm_port *)ctx->handle, port_listener, ctx, free_ctx);
+  if (id == 0) free(ctx); /* on failure destroy is not called: we still own ctx */
+  return num(env, (double)id);
+}
+
+static napi_value js_port_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  return result_value(env, pm_port_close((pm_port *)handle_of(env, argv[0])));
+}
+
+/* broadcastNew(window, name) -> handle, or 0 */
+static napi_value js_broadcast_new(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char *name = string_of(env, argv[1]);
+  if (!name) return NULL;
+  pm_broadcast *b = pm_broadcast_new((pm_window *)handle_of(env, argv[0]), name);
+  free(name);
+  if (b) {
+    listen_ctx *ctx = malloc(sizeof *ctx);
+    if (!ctx || !(ctx->ad = get_addon(env), ctx->handle = (uintptr_t)b,
+                  pm_broadcast_add_listener_full(b, broadcast_listener, ctx, free_ctx))) {
+      free(ctx);
+      pm_broadcast_close(b);
+      b = NULL;
+    }
+  }
+  return handle_value(env, b);
+}
+
+static napi_value js_broadcast_post(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  const uint8_t *data = NULL;
+  size_t len = 0;
+  if (!bytes_of(env, argv[1], &data, &len)) {
+    napi_throw_type_error(env, NULL, "broadcastPost: data must be a Uint8Array");
+    return NULL;
+  }
+  return result_value(env, pm_broadcast_post_message((pm_broadcast *)handle_of(env, argv[0]), data, len));
+}
+
+static napi_value js_broadcast_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  return result_value(env, pm_broadcast_close((pm_broadcast *)handle_of(env, argv[0])));
+}
+
+/* setDropReports(on): install (or remove) the process-wide drop handler for this env. */
+static napi_value js_set_drop_reports(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  bool on = false;
+  napi_get_value_bool(env, argv[0], &on);
+  addon *ad = get_addon(env);
+  addon *expected = NULL;
+  if (on) {
+    if (!atomic_compare_exchange_strong(&g_drop_addon, &expected, ad) && expected != ad)
+      return result_value(env, PM_ERR_INVALID_ARGUMENT); /* another env (worker) owns it */
+    ad->drop_handler = 1;
+    return result_value(env, pm_set_drop_handler(drop_handler, NULL));
+  }
+  expected = ad;
+  if (atomic_compare_exchange_strong(&g_drop_addon, &expected, NULL)) {
+    ad->drop_handler = 0;
+    return result_value(env, pm_set_drop_handler(NULL, NULL));
+  }
+  return result_value(env, PM_OK);
+}
+
+static void addon_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  addon *ad = data;
+  if (ad->drop_handler) {
+    addon *expected = ad;
+    if (atomic_compare_exchange_strong(&g_drop_addon, &expected, NULL)) pm_set_drop_handler(NULL, NULL);
+  }
+  napi_ref refs[5] = {ad->on_window, ad->on_port, ad->on_broadcast, ad->on_drop, ad->on_wake};
+  for (int i = 0; i < 5; i++)
+    if (refs[i]) napi_delete_reference(env, refs[i]);
+  /* the tsfn is released by Node at env teardown (its finalizer is a no-op) */
+  free(ad);
+}
+
+static napi_value addon_init(napi_env env, napi_value exports) {
+  addon *ad = calloc(1, sizeof *ad);
+  if (!ad) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  ad->env = env;
+  ad->thread = pthread_self();
+  napi_value name;
+  napi_create_string_utf8(env, "postmessage-waker", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, ad, tsfn_call, &ad->tsfn) != napi_ok) {
+    free(ad);
+    throw_last_napi(env, "napi_create_threadsafe_function");
+    return NULL;
+  }
+  /* idle documents keep no event-loop reference (see waker) */
+  napi_unref_threadsafe_function(env, ad->tsfn);
+  if (napi_set_instance_data(env, ad, addon_finalize, NULL) != napi_ok) {
+    free(ad);
+    throw_last_napi(env, "napi_set_instance_data");
+    return NULL;
+  }
+  static const struct {
+    const char *name;
+    napi_callback cb;
+  } fns[] = {
+      {"init", js_init},
+      {"lastError", js_last_error},
+      {"version", js_version},
+      {"foreignCalls", js_foreign_calls},
+      {"windowNew", js_window_new},
+      {"windowFree", js_window_free},
+      {"windowNavigate", js_window_navigate},
+      {"windowOrigin", js_window_origin},
+      {"windowListen", js_window_listen},
+      {"windowSetQueued", js_window_set_queued},
+      {"windowPending", js_window_pending},
+      {"windowRunPending", js_window_run_pending},
+      {"setQueueLimit", js_set_queue_limit},
+      {"post", js_post},
+      {"channelNew", js_channel_new},
+      {"portPost", js_port_post},
+      {"portListen", js_port_listen},
+      {"portClose", js_port_close},
+      {"broadcastNew", js_broadcast_new},
+      {"broadcastPost", js_broadcast_post},
+      {"broadcastClose", js_broadcast_close},
+      {"setDropReports", js_set_drop_reports},
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value fn;
+    CHECK(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn));
+    CHECK(napi_set_named_property(env, exports, fns[i].name, fn));
+  }
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, addon_init)
