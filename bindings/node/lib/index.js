@@ -20,18 +20,26 @@ const R = {
 };
 const DROP_ORIGIN_MISMATCH = 1;
 
+// Handles are BigInts; what the addon's listeners report is the small integer id given here.
+let nextId = 1;
 const windows = new Map();        // pm_window handle -> BrowsingContext
+const windowsById = new Map();    // id -> BrowsingContext
 const portsByHandle = new Map();  // pm_port handle -> port object (a realm's MessagePort proxy)
-const portInfo = new WeakMap();   // port object -> { h, realm, started, closed }
+const portsById = new Map();      // listening port's id -> port object
+const portInfo = new WeakMap();   // port object -> { h, id, realm, started, closed }
 const channelsByHandle = new Map(); // pm_broadcast handle -> BroadcastChannel
-const channelInfo = new WeakMap();  // BroadcastChannel -> { h, name, realm }
+const channelsById = new Map();     // id -> BroadcastChannel
+const channelInfo = new WeakMap();  // BroadcastChannel -> { h, id, name, realm }
 const proxyInfo = new WeakMap();    // WindowProxy -> { realm, bc }
 
 // ---- structured clone ------------------------------------------------------------------------
-// Messages are V8's structured serialization (the format Node's own MessagePort uses), preceded
-// by one flag word: bit 0 says transferred ports inside the message were replaced by markers.
+// The wire format: a string message is passed to the addon as is and encoded there (tag 3,
+// UTF-16); anything else is a tag byte and V8's structured serialization (the format Node's own
+// MessagePort uses): tag 1, or tag 2 when transferred ports inside the message were replaced by
+// markers.
 const PORT_MARK = `__postmessage_port_${process.pid}_${Math.random().toString(36).slice(2)}`;
-const FLAG_PORT_MARKERS = 1;
+const TAG_V8 = Buffer.of(1);
+const TAG_V8_PORTS = Buffer.of(2);
 
 function cloneError(realm, message) {
   return new realm.api.DOMException(message, 'DataCloneError');
@@ -108,19 +116,20 @@ function unmarkPorts(value, ports) {
 }
 
 function serialize(realm, message, ports) {
+  if (typeof message === 'string') return message;
   let value = message;
   let restore = null;
-  let flags = 0;
+  let tag = TAG_V8;
   if (ports.length) {
     const m = markPorts(message, ports);
     value = m.value;
     restore = m.restore;
-    if (m.marked) flags |= FLAG_PORT_MARKERS;
+    if (m.marked) tag = TAG_V8_PORTS;
   }
   try {
     const ser = new v8.DefaultSerializer();
+    ser.writeRawBytes(tag);
     ser.writeHeader();
-    ser.writeUint32(flags);
     ser.writeValue(value);
     return ser.releaseBuffer();
   } catch (e) {
@@ -131,12 +140,15 @@ function serialize(realm, message, ports) {
   }
 }
 
-function deserialize(buf, ports) {
-  const des = new v8.DefaultDeserializer(buf);
+function deserialize(data, ports) {
+  if (typeof data === 'string') return data;
+  const tag = data[0];
+  if (tag !== 1 && tag !== 2) throw new TypeError('not a postmessage payload');
+  const des = new v8.DefaultDeserializer(data);
+  des.readRawBytes(1);
   des.readHeader();
-  const flags = des.readUint32();
   const value = des.readValue();
-  return flags & FLAG_PORT_MARKERS ? unmarkPorts(value, ports) : value;
+  return tag === 2 ? unmarkPorts(value, ports) : value;
 }
 
 // After a successful post: the sender's transferred objects become unusable.
@@ -144,6 +156,8 @@ function commitTransfer(ports, buffers) {
   for (const p of ports) {
     const info = portInfo.get(p);
     portsByHandle.delete(info.h);
+    portsById.delete(info.id);
+    info.realm.ports.delete(p);
     info.h = null;
     info.closed = true;
   }
@@ -168,6 +182,8 @@ function throwForResult(realm, r, what) {
 class BrowsingContext {
   constructor(h, url, parent, options) {
     this.h = h;
+    this.id = nextId++;
+    this.outstanding = 0; // queued deliveries scheduled on the loop, not yet run
     this.url = url;
     this.parent = parent;
     this.children = [];
@@ -187,7 +203,7 @@ function createRealm(bc) {
   const install = vm.runInContext(installSource, ctx, { filename: 'postmessage:realm.js' });
   realm.api = install(global, makeHost(realm));
   bc.realm = realm;
-  if (native.windowListen(bc.h) === 0) throw new Error(`postmessage: cannot listen on the window: ${native.lastError()}`);
+  if (native.windowListen(bc.h, bc.id) === 0) throw new Error(`postmessage: cannot listen on the window: ${native.lastError()}`);
   return realm;
 }
 
@@ -200,6 +216,7 @@ function retireRealm(realm) {
   for (const p of realm.ports) {
     const info = portInfo.get(p);
     if (info.h !== null) portsByHandle.delete(info.h);
+    portsById.delete(info.id);
     info.h = null;
     info.closed = true;
   }
@@ -207,6 +224,7 @@ function retireRealm(realm) {
   for (const c of realm.channels) {
     const info = channelInfo.get(c);
     if (info.h !== null) channelsByHandle.delete(info.h);
+    channelsById.delete(info.id);
     info.h = null;
   }
   realm.channels.clear();
@@ -220,7 +238,24 @@ function retireContext(bc) {
   bc.children = [];
   bc.closed = true;
   windows.delete(bc.h);
+  windowsById.delete(bc.id);
   if (bc.realm) retireRealm(bc.realm);
+}
+
+// window[i] / frames[i]: the i-th child browsing context, as the global's indexed properties.
+function syncFrameIndexes(bc) {
+  const realm = bc.realm;
+  if (!realm || !realm.alive) return;
+  const n = bc.children.length;
+  for (let i = 0; i < n; i++) {
+    if (Object.getOwnPropertyDescriptor(realm.global, i)) continue;
+    Object.defineProperty(realm.global, i, {
+      configurable: true,
+      enumerable: true,
+      get: () => { const c = bc.children[i]; return c && realm.alive ? windowProxy(realm, c) : undefined; },
+    });
+  }
+  for (let i = n; Object.getOwnPropertyDescriptor(realm.global, i); i++) delete realm.global[i];
 }
 
 function sameOrigin(a, b) {
@@ -391,7 +426,7 @@ function makeHost(realm) {
   };
   void track;
   return {
-    now: () => performance.now(),
+    timeOrigin: Math.round(performance.timeOrigin + performance.now()),
     globals: { console: cons, ...timerGlobals },
     consoleError: (err) => cons.error('Uncaught', err),
     isPort: (p) => portInfo.has(p),
@@ -417,8 +452,8 @@ function makeHost(realm) {
       const b = newPort();
       if (typeof hs === 'number') {
         // A channel from a document that is gone: two closed ports (posting to them does nothing).
-        portInfo.set(a, { h: null, realm, started: false, closed: true });
-        portInfo.set(b, { h: null, realm, started: false, closed: true });
+        portInfo.set(a, { h: null, id: 0, realm, started: false, closed: true });
+        portInfo.set(b, { h: null, id: 0, realm, started: false, closed: true });
       } else {
         adoptPort(realm, a, hs[0]);
         adoptPort(realm, b, hs[1]);
@@ -442,7 +477,8 @@ function makeHost(realm) {
       if (!info) throw new TypeError('Illegal invocation');
       if (info.started || info.h === null) return;
       info.started = true;
-      native.portListen(info.h);
+      portsById.set(info.id, port);
+      native.portListen(info.h, info.id);
     },
     portClose: (port) => {
       const info = portInfo.get(port);
@@ -450,15 +486,18 @@ function makeHost(realm) {
       if (info.h === null) return;
       native.portClose(info.h);
       portsByHandle.delete(info.h);
+      portsById.delete(info.id);
       info.realm.ports.delete(port);
       info.h = null;
       info.closed = true;
     },
     broadcastNew: (channel, name) => {
-      const h = realm.alive ? native.broadcastNew(bc.h, name) : 0n;
-      channelInfo.set(channel, { h: h === 0n ? null : h, name, realm });
+      const id = nextId++;
+      const h = realm.alive ? native.broadcastNew(bc.h, name, id) : 0n;
+      channelInfo.set(channel, { h: h === 0n ? null : h, id, name, realm });
       if (h !== 0n) {
         channelsByHandle.set(h, channel);
+        channelsById.set(id, channel);
         realm.channels.add(channel);
       }
     },
@@ -481,6 +520,7 @@ function makeHost(realm) {
       if (info.h === null) return;
       native.broadcastClose(info.h);
       channelsByHandle.delete(info.h);
+      channelsById.delete(info.id);
       realm.channels.delete(channel);
       info.h = null;
     },
@@ -498,7 +538,7 @@ function clearTimer(realm, id) {
 }
 
 function adoptPort(realm, port, h) {
-  portInfo.set(port, { h, realm, started: false, closed: false });
+  portInfo.set(port, { h, id: nextId++, realm, started: false, closed: false });
   portsByHandle.set(h, port);
   realm.ports.add(port);
 }
@@ -555,8 +595,8 @@ function receivePorts(realm, handles) {
   });
 }
 
-function onWindowMessage(target, data, origin, source, portHandles) {
-  const bc = windows.get(target);
+function onWindowMessage(id, data, origin, source, portHandles) {
+  const bc = windowsById.get(id);
   if (!bc || !bc.realm) {
     if (portHandles) for (const h of portHandles) native.portClose(h);
     return;
@@ -574,8 +614,8 @@ function onWindowMessage(target, data, origin, source, portHandles) {
   realm.api.fireMessage(realm.global, 'message', value, origin, src, ports);
 }
 
-function onPortMessage(h, data, portHandles) {
-  const port = portsByHandle.get(h);
+function onPortMessage(id, data, portHandles) {
+  const port = portsById.get(id);
   if (!port) {
     if (portHandles) for (const p of portHandles) native.portClose(p);
     return;
@@ -592,8 +632,8 @@ function onPortMessage(h, data, portHandles) {
   realm.api.fireMessage(port, 'message', value, '', null, ports);
 }
 
-function onBroadcastMessage(h, data, origin) {
-  const channel = channelsByHandle.get(h);
+function onBroadcastMessage(id, data, origin) {
+  const channel = channelsById.get(id);
   if (!channel) return;
   const { realm } = channelInfo.get(channel);
   let value;
@@ -617,15 +657,29 @@ function onDrop(reason, sourceOrigin, targetOrigin, requested, source, target) {
     `Failed to execute 'postMessage' on 'DOMWindow': The target origin provided ('${shown}') does not match the recipient window's origin ('${targetOrigin}').`);
 }
 
-// The waker fired (the queue of window `h` went non-empty): deliver what is queued now, one
-// message per task; what listeners queue meanwhile goes to a later turn of the loop, so a
-// document that posts to itself forever cannot starve timers and I/O.
+// Queued delivery. The waker fired (window h's queue went non-empty; src/addon.c turned that into
+// a call on the JS thread): schedule one immediate per queued message. Each delivery is then its
+// own HTML task: Node runs the microtask checkpoint between immediates, so a promise callback
+// of one message runs before the next message. What listeners queue meanwhile is scheduled by
+// the last delivery, for a later turn of the loop: a document posting to itself forever cannot
+// starve timers and I/O. Immediates hold the loop only while messages wait.
 function onWake(h) {
   const bc = windows.get(h);
-  if (!bc) return;
-  const n = native.windowPending(h);
-  if (n > 0) native.windowRunPending(h, n);
-  if (windows.has(h) && native.windowPending(h) > 0) setImmediate(onWake, h);
+  if (bc) schedule(bc);
+}
+
+function schedule(bc) {
+  const n = native.windowPending(bc.h) - bc.outstanding;
+  if (n <= 0) return;
+  bc.outstanding += n;
+  for (let i = 0; i < n; i++) setImmediate(deliverOne, bc);
+}
+
+function deliverOne(bc) {
+  bc.outstanding--;
+  if (bc.closed) return;
+  native.windowRunPending(bc.h, 1);
+  if (bc.outstanding === 0 && !bc.closed) schedule(bc);
 }
 
 native.init(onWindowMessage, onPortMessage, onBroadcastMessage, onDrop, onWake);
@@ -651,14 +705,19 @@ function openWindow(url, parent, options) {
     if (r !== R.OK) { native.windowFree(h); throw new Error(`postmessage: ${native.lastError()}`); }
   }
   windows.set(h, bc);
+  windowsById.set(bc.id, bc);
   try {
     createRealm(bc);
   } catch (e) {
     windows.delete(h);
+    windowsById.delete(bc.id);
     native.windowFree(h);
     throw e;
   }
-  if (parent) parent.children.push(bc);
+  if (parent) {
+    parent.children.push(bc);
+    syncFrameIndexes(parent);
+  }
   return bc;
 }
 
@@ -729,8 +788,11 @@ class Document {
     const bc = this[kBC];
     if (bc.closed) return;
     native.windowFree(bc.h);
-    if (bc.parent) bc.parent.children = bc.parent.children.filter((c) => c !== bc);
     retireContext(bc);
+    if (bc.parent) {
+      bc.parent.children = bc.parent.children.filter((c) => c !== bc);
+      syncFrameIndexes(bc.parent);
+    }
   }
 }
 

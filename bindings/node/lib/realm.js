@@ -12,6 +12,9 @@
 function install(global, host) {
   'use strict';
   const { defineProperty, freeze } = Object;
+  // Event.timeStamp: milliseconds since the realm's time origin, at millisecond resolution
+  // (performance.now() would cost a third of a message delivery).
+  const timeOrigin = host.timeOrigin;
 
   // ---- DOMException (WebIDL) -------------------------------------------------------------
   const legacyCodes = {
@@ -43,94 +46,110 @@ function install(global, host) {
   defineProperty(DOMException.prototype, Symbol.toStringTag, { value: 'DOMException', configurable: true });
 
   // ---- Event (DOM) -----------------------------------------------------------------------
-  const evState = new WeakMap();
-  const st = (e) => {
-    const s = evState.get(e);
-    if (!s) throw new TypeError('Illegal invocation');
-    return s;
-  };
+  // State lives in private fields (a WeakMap per event costs the GC dearly at message rates).
+  let stateOf; // (event) -> its private state, for dispatch; undefined for non-events
   class Event {
+    #s;
+    static {
+      stateOf = (e) => (e !== null && typeof e === 'object' && #s in e ? e.#s : undefined);
+    }
     constructor(type, init) {
       if (arguments.length === 0) throw new TypeError("Failed to construct 'Event': 1 argument required, but only 0 present.");
-      const i = init == null ? {} : init;
-      evState.set(this, {
-        type: String(type), bubbles: !!i.bubbles, cancelable: !!i.cancelable, composed: !!i.composed,
+      this.#s = {
+        type: String(type), bubbles: false, cancelable: false, composed: false,
         target: null, currentTarget: null, phase: 0, canceled: false, stop: false, stopNow: false,
-        dispatching: false, trusted: false, passive: false, timeStamp: host.now(),
-      });
+        dispatching: false, trusted: false, passive: false, timeStamp: Date.now() - timeOrigin,
+      };
+      if (init != null) {
+        this.#s.bubbles = !!init.bubbles;
+        this.#s.cancelable = !!init.cancelable;
+        this.#s.composed = !!init.composed;
+      }
     }
-    get type() { return st(this).type; }
-    get target() { return st(this).target; }
-    get srcElement() { return st(this).target; }
-    get currentTarget() { return st(this).currentTarget; }
-    get eventPhase() { return st(this).phase; }
-    get bubbles() { return st(this).bubbles; }
-    get cancelable() { return st(this).cancelable; }
-    get composed() { return st(this).composed; }
-    get defaultPrevented() { return st(this).canceled; }
-    get returnValue() { return !st(this).canceled; }
+    get type() { return this.#s.type; }
+    get target() { return this.#s.target; }
+    get srcElement() { return this.#s.target; }
+    get currentTarget() { return this.#s.currentTarget; }
+    get eventPhase() { return this.#s.phase; }
+    get bubbles() { return this.#s.bubbles; }
+    get cancelable() { return this.#s.cancelable; }
+    get composed() { return this.#s.composed; }
+    get defaultPrevented() { return this.#s.canceled; }
+    get returnValue() { return !this.#s.canceled; }
     set returnValue(v) { if (!v) this.preventDefault(); }
-    get isTrusted() { return st(this).trusted; }
-    get timeStamp() { return st(this).timeStamp; }
-    get cancelBubble() { return st(this).stop; }
-    set cancelBubble(v) { if (v) st(this).stop = true; }
-    preventDefault() { const s = st(this); if (s.cancelable && !s.passive) s.canceled = true; }
-    stopPropagation() { st(this).stop = true; }
-    stopImmediatePropagation() { const s = st(this); s.stop = true; s.stopNow = true; }
-    composedPath() { const s = st(this); return s.dispatching && s.target ? [s.target] : []; }
+    get isTrusted() { return this.#s.trusted; }
+    get timeStamp() { return this.#s.timeStamp; }
+    get cancelBubble() { return this.#s.stop; }
+    set cancelBubble(v) { if (v) this.#s.stop = true; }
+    preventDefault() { const s = this.#s; if (s.cancelable && !s.passive) s.canceled = true; }
+    stopPropagation() { this.#s.stop = true; }
+    stopImmediatePropagation() { const s = this.#s; s.stop = true; s.stopNow = true; }
+    composedPath() { const s = this.#s; return s.dispatching && s.target ? [s.target] : []; }
   }
   for (const [k, v] of [['NONE', 0], ['CAPTURING_PHASE', 1], ['AT_TARGET', 2], ['BUBBLING_PHASE', 3]]) {
     defineProperty(Event, k, { value: v, enumerable: true });
     defineProperty(Event.prototype, k, { value: v, enumerable: true });
   }
   defineProperty(Event.prototype, Symbol.toStringTag, { value: 'Event', configurable: true });
+  const evState = { get: (e) => stateOf(e) };
 
   // ---- MessageEvent (HTML) ----------------------------------------------------------------
-  const msgState = new WeakMap();
-  const mst = (e) => {
-    const s = msgState.get(e);
-    if (!s) throw new TypeError('Illegal invocation');
-    return s;
-  };
+  const EMPTY_PORTS = freeze([]);
+  let trustedMessage; // the host's way to make a trusted event without re-checking its init
   class MessageEvent extends Event {
+    #data = null;
+    #origin = '';
+    #lastEventId = '';
+    #source = null;
+    #ports = EMPTY_PORTS;
+    static {
+      trustedMessage = (type, data, origin, source, ports) => {
+        const e = new MessageEvent(type);
+        e.#data = data;
+        e.#origin = origin;
+        e.#source = source;
+        if (ports.length) e.#ports = freeze(ports);
+        stateOf(e).trusted = true;
+        return e;
+      };
+    }
     constructor(type, init) {
       if (arguments.length === 0) throw new TypeError("Failed to construct 'MessageEvent': 1 argument required, but only 0 present.");
       super(type, init);
-      const i = init == null ? {} : init;
-      const source = i.source === undefined ? null : i.source;
+      if (init == null) return;
+      const source = init.source === undefined ? null : init.source;
       if (source !== null && !host.isMessageEventSource(source)) {
         throw new TypeError("Failed to construct 'MessageEvent': The provided value is not of type '(MessagePort or ServiceWorker or WindowProxy)'.");
       }
-      const ports = i.ports === undefined ? [] : Array.from(i.ports);
+      const ports = init.ports === undefined ? [] : Array.from(init.ports);
       for (const p of ports) {
         if (!host.isPort(p)) throw new TypeError("Failed to construct 'MessageEvent': Failed to read the 'ports' property: Failed to convert value to 'MessagePort'.");
       }
-      msgState.set(this, {
-        data: i.data === undefined ? null : i.data,
-        origin: i.origin === undefined ? '' : String(i.origin),
-        lastEventId: i.lastEventId === undefined ? '' : String(i.lastEventId),
-        source,
-        ports: freeze(ports),
-      });
+      this.#data = init.data === undefined ? null : init.data;
+      this.#origin = init.origin === undefined ? '' : String(init.origin);
+      this.#lastEventId = init.lastEventId === undefined ? '' : String(init.lastEventId);
+      this.#source = source;
+      this.#ports = freeze(ports);
     }
-    get data() { return mst(this).data; }
-    get origin() { return mst(this).origin; }
-    get lastEventId() { return mst(this).lastEventId; }
-    get source() { return mst(this).source; }
-    get ports() { return mst(this).ports; }
+    get data() { return this.#data; }
+    get origin() { return this.#origin; }
+    get lastEventId() { return this.#lastEventId; }
+    get source() { return this.#source; }
+    get ports() { return this.#ports; }
   }
   defineProperty(MessageEvent.prototype, Symbol.toStringTag, { value: 'MessageEvent', configurable: true });
 
   // An ErrorEvent-like event for reporting exceptions from listeners (HTML "report an exception").
   class ErrorEvent extends Event {
+    #i;
     constructor(type, init) {
       super(type, init);
       const i = init == null ? {} : init;
-      msgState.set(this, { message: String(i.message ?? ''), error: i.error, filename: String(i.filename ?? ''), lineno: 0, colno: 0 });
+      this.#i = { message: String(i.message ?? ''), error: i.error, filename: String(i.filename ?? '') };
     }
-    get message() { return mst(this).message; }
-    get error() { return mst(this).error; }
-    get filename() { return mst(this).filename; }
+    get message() { return this.#i.message; }
+    get error() { return this.#i.error; }
+    get filename() { return this.#i.filename; }
     get lineno() { return 0; }
     get colno() { return 0; }
   }
@@ -157,13 +176,13 @@ function install(global, host) {
       if (o.signal.aborted) return;
       o.signal.addEventListener('abort', () => removeEventListener.call(this, type, callback, options));
     }
-    const list = listenersOf(this === undefined ? global : this);
+    const list = listenersOf(this);
     if (list.some((e) => e.type === entry.type && e.callback === callback && e.capture === entry.capture)) return;
     list.push(entry);
   }
   function removeEventListener(type, callback, options) {
     const o = flatten(options);
-    const list = listenersOf(this === undefined ? global : this);
+    const list = listenersOf(this);
     const i = list.findIndex((e) => !e.handler && e.type === String(type) && e.callback === callback && e.capture === !!o.capture);
     if (i >= 0) { list[i].removed = true; list.splice(i, 1); }
   }
@@ -172,7 +191,7 @@ function install(global, host) {
     if (!s) throw new TypeError("Failed to execute 'dispatchEvent' on 'EventTarget': parameter 1 is not of type 'Event'.");
     if (s.dispatching) throw new DOMException("Failed to execute 'dispatchEvent' on 'EventTarget': The event is already being dispatched.", 'InvalidStateError');
     s.trusted = false;
-    return dispatch(this === undefined ? global : this, event);
+    return dispatch(this, event);
   }
   // Dispatch at a single target (no tree here): AT_TARGET, capture listeners first.
   function dispatch(target, event) {
@@ -217,6 +236,9 @@ function install(global, host) {
     }
     s.passive = false;
   }
+  const addListener = addEventListener;
+  const removeListener = removeEventListener;
+  const dispatchOn = dispatchEvent;
   class EventTarget {
     constructor() { targets.set(this, []); }
   }
@@ -227,19 +249,19 @@ function install(global, host) {
 
   // Event handler IDL attributes (onmessage...): the first non-null value adds a listener at
   // that point of the list; later values replace the callback in place; null removes it.
-  function defineHandler(obj, name, onSet) {
+  function defineHandler(obj, name, onSet, fixed) {
     const type = name.slice(2);
     const slots = new WeakMap();
     defineProperty(obj, name, {
       configurable: true,
       enumerable: true,
       get() {
-        const t = this === undefined ? global : this;
+        const t = fixed || this;
         const slot = slots.get(t);
         return slot ? slot.value : null;
       },
       set(v) {
-        const t = this === undefined ? global : this;
+        const t = fixed || this;
         const value = typeof v === 'function' || (v !== null && typeof v === 'object') ? v : null;
         let slot = slots.get(t);
         if (value === null) {
@@ -349,9 +371,11 @@ function install(global, host) {
   getter('origin', () => host.origin());
   getter('location', () => host.location());
   getter('document', () => host.document());
-  hidden('addEventListener', addEventListener);
-  hidden('removeEventListener', removeEventListener);
-  hidden('dispatchEvent', dispatchEvent);
+  // The global's own copies ignore `this`: node:vm may call accessors and methods of the
+  // global with its backing object as the receiver, which is not the global scripts see.
+  hidden('addEventListener', function addEventListener(type, callback, options) { return addListener.call(global, type, callback, options); });
+  hidden('removeEventListener', function removeEventListener(type, callback, options) { return removeListener.call(global, type, callback, options); });
+  hidden('dispatchEvent', function dispatchEvent(event) { return dispatchOn.call(global, event); });
   hidden('postMessage', function postMessage(message, targetOrigin, transfer) {
     host.windowPost(null, arguments.length, message, targetOrigin, transfer);
   });
@@ -363,9 +387,9 @@ function install(global, host) {
   hidden('focus', () => {});
   hidden('blur', () => {});
   hidden('reportError', (e) => reportException(e));
-  defineHandler(global, 'onmessage');
-  defineHandler(global, 'onmessageerror');
-  defineHandler(global, 'onerror');
+  defineHandler(global, 'onmessage', null, global);
+  defineHandler(global, 'onmessageerror', null, global);
+  defineHandler(global, 'onerror', null, global);
   for (const [name, value] of Object.entries(host.globals)) hidden(name, value);
 
   return {
@@ -373,9 +397,7 @@ function install(global, host) {
     newPort,
     // Fires a trusted message event (or messageerror when data could not be deserialized).
     fireMessage(target, type, data, origin, source, ports) {
-      const ev = new MessageEvent(type, { data, origin, lastEventId: '', source, ports });
-      evState.get(ev).trusted = true;
-      dispatch(target, ev);
+      dispatch(target, trustedMessage(type, data, origin, source, ports));
     },
     reportException,
   };

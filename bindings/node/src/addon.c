@@ -34,7 +34,7 @@ typedef struct addon {
   napi_ref on_port;              /* (port, data, ports) */
   napi_ref on_broadcast;         /* (channel, data, origin) */
   napi_ref on_drop;              /* (reason, sourceOrigin, targetOrigin, requested, source, target) */
-  napi_ref on_wake;              /* (window) */
+  napi_ref on_wake;              /* (window): schedules the deliveries on Node's loop */
   napi_threadsafe_function tsfn; /* woken by the library's waker, from any thread */
   size_t counted_wakes;          /* wakes from the JS thread not yet drained: tsfn is ref'd while > 0 */
   int drop_handler;              /* this env installed the process-wide drop handler */
@@ -42,11 +42,13 @@ typedef struct addon {
 
 static atomic_size_t g_foreign_calls; /* callbacks that arrived on a thread without JS */
 
-/* A listener's context for ports and broadcast channels: which handle it listens on. */
+/* A listener's context: the addon and the small integer id lib/ gave the window, port or
+ * channel (a number is cheaper to pass and look up than the handle's BigInt). */
 typedef struct listen_ctx {
   addon *ad;
-  uintptr_t handle;
+  double id;
 } listen_ctx;
+
 
 #define CHECK(call)                                                                 \
   do {                                                                              \
@@ -72,6 +74,15 @@ static addon *get_addon(napi_env env) {
   void *data = NULL;
   napi_get_instance_data(env, &data);
   return data;
+}
+
+static listen_ctx *new_ctx(napi_env env, napi_value id) {
+  listen_ctx *ctx = malloc(sizeof *ctx);
+  if (!ctx) return NULL;
+  ctx->ad = get_addon(env);
+  ctx->id = 0;
+  napi_get_value_double(env, id, &ctx->id);
+  return ctx;
 }
 
 static napi_value num(napi_env env, double v) {
@@ -147,6 +158,67 @@ static int bytes_of(napi_env env, napi_value v, const uint8_t **data, size_t *le
   return 0;
 }
 
+/* The wire format of a message (lib/index.js writes the rest): byte 0 is a tag. Strings, the
+ * common case, are encoded here without a JS allocation: TAG_STRING, a padding byte, then the
+ * string's UTF-16 code units in native order (lone surrogates survive, as structured clone
+ * requires). Everything else is a Buffer lib/ made with V8's serializer. */
+#define TAG_STRING 3
+#define SMALL_PAYLOAD 1024
+
+typedef struct payload {
+  const uint8_t *data;
+  size_t len;
+  uint8_t *owned;              /* malloc'd storage, if any */
+  uint8_t small[SMALL_PAYLOAD]; /* storage for short strings */
+} payload;
+
+/* data: a string (encoded here) or a Uint8Array/ArrayBuffer (taken as is). 0 on bad input. */
+static int payload_of(napi_env env, napi_value v, payload *p) {
+  p->owned = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t != napi_string) return bytes_of(env, v, &p->data, &p->len);
+  size_t units = 0;
+  if (napi_get_value_string_utf16(env, v, NULL, 0, &units) != napi_ok) return 0;
+  size_t need = 2 + units * 2 + 2; /* + room for the terminator napi writes */
+  uint8_t *buf = p->small;
+  if (need > sizeof p->small) {
+    buf = p->owned = malloc(need);
+    if (!buf) return 0;
+  }
+  buf[0] = TAG_STRING;
+  buf[1] = 0;
+  size_t got = 0;
+  /* buf + 2 is 2-aligned: small is at an 8-aligned offset, malloc aligns to 16 */
+  napi_get_value_string_utf16(env, v, (char16_t *)(void *)(buf + 2), units + 1, &got);
+  p->data = buf;
+  p->len = 2 + got * 2;
+  return 1;
+}
+
+static void payload_free(payload *p) { free(p->owned); }
+
+/* A delivered message as a JS value: a string for TAG_STRING, else a Buffer copy. */
+static napi_value message_value(napi_env env, const uint8_t *data, size_t len) {
+  napi_value out = NULL;
+  if (len >= 2 && data[0] == TAG_STRING && (len & 1) == 0) {
+    size_t units = (len - 2) / 2;
+    const uint8_t *src = data + 2;
+    if (((uintptr_t)src & 1) == 0) {
+      napi_create_string_utf16(env, (const char16_t *)(const void *)src, units, &out);
+    } else {
+      char16_t *tmp = malloc(units ? units * 2 : 1);
+      if (!tmp) return NULL;
+      memcpy(tmp, src, units * 2);
+      napi_create_string_utf16(env, tmp, units, &out);
+      free(tmp);
+    }
+    return out;
+  }
+  napi_create_buffer_copy(env, len, data, NULL, &out);
+  return out;
+}
+
 /* A JS array of port handle BigInts as a malloc'd C array (NULL with *n = 0 for undefined). */
 static int ports_of(napi_env env, napi_value v, pm_port ***out, size_t *n) {
   *out = NULL;
@@ -211,14 +283,15 @@ static void call_js(addon *ad, napi_ref fn_ref, size_t argc, napi_value *argv) {
 /* ---- library callbacks ---------------------------------------------------------------- */
 
 static void window_listener(const pm_message_event *ev, void *user_data) {
-  addon *ad = user_data;
+  listen_ctx *ctx = user_data;
+  addon *ad = ctx->ad;
   if (!on_js_thread(ad)) return;
   napi_env env = ad->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value argv[5];
-  argv[0] = handle_value(env, ev->target);
-  napi_create_buffer_copy(env, ev->data_len, ev->data, NULL, &argv[1]);
+  argv[0] = num(env, ctx->id);
+  argv[1] = message_value(env, ev->data, ev->data_len);
   napi_create_string_utf8(env, ev->origin, NAPI_AUTO_LENGTH, &argv[2]);
   argv[3] = handle_value(env, ev->source);
   argv[4] = ports_array(env, ev->ports, ev->ports_len);
@@ -233,8 +306,8 @@ static void port_listener(const pm_message_event *ev, void *user_data) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value argv[3];
-  argv[0] = handle_value(env, (void *)ctx->handle);
-  napi_create_buffer_copy(env, ev->data_len, ev->data, NULL, &argv[1]);
+  argv[0] = num(env, ctx->id);
+  argv[1] = message_value(env, ev->data, ev->data_len);
   argv[2] = ports_array(env, ev->ports, ev->ports_len);
   call_js(ctx->ad, ctx->ad->on_port, 3, argv);
   napi_close_handle_scope(env, scope);
@@ -247,8 +320,8 @@ static void broadcast_listener(const pm_message_event *ev, void *user_data) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value argv[3];
-  argv[0] = handle_value(env, (void *)ctx->handle);
-  napi_create_buffer_copy(env, ev->data_len, ev->data, NULL, &argv[1]);
+  argv[0] = num(env, ctx->id);
+  argv[1] = message_value(env, ev->data, ev->data_len);
   napi_create_string_utf8(env, ev->origin, NAPI_AUTO_LENGTH, &argv[2]);
   call_js(ctx->ad, ctx->ad->on_broadcast, 3, argv);
   napi_close_handle_scope(env, scope);
@@ -407,11 +480,15 @@ static napi_value js_window_origin(napi_env env, napi_callback_info info) {
   return s;
 }
 
-/* windowListen(w) -> listener id (0 on error): the one library listener a document has. */
+/* windowListen(w, id) -> listener id (0 on error): the one library listener a document has;
+ * its deliveries name the window by `id`. */
 static napi_value js_window_listen(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  uint64_t id = pm_add_listener((pm_window *)handle_of(env, argv[0]), window_listener, get_addon(env));
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  listen_ctx *ctx = new_ctx(env, argv[1]);
+  if (!ctx) return num(env, 0);
+  uint64_t id = pm_add_listener_full((pm_window *)handle_of(env, argv[0]), window_listener, ctx, free_ctx);
+  if (id == 0) free(ctx); /* on failure destroy is not called: we still own ctx */
   return num(env, (double)id);
 }
 
@@ -457,25 +534,39 @@ static napi_value js_set_queue_limit(napi_env env, napi_callback_info info) {
 static napi_value js_post(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   if (!get_args(env, info, 5, argv)) return NULL;
-  const uint8_t *data = NULL;
-  size_t len = 0;
-  if (!bytes_of(env, argv[2], &data, &len)) {
-    napi_throw_type_error(env, NULL, "post: data must be a Uint8Array");
+  char origin_small[256];
+  char *origin = origin_small;
+  size_t olen = 0;
+  /* the common targetOrigin fits on the stack */
+  if (napi_get_value_string_utf8(env, argv[3], origin_small, sizeof origin_small, &olen) != napi_ok) {
+    napi_throw_type_error(env, NULL, "post: targetOrigin must be a string");
     return NULL;
   }
-  char *origin = string_of(env, argv[3]);
-  if (!origin) return NULL;
+  if (olen >= sizeof origin_small - 1) {
+    origin = string_of(env, argv[3]);
+    if (!origin) return NULL;
+  } else if (strlen(origin_small) != olen) {
+    return result_value(env, PM_ERR_SYNTAX); /* an embedded NUL: not a URL */
+  }
   pm_port **ports;
   size_t nports;
+  payload p;
   if (!ports_of(env, argv[4], &ports, &nports)) {
-    free(origin);
+    if (origin != origin_small) free(origin);
     napi_throw_type_error(env, NULL, "post: transfer must be an array of port handles");
     return NULL;
   }
+  if (!payload_of(env, argv[2], &p)) {
+    if (origin != origin_small) free(origin);
+    free(ports);
+    napi_throw_type_error(env, NULL, "post: data must be a string or a Uint8Array");
+    return NULL;
+  }
   pm_result r = pm_post_message_transfer((pm_window *)handle_of(env, argv[0]),
-                                         (pm_window *)handle_of(env, argv[1]), data, len, origin,
+                                         (pm_window *)handle_of(env, argv[1]), p.data, p.len, origin,
                                          ports, nports);
-  free(origin);
+  payload_free(&p);
+  if (origin != origin_small) free(origin);
   free(ports);
   return result_value(env, r);
 }
@@ -497,32 +588,31 @@ static napi_value js_channel_new(napi_env env, napi_callback_info info) {
 static napi_value js_port_post(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!get_args(env, info, 3, argv)) return NULL;
-  const uint8_t *data = NULL;
-  size_t len = 0;
-  if (!bytes_of(env, argv[1], &data, &len)) {
-    napi_throw_type_error(env, NULL, "portPost: data must be a Uint8Array");
-    return NULL;
-  }
   pm_port **ports;
   size_t nports;
   if (!ports_of(env, argv[2], &ports, &nports)) {
     napi_throw_type_error(env, NULL, "portPost: transfer must be an array of port handles");
     return NULL;
   }
-  pm_result r = pm_port_post_message((pm_port *)handle_of(env, argv[0]), data, len, ports, nports);
+  payload p;
+  if (!payload_of(env, argv[1], &p)) {
+    free(ports);
+    napi_throw_type_error(env, NULL, "portPost: data must be a string or a Uint8Array");
+    return NULL;
+  }
+  pm_result r = pm_port_post_message((pm_port *)handle_of(env, argv[0]), p.data, p.len, ports, nports);
+  payload_free(&p);
   free(ports);
   return result_value(env, r);
 }
 
-/* portListen(port) -> listener id (0 on error); starts the port. */
+/* portListen(port, id) -> listener id (0 on error); starts the port. */
 static napi_value js_port_listen(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  listen_ctx *ctx = malloc(sizeof *ctx);
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  listen_ctx *ctx = new_ctx(env, argv[1]);
   if (!ctx) return num(env, 0);
-  ctx->ad = get_addon(env);
-  ctx->handle = handle_of(env, argv[0]);
-  uint64_t id = pm_port_add_listener_full((pm_port *)ctx->handle, port_listener, ctx, free_ctx);
+  uint64_t id = pm_port_add_listener_full((pm_port *)handle_of(env, argv[0]), port_listener, ctx, free_ctx);
   if (id == 0) free(ctx); /* on failure destroy is not called: we still own ctx */
   return num(env, (double)id);
 }
@@ -533,18 +623,17 @@ static napi_value js_port_close(napi_env env, napi_callback_info info) {
   return result_value(env, pm_port_close((pm_port *)handle_of(env, argv[0])));
 }
 
-/* broadcastNew(window, name) -> handle, or 0 */
+/* broadcastNew(window, name, id) -> handle, or 0 */
 static napi_value js_broadcast_new(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return NULL;
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
   char *name = string_of(env, argv[1]);
   if (!name) return NULL;
   pm_broadcast *b = pm_broadcast_new((pm_window *)handle_of(env, argv[0]), name);
   free(name);
   if (b) {
-    listen_ctx *ctx = malloc(sizeof *ctx);
-    if (!ctx || !(ctx->ad = get_addon(env), ctx->handle = (uintptr_t)b,
-                  pm_broadcast_add_listener_full(b, broadcast_listener, ctx, free_ctx))) {
+    listen_ctx *ctx = new_ctx(env, argv[2]);
+    if (!ctx || !pm_broadcast_add_listener_full(b, broadcast_listener, ctx, free_ctx)) {
       free(ctx);
       pm_broadcast_close(b);
       b = NULL;
@@ -556,13 +645,14 @@ static napi_value js_broadcast_new(napi_env env, napi_callback_info info) {
 static napi_value js_broadcast_post(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv)) return NULL;
-  const uint8_t *data = NULL;
-  size_t len = 0;
-  if (!bytes_of(env, argv[1], &data, &len)) {
-    napi_throw_type_error(env, NULL, "broadcastPost: data must be a Uint8Array");
+  payload p;
+  if (!payload_of(env, argv[1], &p)) {
+    napi_throw_type_error(env, NULL, "broadcastPost: data must be a string or a Uint8Array");
     return NULL;
   }
-  return result_value(env, pm_broadcast_post_message((pm_broadcast *)handle_of(env, argv[0]), data, len));
+  pm_result r = pm_broadcast_post_message((pm_broadcast *)handle_of(env, argv[0]), p.data, p.len);
+  payload_free(&p);
+  return result_value(env, r);
 }
 
 static napi_value js_broadcast_close(napi_env env, napi_callback_info info) {
