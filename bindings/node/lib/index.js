@@ -51,7 +51,7 @@ function checkTransfer(realm, transfer, selfPort) {
   const buffers = [];
   if (transfer === undefined || transfer === null) return { ports, buffers };
   if (typeof transfer !== 'object' || typeof transfer[Symbol.iterator] !== 'function') {
-    throw new TypeError("Failed to execute 'postMessage': The provided value cannot be converted to a sequence.");
+    throw new realm.TypeError("Failed to execute 'postMessage': The provided value cannot be converted to a sequence.");
   }
   const seen = new Set();
   for (const t of transfer) {
@@ -199,7 +199,7 @@ class BrowsingContext {
 function createRealm(bc) {
   const ctx = vm.createContext({}, { name: bc.url });
   const global = vm.runInContext('globalThis', ctx);
-  const realm = { bc, ctx, global, api: null, alive: true, proxies: new Map(), iframes: new Map(), timers: new Set(), ports: new Set(), channels: new Set(), location: null };
+  const realm = { bc, ctx, global, api: null, TypeError: vm.runInContext('TypeError', ctx), alive: true, proxies: new Map(), iframes: new Map(), timers: new Set(), ports: new Set(), channels: new Set(), location: null };
   const install = vm.runInContext(installSource, ctx, { filename: 'postmessage:realm.js' });
   realm.api = install(global, makeHost(realm));
   bc.realm = realm;
@@ -268,7 +268,8 @@ function sameOrigin(a, b) {
 // parent, top, event.source). Same origin: the window itself, minus the incumbent fix-up for
 // postMessage. Cross-origin: only what HTML's CrossOriginProperties allow; anything else is a
 // SecurityError.
-const CROSS_ORIGIN = new Set(['window', 'self', 'location', 'close', 'closed', 'focus', 'blur', 'frames', 'length', 'top', 'opener', 'parent', 'postMessage']);
+// (HTML also allows `location` and `opener` cross-origin; these documents have neither.)
+const CROSS_ORIGIN = new Set(['window', 'self', 'close', 'closed', 'focus', 'blur', 'frames', 'length', 'top', 'parent', 'postMessage']);
 const CROSS_ORIGIN_UNDEFINED = new Set(['then', Symbol.toStringTag, Symbol.hasInstance, Symbol.isConcatSpreadable]);
 
 function windowProxy(realm, bc) {
@@ -306,7 +307,6 @@ function windowProxy(realm, bc) {
       if (l) return l.v;
       if (!crossOrigin()) return Reflect.get(bc.realm.global, prop);
       if (prop === 'close' || prop === 'focus' || prop === 'blur') return noop;
-      if (prop === 'opener') return null;
       if (CROSS_ORIGIN_UNDEFINED.has(prop)) return undefined;
       throw security(prop);
     },
@@ -362,7 +362,7 @@ function windowProxy(realm, bc) {
 // post message steps": targetOrigin "/" means the incumbent's origin; a bad targetOrigin is a
 // SyntaxError before anything is serialized; a DataCloneError sends nothing.
 function windowPost(fromRealm, targetBC, argc, message, targetOrigin, transfer) {
-  if (argc === 0) throw new TypeError("Failed to execute 'postMessage' on 'Window': 1 argument required, but only 0 present.");
+  if (argc === 0) throw new fromRealm.TypeError("Failed to execute 'postMessage' on 'Window': 1 argument required, but only 0 present.");
   let origin = '/';
   let list = transfer;
   if (targetOrigin !== undefined && targetOrigin !== null && typeof targetOrigin === 'object') {
@@ -462,8 +462,8 @@ function makeHost(realm) {
     },
     portPost: (port, message, transfer, argc) => {
       const info = portInfo.get(port);
-      if (!info) throw new TypeError('Illegal invocation');
-      if (argc === 0) throw new TypeError("Failed to execute 'postMessage' on 'MessagePort': 1 argument required, but only 0 present.");
+      if (!info) throw new realm.TypeError('Illegal invocation');
+      if (argc === 0) throw new realm.TypeError("Failed to execute 'postMessage' on 'MessagePort': 1 argument required, but only 0 present.");
       const list = transfer !== null && typeof transfer === 'object' && !(Symbol.iterator in transfer) ? transfer.transfer : transfer;
       const { ports, buffers } = checkTransfer(realm, list, port);
       const buf = serialize(realm, message, ports);
@@ -474,7 +474,7 @@ function makeHost(realm) {
     },
     portStart: (port) => {
       const info = portInfo.get(port);
-      if (!info) throw new TypeError('Illegal invocation');
+      if (!info) throw new realm.TypeError('Illegal invocation');
       if (info.started || info.h === null) return;
       info.started = true;
       portsById.set(info.id, port);
@@ -482,7 +482,7 @@ function makeHost(realm) {
     },
     portClose: (port) => {
       const info = portInfo.get(port);
-      if (!info) throw new TypeError('Illegal invocation');
+      if (!info) throw new realm.TypeError('Illegal invocation');
       if (info.h === null) return;
       native.portClose(info.h);
       portsByHandle.delete(info.h);
@@ -503,12 +503,12 @@ function makeHost(realm) {
     },
     broadcastName: (channel) => {
       const info = channelInfo.get(channel);
-      if (!info) throw new TypeError('Illegal invocation');
+      if (!info) throw new realm.TypeError('Illegal invocation');
       return info.name;
     },
     broadcastPost: (channel, message) => {
       const info = channelInfo.get(channel);
-      if (!info) throw new TypeError('Illegal invocation');
+      if (!info) throw new realm.TypeError('Illegal invocation');
       if (info.h === null) throw new realm.api.DOMException("Failed to execute 'postMessage' on 'BroadcastChannel': Channel is closed", 'InvalidStateError');
       const buf = serialize(realm, message, []);
       const r = native.broadcastPost(info.h, buf);
@@ -516,7 +516,7 @@ function makeHost(realm) {
     },
     broadcastClose: (channel) => {
       const info = channelInfo.get(channel);
-      if (!info) throw new TypeError('Illegal invocation');
+      if (!info) throw new realm.TypeError('Illegal invocation');
       if (info.h === null) return;
       native.broadcastClose(info.h);
       channelsByHandle.delete(info.h);
@@ -662,14 +662,17 @@ function onDrop(reason, sourceOrigin, targetOrigin, requested, source, target) {
 // own HTML task: Node runs the microtask checkpoint between immediates, so a promise callback
 // of one message runs before the next message. What listeners queue meanwhile is scheduled by
 // the last delivery, for a later turn of the loop: a document posting to itself forever cannot
-// starve timers and I/O. Immediates hold the loop only while messages wait.
+// starve timers and I/O. Immediates hold the loop only while messages wait. At most
+// MAX_SCHEDULED are in flight per window; the last one schedules the next batch.
 function onWake(h) {
   const bc = windows.get(h);
   if (bc) schedule(bc);
 }
 
+const MAX_SCHEDULED = 64; // immediates in flight per window: bounds the garbage of a long queue
+
 function schedule(bc) {
-  const n = native.windowPending(bc.h) - bc.outstanding;
+  const n = Math.min(native.windowPending(bc.h), MAX_SCHEDULED) - bc.outstanding;
   if (n <= 0) return;
   bc.outstanding += n;
   for (let i = 0; i < n; i++) setImmediate(deliverOne, bc);
@@ -690,7 +693,7 @@ native.setDropReports(true);
 const kBC = Symbol('browsingContext');
 
 function normalizeOptions(options, inherited) {
-  const o = { delivery: 'queued', warnOnDrop: true, console: undefined, ...inherited, ...(options || {}) };
+  const o = { delivery: 'queued', warnOnDrop: true, console: undefined, queueLimit: undefined, ...inherited, ...(options || {}) };
   if (o.delivery !== 'queued' && o.delivery !== 'sync') throw new TypeError(`delivery must be 'queued' or 'sync', not ${String(o.delivery)}`);
   return o;
 }
@@ -703,6 +706,11 @@ function openWindow(url, parent, options) {
   if (options.delivery === 'queued') {
     const r = native.windowSetQueued(h, true);
     if (r !== R.OK) { native.windowFree(h); throw new Error(`postmessage: ${native.lastError()}`); }
+  }
+  if (options.queueLimit) {
+    const { messages = 10000, bytes = 64 * 1024 * 1024 } = options.queueLimit;
+    const r = native.setQueueLimit(h, messages, bytes);
+    if (r !== R.OK) { native.windowFree(h); throw new RangeError(`postmessage: bad queueLimit: ${native.lastError()}`); }
   }
   windows.set(h, bc);
   windowsById.set(bc.id, bc);
@@ -738,7 +746,12 @@ function live(doc) {
 class Document {
   /**
    * @param {string} url  absolute URL of the document (its origin is what postMessage checks)
-   * @param {{delivery?: 'queued'|'sync', warnOnDrop?: boolean, console?: object}} [options]
+   * @param {{delivery?: 'queued'|'sync', warnOnDrop?: boolean, console?: object,
+   *          queueLimit?: {messages?: number, bytes?: number}}} [options]
+   *   delivery: 'queued' (HTML's tasks, default) or 'sync' (listeners run inside postMessage);
+   *   warnOnDrop: console.warn a message this document sent that was dropped (default true);
+   *   console: the realm's console (default: Node's); queueLimit: this window's queue limits
+   *   (0 = none; defaults 10,000 messages, 64 MiB); iframes inherit all but queueLimit.
    */
   constructor(url, options) {
     this[kBC] = openWindow(url, null, normalizeOptions(options));

@@ -403,4 +403,10 @@ function install(global, host) {
   };
 }
 
-module.exports = { installSource: `(${install.toString()})` };
+// A vm context's global answers lookups through Node's interceptors, which makes every bare
+// `String`, `Date` or `undefined` in the prelude cost a slow property lookup. The wrapper binds
+// the builtins the prelude uses as parameters, so they resolve as locals.
+const BUILTINS = ['String', 'Date', 'Object', 'Array', 'Symbol', 'Error', 'TypeError', 'RangeError', 'Proxy', 'WeakMap', 'Reflect'];
+module.exports = {
+  installSource: `(function (${BUILTINS.join(', ')}, undefined) { return (${install.toString()}); })(${BUILTINS.join(', ')})`,
+};
