@@ -46,10 +46,13 @@ function cloneError(realm, message) {
 }
 
 // Checks a transfer list: every entry a port (ours, open) or an ArrayBuffer, no duplicates.
+const NO_PORTS = Object.freeze([]);
+const NO_TRANSFER = Object.freeze({ ports: Object.freeze([]), buffers: Object.freeze([]) });
+
 function checkTransfer(realm, transfer, selfPort) {
+  if (transfer === undefined || transfer === null) return NO_TRANSFER;
   const ports = [];
   const buffers = [];
-  if (transfer === undefined || transfer === null) return { ports, buffers };
   if (typeof transfer !== 'object' || typeof transfer[Symbol.iterator] !== 'function') {
     throw new realm.TypeError("Failed to execute 'postMessage': The provided value cannot be converted to a sequence.");
   }
@@ -386,7 +389,9 @@ function windowPost(fromRealm, targetBC, argc, message, targetOrigin, transfer) 
   }
   const handles = ports.length ? ports.map((p) => portInfo.get(p).h) : undefined;
   const r = native.post(fromRealm.bc.h, targetBC.h, buf, origin, handles);
-  if (r === R.OK || r === R.DROPPED) commitTransfer(ports, buffers);
+  if (r === R.OK || r === R.DROPPED) {
+    if (ports.length || buffers.length) commitTransfer(ports, buffers);
+  }
   else if (r !== R.INVALID_HANDLE) throwForResult(fromRealm, r, 'postMessage');
 }
 
@@ -510,7 +515,7 @@ function makeHost(realm) {
       const info = channelInfo.get(channel);
       if (!info) throw new realm.TypeError('Illegal invocation');
       if (info.h === null) throw new realm.api.DOMException("Failed to execute 'postMessage' on 'BroadcastChannel': Channel is closed", 'InvalidStateError');
-      const buf = serialize(realm, message, []);
+      const buf = serialize(realm, message, NO_PORTS);
       const r = native.broadcastPost(info.h, buf);
       if (r !== R.OK && r !== R.DROPPED && r !== R.INVALID_HANDLE) throwForResult(realm, r, 'postMessage');
     },
@@ -587,7 +592,7 @@ function makeDocument(realm) {
 // ---- library callbacks -----------------------------------------------------------------------
 
 function receivePorts(realm, handles) {
-  if (!handles) return [];
+  if (!handles) return NO_PORTS;
   return handles.map((h) => {
     const p = realm.api.newPort();
     adoptPort(realm, p, h);
@@ -638,12 +643,12 @@ function onBroadcastMessage(id, data, origin) {
   const { realm } = channelInfo.get(channel);
   let value;
   try {
-    value = deserialize(data, []);
+    value = deserialize(data, NO_PORTS);
   } catch (_) {
-    realm.api.fireMessage(channel, 'messageerror', null, origin, null, []);
+    realm.api.fireMessage(channel, 'messageerror', null, origin, null, NO_PORTS);
     return;
   }
-  realm.api.fireMessage(channel, 'message', value, origin, null, []);
+  realm.api.fireMessage(channel, 'message', value, origin, null, NO_PORTS);
 }
 
 // A drop the library decided. Chromium tells the sender's console about a targetOrigin

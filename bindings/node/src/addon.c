@@ -38,6 +38,12 @@ typedef struct addon {
   napi_threadsafe_function tsfn; /* woken by the library's waker, from any thread */
   size_t counted_wakes;          /* wakes from the JS thread not yet drained: tsfn is ref'd while > 0 */
   int drop_handler;              /* this env installed the process-wide drop handler */
+  /* Per-message values that repeat (most traffic is one source, one origin): the JS values of
+   * the last ones, reused instead of allocated again. */
+  char *last_origin;
+  napi_ref last_origin_value;
+  pm_window *last_source;
+  napi_ref last_source_value;
 } addon;
 
 static atomic_size_t g_foreign_calls; /* callbacks that arrived on a thread without JS */
@@ -280,6 +286,42 @@ static void call_js(addon *ad, napi_ref fn_ref, size_t argc, napi_value *argv) {
   }
 }
 
+/* The message's origin as a JS string, reusing the last one when it is the same. */
+static napi_value origin_value(addon *ad, const char *origin) {
+  napi_env env = ad->env;
+  napi_value v = NULL;
+  if (ad->last_origin && strcmp(ad->last_origin, origin) == 0 &&
+      napi_get_reference_value(env, ad->last_origin_value, &v) == napi_ok && v)
+    return v;
+  napi_create_string_utf8(env, origin, NAPI_AUTO_LENGTH, &v);
+  size_t n = strlen(origin) + 1;
+  char *copy = malloc(n);
+  if (!copy) return v;
+  memcpy(copy, origin, n);
+  if (ad->last_origin_value) napi_delete_reference(env, ad->last_origin_value);
+  ad->last_origin_value = NULL;
+  free(ad->last_origin);
+  ad->last_origin = NULL;
+  if (napi_create_reference(env, v, 1, &ad->last_origin_value) == napi_ok) ad->last_origin = copy;
+  else free(copy);
+  return v;
+}
+
+/* The source window's handle as a BigInt, reusing the last one when it is the same. */
+static napi_value source_value(addon *ad, pm_window *source) {
+  napi_env env = ad->env;
+  napi_value v = NULL;
+  if (source && source == ad->last_source && napi_get_reference_value(env, ad->last_source_value, &v) == napi_ok && v)
+    return v;
+  v = handle_value(env, source);
+  if (!source) return v;
+  if (ad->last_source_value) napi_delete_reference(env, ad->last_source_value);
+  ad->last_source_value = NULL;
+  ad->last_source = NULL;
+  if (napi_create_reference(env, v, 1, &ad->last_source_value) == napi_ok) ad->last_source = source;
+  return v;
+}
+
 /* ---- library callbacks ---------------------------------------------------------------- */
 
 static void window_listener(const pm_message_event *ev, void *user_data) {
@@ -292,8 +334,8 @@ static void window_listener(const pm_message_event *ev, void *user_data) {
   napi_value argv[5];
   argv[0] = num(env, ctx->id);
   argv[1] = message_value(env, ev->data, ev->data_len);
-  napi_create_string_utf8(env, ev->origin, NAPI_AUTO_LENGTH, &argv[2]);
-  argv[3] = handle_value(env, ev->source);
+  argv[2] = origin_value(ad, ev->origin);
+  argv[3] = source_value(ad, ev->source);
   argv[4] = ports_array(env, ev->ports, ev->ports_len);
   call_js(ad, ad->on_window, 5, argv);
   napi_close_handle_scope(env, scope);
@@ -322,7 +364,7 @@ static void broadcast_listener(const pm_message_event *ev, void *user_data) {
   napi_value argv[3];
   argv[0] = num(env, ctx->id);
   argv[1] = message_value(env, ev->data, ev->data_len);
-  napi_create_string_utf8(env, ev->origin, NAPI_AUTO_LENGTH, &argv[2]);
+  argv[2] = origin_value(ctx->ad, ev->origin);
   call_js(ctx->ad, ctx->ad->on_broadcast, 3, argv);
   napi_close_handle_scope(env, scope);
 }
@@ -690,8 +732,10 @@ static void addon_finalize(napi_env env, void *data, void *hint) {
     addon *expected = ad;
     if (atomic_compare_exchange_strong(&g_drop_addon, &expected, NULL)) pm_set_drop_handler(NULL, NULL);
   }
-  napi_ref refs[5] = {ad->on_window, ad->on_port, ad->on_broadcast, ad->on_drop, ad->on_wake};
-  for (int i = 0; i < 5; i++)
+  napi_ref refs[7] = {ad->on_window, ad->on_port, ad->on_broadcast, ad->on_drop, ad->on_wake,
+                      ad->last_origin_value, ad->last_source_value};
+  free(ad->last_origin);
+  for (int i = 0; i < 7; i++)
     if (refs[i]) napi_delete_reference(env, refs[i]);
   /* the tsfn is released by Node at env teardown (its finalizer is a no-op) */
   free(ad);
