@@ -38,13 +38,38 @@ typedef struct addon {
   napi_threadsafe_function tsfn; /* woken by the library's waker, from any thread */
   size_t counted_wakes;          /* wakes from the JS thread not yet drained: tsfn is ref'd while > 0 */
   int drop_handler;              /* this env installed the process-wide drop handler */
+  int thread_gone;               /* the env is being torn down: call no JS */
   /* Per-message values that repeat (most traffic is one source, one origin): the JS values of
    * the last ones, reused instead of allocated again. */
   char *last_origin;
   napi_ref last_origin_value;
   pm_window *last_source;
   napi_ref last_source_value;
+  /* Top-level windows this env created and has not freed: freed with the env (a worker that
+   * exits, the process ending), so no listener or waker outlives the env it would call. */
+  pm_window **tops;
+  size_t ntops, captops;
 } addon;
+
+static void track_top(addon *ad, pm_window *w) {
+  if (ad->ntops == ad->captops) {
+    size_t cap = ad->captops ? ad->captops * 2 : 16;
+    pm_window **t = realloc(ad->tops, cap * sizeof *t);
+    if (!t) return; /* not tracked: freed by the embedder or never */
+    ad->tops = t;
+    ad->captops = cap;
+  }
+  ad->tops[ad->ntops++] = w;
+}
+
+static void untrack_top(addon *ad, pm_window *w) {
+  for (size_t i = 0; i < ad->ntops; i++) {
+    if (ad->tops[i] == w) {
+      ad->tops[i] = ad->tops[--ad->ntops];
+      return;
+    }
+  }
+}
 
 static atomic_size_t g_foreign_calls; /* callbacks that arrived on a thread without JS */
 
@@ -263,7 +288,7 @@ static napi_value ports_array(napi_env env, pm_port *const *ports, size_t n) {
 }
 
 static int on_js_thread(addon *ad) {
-  if (ad && pthread_equal(ad->thread, pthread_self())) return 1;
+  if (ad && !ad->thread_gone && pthread_equal(ad->thread, pthread_self())) return 1;
   atomic_fetch_add(&g_foreign_calls, 1);
   return 0;
 }
@@ -484,13 +509,17 @@ static napi_value js_window_new(napi_env env, napi_callback_info info) {
   pm_window *w = t == napi_undefined ? pm_window_new(url)
                                      : pm_window_new_child((pm_window *)handle_of(env, argv[1]), url);
   free(url);
+  if (w && t == napi_undefined) track_top(get_addon(env), w);
   return handle_value(env, w);
 }
 
 static napi_value js_window_free(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return NULL;
-  return result_value(env, pm_window_free((pm_window *)handle_of(env, argv[0])));
+  pm_window *w = (pm_window *)handle_of(env, argv[0]);
+  pm_result r = pm_window_free(w);
+  if (r == PM_OK) untrack_top(get_addon(env), w);
+  return result_value(env, r);
 }
 
 static napi_value js_window_navigate(napi_env env, napi_callback_info info) {
@@ -732,6 +761,11 @@ static void addon_finalize(napi_env env, void *data, void *hint) {
     addon *expected = ad;
     if (atomic_compare_exchange_strong(&g_drop_addon, &expected, NULL)) pm_set_drop_handler(NULL, NULL);
   }
+  /* no JS runs from here on: listeners and the drop handler check on_js_thread, and the drop
+   * handler was removed above; freeing the windows only drops their queues */
+  ad->thread_gone = 1;
+  for (size_t i = 0; i < ad->ntops; i++) pm_window_free(ad->tops[i]);
+  free(ad->tops);
   napi_ref refs[7] = {ad->on_window, ad->on_port, ad->on_broadcast, ad->on_drop, ad->on_wake,
                       ad->last_origin_value, ad->last_source_value};
   free(ad->last_origin);

@@ -8,7 +8,7 @@ async function turns(n = 5) {
 }
 
 /** Waits until pred() holds (checked each loop turn); fails after `ms`. */
-async function until(pred, ms = 2000) {
+async function until(pred, ms = 20000) { // generous: CI machines can be very busy
   const end = Date.now() + ms;
   while (!pred()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${pred}`);
