@@ -404,12 +404,6 @@ function validTargetOrigin(o) {
 function makeHost(realm) {
   const bc = realm.bc;
   const cons = bc.options.console || console;
-  const track = (set, clear) => (fn, ...rest) => {
-    if (!realm.alive) return undefined;
-    const t = set(fn, ...rest);
-    realm.timers.add(t);
-    return t;
-  };
   const timerGlobals = {
     setTimeout: function setTimeout(fn, ms, ...args) {
       if (!realm.alive) return 0;
@@ -429,7 +423,6 @@ function makeHost(realm) {
       globalThis.queueMicrotask(() => { if (realm.alive) fn(); });
     },
   };
-  void track;
   return {
     timeOrigin: Math.round(performance.timeOrigin + performance.now()),
     globals: { console: cons, ...timerGlobals },
@@ -552,7 +545,6 @@ function makeLocation(realm) {
   const bc = realm.bc;
   const url = bc.url;
   const parsed = (() => { try { return new URL(url); } catch (_) { return null; } })();
-  const loc = Object.create(null);
   const fields = {
     href: parsed ? parsed.href : url,
     origin: bc.origin,
@@ -564,8 +556,6 @@ function makeLocation(realm) {
     search: parsed ? parsed.search : '',
     hash: parsed ? parsed.hash : '',
   };
-  for (const [k, v] of Object.entries(fields)) Object.defineProperty(loc, k, { value: v, enumerable: true });
-  Object.defineProperty(loc, 'toString', { value: () => fields.href });
   return vm.runInContext('(o) => Object.freeze(Object.assign(Object.create(Object.prototype), o, { toString() { return this.href; } }))', realm.ctx)(fields);
 }
 
