@@ -806,6 +806,8 @@ class Document {
 
 module.exports = {
   Document,
+  /** The document's pm_window handle (a BigInt), for embedders that also use the C API. */
+  handleOf: (doc) => live(doc).h,
   version: native.version(),
   /** Counters for tests and diagnostics. */
   stats: () => ({ windows: windows.size, ports: portsByHandle.size, channels: channelsByHandle.size, foreignCalls: native.foreignCalls() }),
