@@ -130,7 +130,7 @@ function serialize(realm, message, ports) {
     if (m.marked) tag = TAG_V8_PORTS;
   }
   try {
-    const ser = new v8.DefaultSerializer();
+    const ser = new v8.Serializer(); // views stay views of one shared buffer (Node's Default* would copy each)
     ser.writeRawBytes(tag);
     ser.writeHeader();
     ser.writeValue(value);
@@ -143,15 +143,16 @@ function serialize(realm, message, ports) {
   }
 }
 
-function deserialize(data, ports) {
+function deserialize(realm, data, ports) {
   if (typeof data === 'string') return data;
   const tag = data[0];
   if (tag !== 1 && tag !== 2) throw new TypeError('not a postmessage payload');
-  const des = new v8.DefaultDeserializer(data);
+  const des = new v8.Deserializer(data);
   des.readRawBytes(1);
   des.readHeader();
-  const value = des.readValue();
-  return tag === 2 ? unmarkPorts(value, ports) : value;
+  let value = des.readValue();
+  if (tag === 2) value = unmarkPorts(value, ports);
+  return value !== null && typeof value === 'object' ? realm.api.adopt(value) : value;
 }
 
 // After a successful post: the sender's transferred objects become unusable.
@@ -438,11 +439,13 @@ function makeHost(realm) {
     document: () => realm.document || (realm.document = makeDocument(realm)),
     windowPost: (_unused, argc, message, targetOrigin, transfer) => windowPost(realm, bc, argc, message, targetOrigin, transfer),
     structuredClone: (value, options) => {
+      let out;
       try {
-        return structuredClone(value, options);
+        out = structuredClone(value, options);
       } catch (e) {
         throw cloneError(realm, e && e.message ? e.message : String(e));
       }
+      return out !== null && typeof out === 'object' ? realm.api.adopt(out) : out;
     },
     channelNew: (newPort) => {
       const hs = realm.alive ? native.channelNew(bc.h) : R.INVALID_HANDLE;
@@ -601,7 +604,7 @@ function onWindowMessage(id, data, origin, source, portHandles) {
   const src = source === 0n ? null : windowProxy(realm, windows.get(source));
   let value;
   try {
-    value = deserialize(data, ports);
+    value = deserialize(realm, data, ports);
   } catch (_) {
     realm.api.fireMessage(realm.global, 'messageerror', null, origin, src, ports);
     return;
@@ -619,7 +622,7 @@ function onPortMessage(id, data, portHandles) {
   const ports = receivePorts(realm, portHandles);
   let value;
   try {
-    value = deserialize(data, ports);
+    value = deserialize(realm, data, ports);
   } catch (_) {
     realm.api.fireMessage(port, 'messageerror', null, '', null, ports);
     return;
@@ -633,7 +636,7 @@ function onBroadcastMessage(id, data, origin) {
   const { realm } = channelInfo.get(channel);
   let value;
   try {
-    value = deserialize(data, NO_PORTS);
+    value = deserialize(realm, data, NO_PORTS);
   } catch (_) {
     realm.api.fireMessage(channel, 'messageerror', null, origin, null, NO_PORTS);
     return;

@@ -392,9 +392,91 @@ function install(global, host) {
   defineHandler(global, 'onerror', null, global);
   for (const [name, value] of Object.entries(host.globals)) hidden(name, value);
 
+  // Received data is built by V8's deserializer in Node's main realm. adopt() rebuilds it from
+  // this realm's intrinsics (same graph: cycles, shared buffers, sparse arrays), so that
+  // `e.data instanceof Array` holds here and no prototype of the data leads to the main realm.
+  const toTag = (v) => Object.prototype.toString.call(v).slice(8, -1);
+  const TYPED = ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array',
+    'Uint32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array'];
+  function adopt(root) {
+    const seen = new Map();
+    const copyProps = (from, to) => {
+      for (const k of Object.keys(from)) to[k] = walk(from[k]);
+      return to;
+    };
+    function walk(v) {
+      if (v === null || typeof v !== 'object') return v;
+      const done = seen.get(v);
+      if (done !== undefined) return done;
+      if (host.isPort(v)) return v;
+      let out;
+      if (Array.isArray(v)) {
+        out = new Array(v.length);
+        seen.set(v, out);
+        return copyProps(v, out);
+      }
+      const tag = toTag(v);
+      switch (tag) {
+        case 'Map':
+          out = new Map();
+          seen.set(v, out);
+          for (const [k, x] of v) out.set(walk(k), walk(x));
+          return out;
+        case 'Set':
+          out = new Set();
+          seen.set(v, out);
+          for (const x of v) out.add(walk(x));
+          return out;
+        case 'Date':
+          out = new Date(Date.prototype.getTime.call(v));
+          break;
+        case 'RegExp':
+          out = new RegExp(v.source, v.flags);
+          break;
+        case 'ArrayBuffer':
+          out = new ArrayBuffer(v.byteLength);
+          new Uint8Array(out).set(new Uint8Array(v));
+          break;
+        case 'DataView':
+          out = new DataView(walk(v.buffer), v.byteOffset, v.byteLength);
+          break;
+        case 'Boolean':
+          out = Object(Boolean.prototype.valueOf.call(v));
+          break;
+        case 'Number':
+          out = Object(Number.prototype.valueOf.call(v));
+          break;
+        case 'String':
+          out = Object(String.prototype.valueOf.call(v));
+          break;
+        case 'BigInt':
+          out = Object(BigInt.prototype.valueOf.call(v));
+          break;
+        case 'Error': {
+          const Ctor = { EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError }[v.name] || Error;
+          out = new Ctor(v.message);
+          if (typeof v.stack === 'string') defineProperty(out, 'stack', { value: v.stack, writable: true, configurable: true });
+          break;
+        }
+        default:
+          if (TYPED.includes(tag)) {
+            out = new global[tag](walk(v.buffer), v.byteOffset, v.length);
+            break;
+          }
+          out = {};
+          seen.set(v, out);
+          return copyProps(v, out);
+      }
+      seen.set(v, out);
+      return out;
+    }
+    return walk(root);
+  }
+
   return {
     DOMException,
     newPort,
+    adopt,
     // Fires a trusted message event (or messageerror when data could not be deserialized).
     fireMessage(target, type, data, origin, source, ports) {
       dispatch(target, trustedMessage(type, data, origin, source, ports));
@@ -406,7 +488,9 @@ function install(global, host) {
 // A vm context's global answers lookups through Node's interceptors, which makes every bare
 // `String`, `Date` or `undefined` in the prelude cost a slow property lookup. The wrapper binds
 // the builtins the prelude uses as parameters, so they resolve as locals.
-const BUILTINS = ['String', 'Date', 'Object', 'Array', 'Symbol', 'Error', 'TypeError', 'RangeError', 'Proxy', 'WeakMap', 'Reflect'];
+const BUILTINS = ['String', 'Date', 'Object', 'Array', 'Symbol', 'Error', 'TypeError', 'RangeError', 'Proxy', 'WeakMap', 'Reflect',
+  'Map', 'Set', 'RegExp', 'ArrayBuffer', 'DataView', 'Uint8Array', 'Boolean', 'Number', 'BigInt', 'EvalError', 'ReferenceError',
+  'SyntaxError', 'URIError'];
 module.exports = {
   installSource: `(function (${BUILTINS.join(', ')}, undefined) { return (${install.toString()}); })(${BUILTINS.join(', ')})`,
 };

@@ -114,6 +114,27 @@ for (const delivery of ['sync', 'queued']) {
     }
   });
 
+  test(`${delivery}: received data belongs to the receiving realm`, async () => {
+    const { a, b } = seedPair({ delivery });
+    try {
+      b.evaluate('var got; onmessage = function (e) { got = e.data; };');
+      a.evaluate(`var buf = new ArrayBuffer(8);
+        frames[0].postMessage({ arr: [1, [2]], m: new Map([[{ k: 1 }, new Set([1])]]), d: new Date(5), re: /x/g,
+          u8: new Uint8Array(buf, 0, 4), f32: new Float32Array(buf, 4, 1), err: new RangeError('r'), n: new Number(3) }, '*');`);
+      await until(() => b.evaluate('got !== undefined'));
+      const r = b.evaluate(`[got instanceof Object, got.constructor === Object, got.arr instanceof Array, got.arr[1] instanceof Array,
+        got.m instanceof Map, got.m.keys().next().value instanceof Object, got.m.values().next().value instanceof Set,
+        got.d instanceof Date, got.re instanceof RegExp, got.re.global, got.u8 instanceof Uint8Array, got.f32 instanceof Float32Array,
+        got.u8.buffer === got.f32.buffer, got.u8.buffer instanceof ArrayBuffer, got.err instanceof RangeError, got.err.message,
+        got.n instanceof Number, +got.n,
+        got.constructor.constructor('return typeof require + typeof process')()]`);
+      assert.deepEqual([...r], [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, 'r', true, 3, 'undefinedundefined']);
+      assert.equal(b.evaluate('structuredClone([1]) instanceof Array'), true);
+    } finally {
+      a.close();
+    }
+  });
+
   test(`${delivery}: an uncloneable message throws DataCloneError and sends nothing`, async () => {
     const { a, b } = seedPair({ delivery });
     try {
