@@ -231,6 +231,19 @@ test('sync: listeners run inside postMessage; queued: after it returns, one task
   }
 });
 
+test('queued: a message whose source was closed before delivery has source null, origin kept', async () => {
+  const { a, b } = seedPair();
+  try {
+    a.evaluate('var got = []; onmessage = function (e) { got.push([e.data, e.origin, e.source === null]); };');
+    b.evaluate('parent.postMessage("bye", "*")');
+    b.close();
+    await until(() => a.evaluate('got.length') === 1);
+    assert.deepEqual([...a.evaluate('got[0]')], ['bye', 'http://localhost', true]);
+  } finally {
+    a.close();
+  }
+});
+
 test('queued: a document that posts to itself forever does not starve timers', { timeout: 60000 }, async () => {
   const d = new pm.Document('http://a.test/');
   try {
