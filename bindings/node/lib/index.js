@@ -45,10 +45,10 @@ function cloneError(realm, message) {
   return new realm.api.DOMException(message, 'DataCloneError');
 }
 
-// Checks a transfer list: every entry a port (ours, open) or an ArrayBuffer, no duplicates.
 const NO_PORTS = Object.freeze([]);
-const NO_TRANSFER = Object.freeze({ ports: Object.freeze([]), buffers: Object.freeze([]) });
+const NO_TRANSFER = Object.freeze({ ports: NO_PORTS, buffers: Object.freeze([]) });
 
+// Checks a transfer list: every entry a port (ours, open) or an ArrayBuffer, no duplicates.
 function checkTransfer(realm, transfer, selfPort) {
   if (transfer === undefined || transfer === null) return NO_TRANSFER;
   const ports = [];
