@@ -5,6 +5,8 @@
 #   make test         cargo test; build and run every C test and example, then again under
 #                     valgrind; compile the header as C++; run the Python tests if present
 #   make test-python  python3 -m unittest discover -s python/tests -v (if python/tests exists)
+#   make test-node    build the Node.js binding (bindings/node) and run its tests with node --test
+#                     (skipped, with a message, when node is not installed; part of `make test`)
 #   make test-loom    loom model tests of the concurrency core (tests/loom.rs; part of `make test`)
 #   make test-tsan    the threaded Rust tests under ThreadSanitizer (needs nightly and its
 #                     rust-src component: rustup component add rust-src --toolchain nightly)
@@ -64,7 +66,7 @@ SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(if $(filter 0,$(VERSION_MINOR))
 SONAME    := libpostmessage.so.$(SOVERSION)
 REALNAME  := libpostmessage.so.$(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 
-.PHONY: all build demo test test-rust test-loom test-tsan test-c test-cxx test-python test-install header \
+.PHONY: all build demo test test-rust test-loom test-tsan test-c test-cxx test-python test-node test-install header \
         bench clean \
         install uninstall FORCE
 .DELETE_ON_ERROR:
@@ -143,6 +145,19 @@ test-python: $(LIB)
 	  echo "python/tests does not exist: no Python tests to run"; \
 	fi
 
+# The Node.js binding: npm fetches its one dependency (node-api-headers) the first time, the
+# system C compiler builds the addon against $(LIB), then Node's own test runner runs the tests.
+NODE ?= node
+test-node: $(LIB)
+	@if ! command -v $(NODE) >/dev/null 2>&1; then \
+	  echo "test-node: SKIPPED: $(NODE) is not installed, so the Node.js binding (bindings/node) was not tested"; \
+	  exit 0; \
+	fi; \
+	set -e; \
+	PM_WERROR=1 sh bindings/node/scripts/setup.sh; \
+	echo "cd bindings/node && $(NODE) --expose-gc --test test/*.test.js"; \
+	cd bindings/node && $(NODE) --expose-gc --test test/*.test.js
+
 # Runs every C and C++ program, then every one again under valgrind, then the Python tests and
 # the install tests; prints "N passed, M failed" (N and M count program runs and install
 # checks) and fails if anything failed.
@@ -176,6 +191,7 @@ test-c: $(RUN_PROGRAMS)
 
 test: test-rust test-loom test-cxx
 	@$(MAKE) --no-print-directory test-c
+	@$(MAKE) --no-print-directory test-node
 
 # ---------------------------------------------------------------------------------------------
 # Installing (README.md, "Using it from your build")

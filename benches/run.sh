@@ -60,4 +60,21 @@ fi
 if ! command -v node >/dev/null 2>&1; then
   echo "note: node not found; the Node.js MessageChannel row is skipped" >&2
 fi
-exec "$OUT/bench" "$ROOT/benches/node_channel.js"
+status=0
+"$OUT/bench" "$ROOT/benches/node_channel.js" || status=$?
+[ "$status" -eq 2 ] && exit 2
+
+# The Node.js binding's row (bindings/node/bench/queued.js): a queued post between two documents
+# against Node's own MessageChannel, measured the same way in the same run.
+if command -v node >/dev/null 2>&1; then
+  echo "==> building the Node.js binding (bindings/node)" >&2
+  if sh bindings/node/scripts/setup.sh; then
+    node bindings/node/bench/queued.js || { s=$?; [ "$s" -eq 1 ] && status=1 || exit 2; }
+  else
+    echo "error: the Node.js binding did not build" >&2
+    exit 2
+  fi
+else
+  echo "note: node not found; the Node.js binding row is skipped" >&2
+fi
+exit "$status"

@@ -1,0 +1,835 @@
+/* postmessage Node-API addon: the thin native edge between JavaScript and libpostmessage.
+ *
+ * Everything here is plumbing: it turns JS numbers into handles, calls the public C API
+ * (include/postmessage.h) and hands library callbacks (listeners, wakers, drops) to the JS
+ * functions registered with init(). All policy (realms, events, structured clone, errors)
+ * lives in the JavaScript under lib/.
+ *
+ * Handles travel to JS as BigInts holding the handle's 64-bit value (the library's handles are
+ * tagged values, not plain addresses, so a double would not hold them). The library validates
+ * every handle it is given (freed or forged ones are PM_ERR_INVALID_HANDLE, never UB), so a
+ * value that JS code got wrong is just an error code, never a crash.
+ *
+ * Threads: listeners and drop reports run on the thread that posts or drains. In Node that is
+ * the main JS thread (queued delivery is drained there, from the threadsafe function the waker
+ * signals). A callback that arrives on any other thread cannot touch JS; it is counted and
+ * ignored (see foreign_calls()).
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <postmessage.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Per-environment state (Node-API instance data). */
+typedef struct addon {
+  napi_env env;
+  pthread_t thread;              /* the JS thread of env */
+  napi_ref on_window;            /* (target, data, origin, source, ports) */
+  napi_ref on_port;              /* (port, data, ports) */
+  napi_ref on_broadcast;         /* (channel, data, origin) */
+  napi_ref on_drop;              /* (reason, sourceOrigin, targetOrigin, requested, source, target) */
+  napi_ref on_wake;              /* (window): schedules the deliveries on Node's loop */
+  napi_threadsafe_function tsfn; /* woken by the library's waker, from any thread */
+  size_t counted_wakes;          /* wakes from the JS thread not yet drained: tsfn is ref'd while > 0 */
+  int drop_handler;              /* this env installed the process-wide drop handler */
+  int thread_gone;               /* the env is being torn down: call no JS */
+  /* Per-message values that repeat (most traffic is one source, one origin): the JS values of
+   * the last ones, reused instead of allocated again. */
+  char *last_origin;
+  napi_ref last_origin_value;
+  pm_window *last_source;
+  napi_ref last_source_value;
+  /* Top-level windows this env created and has not freed: freed with the env (a worker that
+   * exits, the process ending), so no listener or waker outlives the env it would call. */
+  pm_window **tops;
+  size_t ntops, captops;
+} addon;
+
+static void track_top(addon *ad, pm_window *w) {
+  if (ad->ntops == ad->captops) {
+    size_t cap = ad->captops ? ad->captops * 2 : 16;
+    pm_window **t = realloc(ad->tops, cap * sizeof *t);
+    if (!t) return; /* not tracked: freed by the embedder or never */
+    ad->tops = t;
+    ad->captops = cap;
+  }
+  ad->tops[ad->ntops++] = w;
+}
+
+static void untrack_top(addon *ad, pm_window *w) {
+  for (size_t i = 0; i < ad->ntops; i++) {
+    if (ad->tops[i] == w) {
+      ad->tops[i] = ad->tops[--ad->ntops];
+      return;
+    }
+  }
+}
+
+static atomic_size_t g_foreign_calls; /* callbacks that arrived on a thread without JS */
+
+/* A listener's context: the addon and the small integer id lib/ gave the window, port or
+ * channel (a number is cheaper to pass and look up than the handle's BigInt). */
+typedef struct listen_ctx {
+  addon *ad;
+  double id;
+} listen_ctx;
+
+
+#define CHECK(call)                                                                 \
+  do {                                                                              \
+    if ((call) != napi_ok) {                                                        \
+      throw_last_napi(env, #call);                                                  \
+      return NULL;                                                                  \
+    }                                                                               \
+  } while (0)
+
+static void throw_last_napi(napi_env env, const char *what) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return;
+  const napi_extended_error_info *info = NULL;
+  napi_get_last_error_info(env, &info);
+  char msg[256];
+  snprintf(msg, sizeof msg, "postmessage addon: %s failed: %s", what,
+           info && info->error_message ? info->error_message : "unknown error");
+  napi_throw_error(env, NULL, msg);
+}
+
+static addon *get_addon(napi_env env) {
+  void *data = NULL;
+  napi_get_instance_data(env, &data);
+  return data;
+}
+
+static listen_ctx *new_ctx(napi_env env, napi_value id) {
+  listen_ctx *ctx = malloc(sizeof *ctx);
+  if (!ctx) return NULL;
+  ctx->ad = get_addon(env);
+  ctx->id = 0;
+  napi_get_value_double(env, id, &ctx->id);
+  return ctx;
+}
+
+static napi_value num(napi_env env, double v) {
+  napi_value out = NULL;
+  napi_create_double(env, v, &out);
+  return out;
+}
+
+static napi_value handle_value(napi_env env, const void *p) {
+  napi_value out = NULL;
+  napi_create_bigint_uint64(env, (uint64_t)(uintptr_t)p, &out);
+  return out;
+}
+
+/* A handle BigInt from JS: anything else (a number, a negative or too large BigInt) becomes 0,
+ * which the library rejects as PM_ERR_NULL_ARGUMENT. */
+static uintptr_t handle_of(napi_env env, napi_value v) {
+  uint64_t h = 0;
+  bool lossless = false;
+  if (napi_get_value_bigint_uint64(env, v, &h, &lossless) != napi_ok || !lossless) return 0;
+  return (uintptr_t)h;
+}
+
+/* Arguments, padded with undefined. */
+static int get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  return 1;
+}
+
+/* A JS string as a malloc'd NUL-terminated UTF-8 copy; NULL (with a TypeError thrown) otherwise.
+ * JS strings are UTF-16; lone surrogates become U+FFFD, as a USVString conversion does. */
+static char *string_of(napi_env env, napi_value v) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected a string");
+    return NULL;
+  }
+  char *s = malloc(len + 1);
+  if (!s) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  if (strlen(s) != len) { /* an embedded NUL would silently cut the string short in C */
+    free(s);
+    napi_throw_type_error(env, NULL, "string contains a NUL character");
+    return NULL;
+  }
+  return s;
+}
+
+/* The bytes of a Buffer / Uint8Array / ArrayBuffer argument (borrowed for this call). */
+static int bytes_of(napi_env env, napi_value v, const uint8_t **data, size_t *len) {
+  bool is = false;
+  void *p = NULL;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type t;
+    size_t n = 0, off = 0;
+    napi_value ab;
+    if (napi_get_typedarray_info(env, v, &t, &n, &p, &ab, &off) != napi_ok || t != napi_uint8_array) return 0;
+    *data = p;
+    *len = n;
+    return 1;
+  }
+  if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
+    size_t n = 0;
+    if (napi_get_arraybuffer_info(env, v, &p, &n) != napi_ok) return 0;
+    *data = p;
+    *len = n;
+    return 1;
+  }
+  return 0;
+}
+
+/* The wire format of a message (lib/index.js writes the rest): byte 0 is a tag. Strings, the
+ * common case, are encoded here without a JS allocation: TAG_STRING, a padding byte, then the
+ * string's UTF-16 code units in native order (lone surrogates survive, as structured clone
+ * requires). Everything else is a Buffer lib/ made with V8's serializer. */
+#define TAG_STRING 3
+#define SMALL_PAYLOAD 1024
+
+typedef struct payload {
+  const uint8_t *data;
+  size_t len;
+  uint8_t *owned;              /* malloc'd storage, if any */
+  uint8_t small[SMALL_PAYLOAD]; /* storage for short strings */
+} payload;
+
+/* data: a string (encoded here) or a Uint8Array/ArrayBuffer (taken as is). 0 on bad input. */
+static int payload_of(napi_env env, napi_value v, payload *p) {
+  p->owned = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t != napi_string) return bytes_of(env, v, &p->data, &p->len);
+  size_t units = 0;
+  if (napi_get_value_string_utf16(env, v, NULL, 0, &units) != napi_ok) return 0;
+  size_t need = 2 + units * 2 + 2; /* + room for the terminator napi writes */
+  uint8_t *buf = p->small;
+  if (need > sizeof p->small) {
+    buf = p->owned = malloc(need);
+    if (!buf) return 0;
+  }
+  buf[0] = TAG_STRING;
+  buf[1] = 0;
+  size_t got = 0;
+  /* buf + 2 is 2-aligned: small is at an 8-aligned offset, malloc aligns to 16 */
+  napi_get_value_string_utf16(env, v, (char16_t *)(void *)(buf + 2), units + 1, &got);
+  p->data = buf;
+  p->len = 2 + got * 2;
+  return 1;
+}
+
+static void payload_free(payload *p) { free(p->owned); }
+
+/* A delivered message as a JS value: a string for TAG_STRING, else a Buffer copy. */
+static napi_value message_value(napi_env env, const uint8_t *data, size_t len) {
+  napi_value out = NULL;
+  if (len >= 2 && data[0] == TAG_STRING && (len & 1) == 0) {
+    size_t units = (len - 2) / 2;
+    const uint8_t *src = data + 2;
+    if (((uintptr_t)src & 1) == 0) {
+      napi_create_string_utf16(env, (const char16_t *)(const void *)src, units, &out);
+    } else {
+      char16_t *tmp = malloc(units ? units * 2 : 1);
+      if (!tmp) return NULL;
+      memcpy(tmp, src, units * 2);
+      napi_create_string_utf16(env, tmp, units, &out);
+      free(tmp);
+    }
+    return out;
+  }
+  napi_create_buffer_copy(env, len, data, NULL, &out);
+  return out;
+}
+
+/* A JS array of port handle BigInts as a malloc'd C array (NULL with *n = 0 for undefined). */
+static int ports_of(napi_env env, napi_value v, pm_port ***out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t == napi_undefined || t == napi_null) return 1;
+  bool is = false;
+  uint32_t len = 0;
+  if (napi_is_array(env, v, &is) != napi_ok || !is || napi_get_array_length(env, v, &len) != napi_ok) return 0;
+  if (len == 0) return 1;
+  pm_port **ports = calloc(len, sizeof *ports);
+  if (!ports) return 0;
+  for (uint32_t i = 0; i < len; i++) {
+    napi_value e;
+    if (napi_get_element(env, v, i, &e) != napi_ok) {
+      free(ports);
+      return 0;
+    }
+    ports[i] = (pm_port *)handle_of(env, e);
+  }
+  *out = ports;
+  *n = len;
+  return 1;
+}
+
+static napi_value ports_array(napi_env env, pm_port *const *ports, size_t n) {
+  napi_value arr = NULL;
+  if (n == 0) {
+    napi_get_undefined(env, &arr);
+    return arr;
+  }
+  napi_create_array_with_length(env, n, &arr);
+  for (size_t i = 0; i < n; i++) napi_set_element(env, arr, (uint32_t)i, handle_value(env, ports[i]));
+  return arr;
+}
+
+static int on_js_thread(addon *ad) {
+  if (ad && !ad->thread_gone && pthread_equal(ad->thread, pthread_self())) return 1;
+  atomic_fetch_add(&g_foreign_calls, 1);
+  return 0;
+}
+
+/* Calls a registered JS function; a JS exception cannot unwind through the library, so it is
+ * reported as an uncaught exception (lib/ catches listener errors itself; this is the backstop). */
+static void call_js(addon *ad, napi_ref fn_ref, size_t argc, napi_value *argv) {
+  napi_env env = ad->env;
+  napi_value fn, recv, result;
+  if (!fn_ref || napi_get_reference_value(env, fn_ref, &fn) != napi_ok || !fn) return;
+  napi_get_undefined(env, &recv);
+  if (napi_call_function(env, recv, fn, argc, argv, &result) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      napi_fatal_exception(env, exc);
+    }
+  }
+}
+
+/* The message's origin as a JS string, reusing the last one when it is the same. */
+static napi_value origin_value(addon *ad, const char *origin) {
+  napi_env env = ad->env;
+  napi_value v = NULL;
+  if (ad->last_origin && strcmp(ad->last_origin, origin) == 0 &&
+      napi_get_reference_value(env, ad->last_origin_value, &v) == napi_ok && v)
+    return v;
+  napi_create_string_utf8(env, origin, NAPI_AUTO_LENGTH, &v);
+  size_t n = strlen(origin) + 1;
+  char *copy = malloc(n);
+  if (!copy) return v;
+  memcpy(copy, origin, n);
+  if (ad->last_origin_value) napi_delete_reference(env, ad->last_origin_value);
+  ad->last_origin_value = NULL;
+  free(ad->last_origin);
+  ad->last_origin = NULL;
+  if (napi_create_reference(env, v, 1, &ad->last_origin_value) == napi_ok) ad->last_origin = copy;
+  else free(copy);
+  return v;
+}
+
+/* The source window's handle as a BigInt, reusing the last one when it is the same. */
+static napi_value source_value(addon *ad, pm_window *source) {
+  napi_env env = ad->env;
+  napi_value v = NULL;
+  if (source && source == ad->last_source && napi_get_reference_value(env, ad->last_source_value, &v) == napi_ok && v)
+    return v;
+  v = handle_value(env, source);
+  if (!source) return v;
+  if (ad->last_source_value) napi_delete_reference(env, ad->last_source_value);
+  ad->last_source_value = NULL;
+  ad->last_source = NULL;
+  if (napi_create_reference(env, v, 1, &ad->last_source_value) == napi_ok) ad->last_source = source;
+  return v;
+}
+
+/* ---- library callbacks ---------------------------------------------------------------- */
+
+static void window_listener(const pm_message_event *ev, void *user_data) {
+  listen_ctx *ctx = user_data;
+  addon *ad = ctx->ad;
+  if (!on_js_thread(ad)) return;
+  napi_env env = ad->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[5];
+  argv[0] = num(env, ctx->id);
+  argv[1] = message_value(env, ev->data, ev->data_len);
+  argv[2] = origin_value(ad, ev->origin);
+  argv[3] = source_value(ad, ev->source);
+  argv[4] = ports_array(env, ev->ports, ev->ports_len);
+  call_js(ad, ad->on_window, 5, argv);
+  napi_close_handle_scope(env, scope);
+}
+
+static void port_listener(const pm_message_event *ev, void *user_data) {
+  listen_ctx *ctx = user_data;
+  if (!on_js_thread(ctx->ad)) return;
+  napi_env env = ctx->ad->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[3];
+  argv[0] = num(env, ctx->id);
+  argv[1] = message_value(env, ev->data, ev->data_len);
+  argv[2] = ports_array(env, ev->ports, ev->ports_len);
+  call_js(ctx->ad, ctx->ad->on_port, 3, argv);
+  napi_close_handle_scope(env, scope);
+}
+
+static void broadcast_listener(const pm_message_event *ev, void *user_data) {
+  listen_ctx *ctx = user_data;
+  if (!on_js_thread(ctx->ad)) return;
+  napi_env env = ctx->ad->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[3];
+  argv[0] = num(env, ctx->id);
+  argv[1] = message_value(env, ev->data, ev->data_len);
+  argv[2] = origin_value(ctx->ad, ev->origin);
+  call_js(ctx->ad, ctx->ad->on_broadcast, 3, argv);
+  napi_close_handle_scope(env, scope);
+}
+
+static void free_ctx(void *user_data) { free(user_data); }
+
+/* The process-wide drop handler belongs to the first env that asks for it. */
+static _Atomic(addon *) g_drop_addon;
+
+static void drop_handler(const pm_drop_event *ev, void *user_data) {
+  (void)user_data;
+  addon *ad = atomic_load(&g_drop_addon);
+  if (!ad || !on_js_thread(ad)) return;
+  napi_env env = ad->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[7];
+  argv[0] = num(env, (double)ev->reason);
+  napi_create_string_utf8(env, ev->source_origin, NAPI_AUTO_LENGTH, &argv[1]);
+  napi_create_string_utf8(env, ev->target_origin, NAPI_AUTO_LENGTH, &argv[2]);
+  napi_create_string_utf8(env, ev->requested_origin, NAPI_AUTO_LENGTH, &argv[3]);
+  argv[4] = handle_value(env, ev->source);
+  argv[5] = handle_value(env, ev->target);
+  argv[6] = num(env, (double)ev->data_len);
+  call_js(ad, ad->on_drop, 7, argv);
+  napi_close_handle_scope(env, scope);
+}
+
+/* The waker: runs on whichever thread queued the message. It only signals Node's loop.
+ * A wake from the JS thread itself is "counted": the threadsafe function is ref'd until the
+ * matching drain, so `node script.js` does not exit with a message still queued; wakes from
+ * other threads do not hold the loop (the tsfn's ref can only change on the JS thread). */
+typedef struct wake {
+  pm_window *window;
+  int counted;
+} wake;
+
+static void waker(pm_window *window, void *user_data) {
+  addon *ad = user_data;
+  wake *w = malloc(sizeof *w);
+  if (!w) return; /* the message stays queued; the next wake or drain delivers it */
+  w->window = window;
+  w->counted = pthread_equal(ad->thread, pthread_self());
+  if (w->counted && ad->counted_wakes++ == 0) napi_ref_threadsafe_function(ad->env, ad->tsfn);
+  if (napi_call_threadsafe_function(ad->tsfn, w, napi_tsfn_nonblocking) != napi_ok) {
+    if (w->counted && --ad->counted_wakes == 0) napi_unref_threadsafe_function(ad->env, ad->tsfn);
+    free(w);
+  }
+}
+
+static void tsfn_call(napi_env env, napi_value js_cb, void *context, void *data) {
+  (void)js_cb;
+  addon *ad = context;
+  wake *w = data;
+  if (env) { /* NULL while the env is shutting down: just free */
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(env, &scope) == napi_ok) {
+      napi_value argv[1] = {handle_value(env, w->window)};
+      call_js(ad, ad->on_wake, 1, argv);
+      napi_close_handle_scope(env, scope);
+    }
+    if (w->counted && --ad->counted_wakes == 0) napi_unref_threadsafe_function(env, ad->tsfn);
+  }
+  free(w);
+}
+
+/* ---- functions exported to lib/ ------------------------------------------------------ */
+
+static napi_value result_value(napi_env env, pm_result r) { return num(env, (double)r); }
+
+/* init(onWindow, onPort, onBroadcast, onDrop, onWake) */
+static napi_value js_init(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  addon *ad = get_addon(env);
+  napi_ref *refs[5] = {&ad->on_window, &ad->on_port, &ad->on_broadcast, &ad->on_drop, &ad->on_wake};
+  for (int i = 0; i < 5; i++) {
+    napi_valuetype t;
+    CHECK(napi_typeof(env, argv[i], &t));
+    if (t != napi_function) {
+      napi_throw_type_error(env, NULL, "init expects five functions");
+      return NULL;
+    }
+    if (*refs[i]) napi_delete_reference(env, *refs[i]);
+    CHECK(napi_create_reference(env, argv[i], 1, refs[i]));
+  }
+  return NULL;
+}
+
+static napi_value js_last_error(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value s;
+  napi_create_string_utf8(env, pm_last_error(), NAPI_AUTO_LENGTH, &s);
+  return s;
+}
+
+static napi_value js_version(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value s;
+  napi_create_string_utf8(env, pm_version(), NAPI_AUTO_LENGTH, &s);
+  return s;
+}
+
+static napi_value js_foreign_calls(napi_env env, napi_callback_info info) {
+  (void)info;
+  return num(env, (double)atomic_load(&g_foreign_calls));
+}
+
+/* windowNew(url[, parent]) -> handle, or 0 (see lastError) */
+static napi_value js_window_new(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char *url = string_of(env, argv[0]);
+  if (!url) return NULL;
+  napi_valuetype t;
+  napi_typeof(env, argv[1], &t);
+  pm_window *w = t == napi_undefined ? pm_window_new(url)
+                                     : pm_window_new_child((pm_window *)handle_of(env, argv[1]), url);
+  free(url);
+  if (w && t == napi_undefined) track_top(get_addon(env), w);
+  return handle_value(env, w);
+}
+
+static napi_value js_window_free(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  pm_window *w = (pm_window *)handle_of(env, argv[0]);
+  pm_result r = pm_window_free(w);
+  if (r == PM_OK) untrack_top(get_addon(env), w);
+  return result_value(env, r);
+}
+
+static napi_value js_window_navigate(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char *url = string_of(env, argv[1]);
+  if (!url) return NULL;
+  pm_result r = pm_window_navigate((pm_window *)handle_of(env, argv[0]), url);
+  free(url);
+  return result_value(env, r);
+}
+
+static napi_value js_window_origin(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  pm_window *w = (pm_window *)handle_of(env, argv[0]);
+  char buf[256];
+  size_t n = pm_window_origin(w, buf, sizeof buf);
+  napi_value s;
+  if (n >= sizeof buf) {
+    char *big = malloc(n + 1);
+    if (!big) return NULL;
+    pm_window_origin(w, big, n + 1);
+    napi_create_string_utf8(env, big, n, &s);
+    free(big);
+  } else {
+    napi_create_string_utf8(env, buf, n, &s);
+  }
+  return s;
+}
+
+/* windowListen(w, id) -> listener id (0 on error): the one library listener a document has;
+ * its deliveries name the window by `id`. */
+static napi_value js_window_listen(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  listen_ctx *ctx = new_ctx(env, argv[1]);
+  if (!ctx) return num(env, 0);
+  uint64_t id = pm_add_listener_full((pm_window *)handle_of(env, argv[0]), window_listener, ctx, free_ctx);
+  if (id == 0) free(ctx); /* on failure destroy is not called: we still own ctx */
+  return num(env, (double)id);
+}
+
+/* windowSetQueued(w, queued) -> result: queued mode with the loop-waking waker, or sync. */
+static napi_value js_window_set_queued(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  bool queued = false;
+  napi_get_value_bool(env, argv[1], &queued);
+  pm_window *w = (pm_window *)handle_of(env, argv[0]);
+  pm_result r = pm_window_set_waker(w, queued ? waker : NULL, get_addon(env));
+  if (r == PM_OK) r = pm_window_set_dispatch_mode(w, queued ? PM_DISPATCH_QUEUED : PM_DISPATCH_SYNC);
+  return result_value(env, r);
+}
+
+static napi_value js_window_pending(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  return num(env, (double)pm_window_pending((pm_window *)handle_of(env, argv[0])));
+}
+
+static napi_value js_window_run_pending(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  double max = 0;
+  napi_get_value_double(env, argv[1], &max);
+  size_t m = max >= 1 ? (max > 1e15 ? (size_t)-1 : (size_t)max) : 0;
+  return num(env, (double)pm_window_run_pending((pm_window *)handle_of(env, argv[0]), m));
+}
+
+static napi_value js_set_queue_limit(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  double msgs = 0, bytes = 0;
+  napi_get_value_double(env, argv[1], &msgs);
+  napi_get_value_double(env, argv[2], &bytes);
+  if (!(msgs >= 0) || !(bytes >= 0)) return result_value(env, PM_ERR_INVALID_ARGUMENT);
+  return result_value(env, pm_window_set_queue_limit((pm_window *)handle_of(env, argv[0]),
+                                                     (size_t)msgs, (size_t)bytes));
+}
+
+/* post(source, target, bytes, targetOrigin, transferPorts) -> result */
+static napi_value js_post(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  char origin_small[256];
+  char *origin = origin_small;
+  size_t olen = 0;
+  /* the common targetOrigin fits on the stack */
+  if (napi_get_value_string_utf8(env, argv[3], origin_small, sizeof origin_small, &olen) != napi_ok) {
+    napi_throw_type_error(env, NULL, "post: targetOrigin must be a string");
+    return NULL;
+  }
+  if (olen >= sizeof origin_small - 1) {
+    origin = string_of(env, argv[3]);
+    if (!origin) return NULL;
+  } else if (strlen(origin_small) != olen) {
+    return result_value(env, PM_ERR_SYNTAX); /* an embedded NUL: not a URL */
+  }
+  pm_port **ports;
+  size_t nports;
+  payload p;
+  if (!ports_of(env, argv[4], &ports, &nports)) {
+    if (origin != origin_small) free(origin);
+    napi_throw_type_error(env, NULL, "post: transfer must be an array of port handles");
+    return NULL;
+  }
+  if (!payload_of(env, argv[2], &p)) {
+    if (origin != origin_small) free(origin);
+    free(ports);
+    napi_throw_type_error(env, NULL, "post: data must be a string or a Uint8Array");
+    return NULL;
+  }
+  pm_result r = pm_post_message_transfer((pm_window *)handle_of(env, argv[0]),
+                                         (pm_window *)handle_of(env, argv[1]), p.data, p.len, origin,
+                                         ports, nports);
+  payload_free(&p);
+  if (origin != origin_small) free(origin);
+  free(ports);
+  return result_value(env, r);
+}
+
+/* channelNew(owner) -> [port1, port2], or a number (the error result) */
+static napi_value js_channel_new(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  pm_port *a = NULL, *b = NULL;
+  pm_result r = pm_channel_new((pm_window *)handle_of(env, argv[0]), &a, &b);
+  if (r != PM_OK) return result_value(env, r);
+  napi_value arr;
+  CHECK(napi_create_array_with_length(env, 2, &arr));
+  napi_set_element(env, arr, 0, handle_value(env, a));
+  napi_set_element(env, arr, 1, handle_value(env, b));
+  return arr;
+}
+
+static napi_value js_port_post(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  pm_port **ports;
+  size_t nports;
+  if (!ports_of(env, argv[2], &ports, &nports)) {
+    napi_throw_type_error(env, NULL, "portPost: transfer must be an array of port handles");
+    return NULL;
+  }
+  payload p;
+  if (!payload_of(env, argv[1], &p)) {
+    free(ports);
+    napi_throw_type_error(env, NULL, "portPost: data must be a string or a Uint8Array");
+    return NULL;
+  }
+  pm_result r = pm_port_post_message((pm_port *)handle_of(env, argv[0]), p.data, p.len, ports, nports);
+  payload_free(&p);
+  free(ports);
+  return result_value(env, r);
+}
+
+/* portListen(port, id) -> listener id (0 on error); starts the port. */
+static napi_value js_port_listen(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  listen_ctx *ctx = new_ctx(env, argv[1]);
+  if (!ctx) return num(env, 0);
+  uint64_t id = pm_port_add_listener_full((pm_port *)handle_of(env, argv[0]), port_listener, ctx, free_ctx);
+  if (id == 0) free(ctx); /* on failure destroy is not called: we still own ctx */
+  return num(env, (double)id);
+}
+
+static napi_value js_port_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  return result_value(env, pm_port_close((pm_port *)handle_of(env, argv[0])));
+}
+
+/* broadcastNew(window, name, id) -> handle, or 0 */
+static napi_value js_broadcast_new(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  char *name = string_of(env, argv[1]);
+  if (!name) return NULL;
+  pm_broadcast *b = pm_broadcast_new((pm_window *)handle_of(env, argv[0]), name);
+  free(name);
+  if (b) {
+    listen_ctx *ctx = new_ctx(env, argv[2]);
+    if (!ctx || !pm_broadcast_add_listener_full(b, broadcast_listener, ctx, free_ctx)) {
+      free(ctx);
+      pm_broadcast_close(b);
+      b = NULL;
+    }
+  }
+  return handle_value(env, b);
+}
+
+static napi_value js_broadcast_post(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  payload p;
+  if (!payload_of(env, argv[1], &p)) {
+    napi_throw_type_error(env, NULL, "broadcastPost: data must be a string or a Uint8Array");
+    return NULL;
+  }
+  pm_result r = pm_broadcast_post_message((pm_broadcast *)handle_of(env, argv[0]), p.data, p.len);
+  payload_free(&p);
+  return result_value(env, r);
+}
+
+static napi_value js_broadcast_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  return result_value(env, pm_broadcast_close((pm_broadcast *)handle_of(env, argv[0])));
+}
+
+/* setDropReports(on): install (or remove) the process-wide drop handler for this env. */
+static napi_value js_set_drop_reports(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  bool on = false;
+  napi_get_value_bool(env, argv[0], &on);
+  addon *ad = get_addon(env);
+  addon *expected = NULL;
+  if (on) {
+    if (!atomic_compare_exchange_strong(&g_drop_addon, &expected, ad) && expected != ad)
+      return result_value(env, PM_ERR_INVALID_ARGUMENT); /* another env (worker) owns it */
+    ad->drop_handler = 1;
+    return result_value(env, pm_set_drop_handler(drop_handler, NULL));
+  }
+  expected = ad;
+  if (atomic_compare_exchange_strong(&g_drop_addon, &expected, NULL)) {
+    ad->drop_handler = 0;
+    return result_value(env, pm_set_drop_handler(NULL, NULL));
+  }
+  return result_value(env, PM_OK);
+}
+
+static void addon_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  addon *ad = data;
+  if (ad->drop_handler) {
+    addon *expected = ad;
+    if (atomic_compare_exchange_strong(&g_drop_addon, &expected, NULL)) pm_set_drop_handler(NULL, NULL);
+  }
+  /* no JS runs from here on: listeners and the drop handler check on_js_thread, and the drop
+   * handler was removed above; freeing the windows only drops their queues */
+  ad->thread_gone = 1;
+  for (size_t i = 0; i < ad->ntops; i++) pm_window_free(ad->tops[i]);
+  free(ad->tops);
+  napi_ref refs[7] = {ad->on_window, ad->on_port, ad->on_broadcast, ad->on_drop, ad->on_wake,
+                      ad->last_origin_value, ad->last_source_value};
+  free(ad->last_origin);
+  for (int i = 0; i < 7; i++)
+    if (refs[i]) napi_delete_reference(env, refs[i]);
+  /* the tsfn is released by Node at env teardown (its finalizer is a no-op) */
+  free(ad);
+}
+
+static napi_value addon_init(napi_env env, napi_value exports) {
+  addon *ad = calloc(1, sizeof *ad);
+  if (!ad) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  ad->env = env;
+  ad->thread = pthread_self();
+  napi_value name;
+  napi_create_string_utf8(env, "postmessage-waker", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, ad, tsfn_call, &ad->tsfn) != napi_ok) {
+    free(ad);
+    throw_last_napi(env, "napi_create_threadsafe_function");
+    return NULL;
+  }
+  /* idle documents keep no event-loop reference (see waker) */
+  napi_unref_threadsafe_function(env, ad->tsfn);
+  if (napi_set_instance_data(env, ad, addon_finalize, NULL) != napi_ok) {
+    free(ad);
+    throw_last_napi(env, "napi_set_instance_data");
+    return NULL;
+  }
+  static const struct {
+    const char *name;
+    napi_callback cb;
+  } fns[] = {
+      {"init", js_init},
+      {"lastError", js_last_error},
+      {"version", js_version},
+      {"foreignCalls", js_foreign_calls},
+      {"windowNew", js_window_new},
+      {"windowFree", js_window_free},
+      {"windowNavigate", js_window_navigate},
+      {"windowOrigin", js_window_origin},
+      {"windowListen", js_window_listen},
+      {"windowSetQueued", js_window_set_queued},
+      {"windowPending", js_window_pending},
+      {"windowRunPending", js_window_run_pending},
+      {"setQueueLimit", js_set_queue_limit},
+      {"post", js_post},
+      {"channelNew", js_channel_new},
+      {"portPost", js_port_post},
+      {"portListen", js_port_listen},
+      {"portClose", js_port_close},
+      {"broadcastNew", js_broadcast_new},
+      {"broadcastPost", js_broadcast_post},
+      {"broadcastClose", js_broadcast_close},
+      {"setDropReports", js_set_drop_reports},
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value fn;
+    CHECK(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn));
+    CHECK(napi_set_named_property(env, exports, fns[i].name, fn));
+  }
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, addon_init)
