@@ -2,8 +2,10 @@
 #
 #   make build        cargo build --release
 #   make demo         build the library and the C examples into build/, run build/seed
+#   make deps         install the system packages the tests need (.ci/deps; `make test` runs it)
 #   make test         cargo test; build and run every C test and example, then again under
-#                     valgrind; compile the header as C++; run the Python tests if present
+#                     valgrind; compile the header as C++; run the Python tests if present;
+#                     build the Python wheel and run the seed from it in a fresh venv
 #   make test-python  python3 -m unittest discover -s python/tests -v (if python/tests exists)
 #   make test-loom    loom model tests of the concurrency core (tests/loom.rs; part of `make test`)
 #   make test-tsan    the threaded Rust tests under ThreadSanitizer (needs nightly and its
@@ -64,7 +66,7 @@ SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(if $(filter 0,$(VERSION_MINOR))
 SONAME    := libpostmessage.so.$(SOVERSION)
 REALNAME  := libpostmessage.so.$(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 
-.PHONY: all build demo test test-rust test-loom test-tsan test-c test-cxx test-python test-install header \
+.PHONY: all build demo deps test test-rust test-loom test-tsan test-c test-cxx test-python test-install header \
         bench clean \
         install uninstall FORCE
 .DELETE_ON_ERROR:
@@ -129,6 +131,11 @@ test-tsan:
 	  $(CARGO) +nightly test -Zbuild-std --target x86_64-unknown-linux-gnu \
 	  --lib --test core --test messaging --test extensions --test stress
 
+# The system packages the tests need (valgrind, cmake, ...): installed with apt-get when root
+# or sudo allows, else it stops with the command to run. The table is in .ci/deps.
+deps:
+	@bash .ci/deps test
+
 test-cxx: $(CXX_CHECK)
 	./$(CXX_CHECK)
 
@@ -148,7 +155,7 @@ test-python: $(LIB)
 # checks) and fails if anything failed.
 test-c: $(RUN_PROGRAMS)
 	@if ! command -v $(VALGRIND) >/dev/null 2>&1; then \
-	  echo "error: $(VALGRIND) not found; install it (apt-get install -y valgrind) or run .ci/run"; \
+	  echo "error: $(VALGRIND) not found; run make deps (or apt-get install -y valgrind)"; \
 	  exit 1; \
 	fi
 	@pass=0; fail=0; failed=""; \
@@ -174,7 +181,7 @@ test-c: $(RUN_PROGRAMS)
 	echo "$$pass passed, $$fail failed"; \
 	[ $$fail -eq 0 ] && [ $$python_ok -eq 1 ]
 
-test: test-rust test-loom test-cxx
+test: deps test-rust test-loom test-cxx
 	@$(MAKE) --no-print-directory test-c
 
 # ---------------------------------------------------------------------------------------------
