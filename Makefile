@@ -12,7 +12,7 @@
 #   make test-loom    loom model tests of the concurrency core (tests/loom.rs; part of `make test`)
 #   make test-tsan    the threaded Rust tests under ThreadSanitizer (needs nightly and its
 #                     rust-src component: rustup component add rust-src --toolchain nightly)
-#   make bench        the benchmark table (benches/run.sh; see README "Performance")
+#   make bench        the benchmark table (benches/run.sh; see docs/performance.md)
 #   make header       regenerate the committed include/postmessage.h from src/
 #   make install      install the library, headers, pkg-config file and CMake package under
 #                     PREFIX (default /usr/local; also DESTDIR, libdir, includedir, PC_RPATH)
@@ -195,7 +195,7 @@ test: deps test-rust test-loom test-cxx
 	@$(MAKE) --no-print-directory test-c
 
 # ---------------------------------------------------------------------------------------------
-# Installing (README.md, "Using it from your build")
+# Installing (docs/building.md)
 #
 #   make install PREFIX=/opt/pm              /opt/pm/lib/libpostmessage.so.X.Y.Z and symlinks,
 #                                            libpostmessage.a, include/postmessage.h(pp),
