@@ -9,6 +9,7 @@
 #   make test-python  python3 -m unittest discover -s python/tests -v (if python/tests exists)
 #   make test-wheel   pip wheel ./python, install it into a fresh venv, run the seed from /tmp
 #                     (tests/wheel/run.sh; part of `make test`)
+#   make test-readme  build and run the README's C, C++ and Python quick starts (part of `make test`)
 #   make test-loom    loom model tests of the concurrency core (tests/loom.rs; part of `make test`)
 #   make test-tsan    the threaded Rust tests under ThreadSanitizer (needs nightly and its
 #                     rust-src component: rustup component add rust-src --toolchain nightly)
@@ -68,7 +69,7 @@ SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(if $(filter 0,$(VERSION_MINOR))
 SONAME    := libpostmessage.so.$(SOVERSION)
 REALNAME  := libpostmessage.so.$(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 
-.PHONY: all build demo deps test test-rust test-loom test-tsan test-c test-cxx test-python test-wheel test-install header \
+.PHONY: all build demo deps test test-rust test-loom test-tsan test-c test-cxx test-python test-wheel test-readme test-install header \
         bench clean \
         install uninstall FORCE
 .DELETE_ON_ERROR:
@@ -157,8 +158,12 @@ test-python: $(LIB)
 test-wheel:
 	PYTHON='$(PYTHON)' bash tests/wheel/run.sh
 
+# The README's C, C++ and Python quick starts, cut out of README.md, built and run.
+test-readme: $(LIB)
+	PYTHON='$(PYTHON)' CC='$(CC)' CXX='$(CXX)' bash tests/readme/run.sh
+
 # Runs every C and C++ program, then every one again under valgrind, then the Python tests, the
-# wheel test and the install tests; prints "N passed, M failed" (N and M count program runs
+# wheel and README tests and the install tests; prints "N passed, M failed" (N and M count program runs
 # and install checks) and fails if anything failed.
 test-c: $(RUN_PROGRAMS)
 	@if ! command -v $(VALGRIND) >/dev/null 2>&1; then \
@@ -176,8 +181,10 @@ test-c: $(RUN_PROGRAMS)
 	done; \
 	python_ok=1; \
 	$(MAKE) --no-print-directory test-python || python_ok=0; \
-	wheel_ok=1; \
-	$(MAKE) --no-print-directory test-wheel || wheel_ok=0; \
+	suites_failed=""; \
+	for t in test-wheel test-readme; do \
+	  $(MAKE) --no-print-directory $$t || suites_failed="$$suites_failed $$t"; \
+	done; \
 	rm -f $(INSTALL_COUNTS); \
 	$(MAKE) --no-print-directory test-install || true; \
 	if [ -r $(INSTALL_COUNTS) ]; then read ipass ifail < $(INSTALL_COUNTS); \
@@ -187,9 +194,9 @@ test-c: $(RUN_PROGRAMS)
 	echo; \
 	if [ -n "$$failed" ]; then echo "failed programs:$$failed"; fi; \
 	if [ $$python_ok -eq 0 ]; then echo "the Python tests FAILED"; fi; \
-	if [ $$wheel_ok -eq 0 ]; then echo "the Python wheel test FAILED"; fi; \
+	if [ -n "$$suites_failed" ]; then echo "FAILED:$$suites_failed"; fi; \
 	echo "$$pass passed, $$fail failed"; \
-	[ $$fail -eq 0 ] && [ $$python_ok -eq 1 ] && [ $$wheel_ok -eq 1 ]
+	[ $$fail -eq 0 ] && [ $$python_ok -eq 1 ] && [ -z "$$suites_failed" ]
 
 test: deps test-rust test-loom test-cxx
 	@$(MAKE) --no-print-directory test-c
