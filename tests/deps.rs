@@ -85,6 +85,19 @@ fn a_package_needed_by_two_rows_is_named_once() {
 }
 
 #[test]
+fn python_modules_are_checked_by_importing_them() {
+    let table = "python:pm_deps_test_no_such_module   pm-test-pkg-a   test   missing\n\
+                 python:os                            pm-test-pkg-b   test   present\n";
+    let out = run_deps("python", table, &["test"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("apt-get install -y pm-test-pkg-a\n"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
 fn an_unknown_check_kind_is_an_error() {
     let out = run_deps(
         "bad",
