@@ -14,6 +14,7 @@ is a C library loaded with ctypes rather than a Python extension module:
 """
 
 import os
+import runpy
 import sys
 
 from setuptools import setup
@@ -24,12 +25,8 @@ from setuptools_rust.build import build_rust
 HERE = os.path.dirname(os.path.abspath(__file__))
 MANIFEST = os.path.join(HERE, "..", "Cargo.toml")
 
-if sys.platform == "win32":
-    LIBRARY_FILE = "postmessage.dll"
-elif sys.platform == "darwin":
-    LIBRARY_FILE = "libpostmessage.dylib"
-else:
-    LIBRARY_FILE = "libpostmessage.so"
+# The package's own name for the library (run, not imported: importing the package loads it).
+LIBRARY_FILE = runpy.run_path(os.path.join(HERE, "postmessage", "_libname.py"))["LIBRARY_FILE"]
 
 if not os.path.isfile(MANIFEST):
     sys.exit(

@@ -24,6 +24,17 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The table's groups miss something, and the command it prints installs exactly `packages`.
+fn assert_installs(name: &str, table: &str, groups: &[&str], packages: &str) {
+    let out = run_deps(name, table, groups);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("apt-get install -y {packages}\n")),
+        "{text}"
+    );
+}
+
 const MISSING: &str = "cmd:pm-deps-test-no-such-command   pm-test-pkg-a   test   the missing-command row\n\
                        file:/nonexistent/pm-deps-test.h   pm-test-pkg-b   test   the missing-header row\n\
                        cmd:sh                             pm-test-pkg-c   test   a present command\n";
@@ -65,36 +76,21 @@ fn only_the_requested_groups_count() {
         "cmd:pm-deps-test-no-such-command   pm-test-pkg-a   bench   only the bench needs it\n";
     let out = run_deps("groups", table, &["test"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let out = run_deps("groups-bench", table, &["bench"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("apt-get install -y pm-test-pkg-a"));
-    let out = run_deps("groups-all", table, &["all"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_installs("groups-bench", table, &["bench"], "pm-test-pkg-a");
+    assert_installs("groups-all", table, &["all"], "pm-test-pkg-a");
 }
 
 #[test]
 fn a_package_needed_by_two_rows_is_named_once() {
     let table = "cmd:pm-deps-test-x   pm-test-pkg-a   test   one\ncmd:pm-deps-test-y   pm-test-pkg-a   test   two\n";
-    let out = run_deps("dedup", table, &["test"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stdout(&out).contains("apt-get install -y pm-test-pkg-a\n"),
-        "{}",
-        stdout(&out)
-    );
+    assert_installs("dedup", table, &["test"], "pm-test-pkg-a");
 }
 
 #[test]
 fn python_modules_are_checked_by_importing_them() {
     let table = "python:pm_deps_test_no_such_module   pm-test-pkg-a   test   missing\n\
                  python:os                            pm-test-pkg-b   test   present\n";
-    let out = run_deps("python", table, &["test"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stdout(&out).contains("apt-get install -y pm-test-pkg-a\n"),
-        "{}",
-        stdout(&out)
-    );
+    assert_installs("python", table, &["test"], "pm-test-pkg-a");
 }
 
 #[test]

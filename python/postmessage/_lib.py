@@ -18,7 +18,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import sys
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -32,12 +31,7 @@ from ctypes import (
 )
 from pathlib import Path
 
-if sys.platform == "win32":
-    LIBRARY_FILE = "postmessage.dll"
-elif sys.platform == "darwin":
-    LIBRARY_FILE = "libpostmessage.dylib"
-else:
-    LIBRARY_FILE = "libpostmessage.so"
+from ._libname import LIBRARY_FILE
 
 #: The directory of this package: an installed package carries the library here.
 PACKAGE_DIR = Path(__file__).resolve().parent
