@@ -2,15 +2,20 @@
 #
 #   make build        cargo build --release
 #   make demo         build the library and the C examples into build/, run build/seed
+#   make deps         install the system packages the tests need (.ci/deps; `make test` runs it)
 #   make test         cargo test; build and run every C test and example, then again under
-#                     valgrind; compile the header as C++; run the Python tests if present
+#                     valgrind; compile the header as C++; run the Python tests if present;
+#                     build the Python wheel and run the seed from it in a fresh venv
 #   make test-python  python3 -m unittest discover -s python/tests -v (if python/tests exists)
 #   make test-node    build the Node.js binding (bindings/node) and run its tests with node --test
 #                     (skipped, with a message, when node is not installed; part of `make test`)
+#   make test-wheel   pip wheel ./python, install it into a fresh venv, run the seed from /tmp
+#                     (tests/wheel/run.sh; part of `make test`)
+#   make test-readme  build and run the README's C, C++ and Python quick starts (part of `make test`)
 #   make test-loom    loom model tests of the concurrency core (tests/loom.rs; part of `make test`)
 #   make test-tsan    the threaded Rust tests under ThreadSanitizer (needs nightly and its
 #                     rust-src component: rustup component add rust-src --toolchain nightly)
-#   make bench        the benchmark table (benches/run.sh; see README "Performance")
+#   make bench        the benchmark table (benches/run.sh; see docs/performance.md)
 #   make header       regenerate the committed include/postmessage.h from src/
 #   make install      install the library, headers, pkg-config file and CMake package under
 #                     PREFIX (default /usr/local; also DESTDIR, libdir, includedir, PC_RPATH)
@@ -66,7 +71,7 @@ SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(if $(filter 0,$(VERSION_MINOR))
 SONAME    := libpostmessage.so.$(SOVERSION)
 REALNAME  := libpostmessage.so.$(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 
-.PHONY: all build demo test test-rust test-loom test-tsan test-c test-cxx test-python test-node test-install header \
+.PHONY: all build demo deps test test-rust test-loom test-tsan test-c test-cxx test-python test-node test-wheel test-readme test-install header \
         bench clean \
         install uninstall FORCE
 .DELETE_ON_ERROR:
@@ -131,6 +136,11 @@ test-tsan:
 	  $(CARGO) +nightly test -Zbuild-std --target x86_64-unknown-linux-gnu \
 	  --lib --test core --test messaging --test extensions --test stress
 
+# The system packages the tests need (valgrind, cmake, ...): installed with apt-get when root
+# or sudo allows, else it stops with the command to run. The table is in .ci/deps.
+deps:
+	@bash .ci/deps test
+
 test-cxx: $(CXX_CHECK)
 	./$(CXX_CHECK)
 
@@ -158,12 +168,21 @@ test-node: $(LIB)
 	echo "cd bindings/node && $(NODE) --expose-gc --test test/*.test.js"; \
 	cd bindings/node && $(NODE) --expose-gc --test test/*.test.js
 
-# Runs every C and C++ program, then every one again under valgrind, then the Python tests and
-# the install tests; prints "N passed, M failed" (N and M count program runs and install
-# checks) and fails if anything failed.
+# The Python package as a user installs it: the wheel carries the library (cargo builds into
+# target/wheel, kept between runs).
+test-wheel:
+	PYTHON='$(PYTHON)' bash tests/wheel/run.sh
+
+# The README's C, C++ and Python quick starts, cut out of README.md, built and run.
+test-readme: $(LIB)
+	PYTHON='$(PYTHON)' CC='$(CC)' CXX='$(CXX)' bash tests/readme/run.sh
+
+# Runs every C and C++ program, then every one again under valgrind, then the Python tests, the
+# wheel and README tests and the install tests; prints "N passed, M failed" (N and M count program runs
+# and install checks) and fails if anything failed.
 test-c: $(RUN_PROGRAMS)
 	@if ! command -v $(VALGRIND) >/dev/null 2>&1; then \
-	  echo "error: $(VALGRIND) not found; install it (apt-get install -y valgrind) or run .ci/run"; \
+	  echo "error: $(VALGRIND) not found; run make deps (or apt-get install -y valgrind)"; \
 	  exit 1; \
 	fi
 	@pass=0; fail=0; failed=""; \
@@ -177,6 +196,10 @@ test-c: $(RUN_PROGRAMS)
 	done; \
 	python_ok=1; \
 	$(MAKE) --no-print-directory test-python || python_ok=0; \
+	suites_failed=""; \
+	for t in test-wheel test-readme; do \
+	  $(MAKE) --no-print-directory $$t || suites_failed="$$suites_failed $$t"; \
+	done; \
 	rm -f $(INSTALL_COUNTS); \
 	$(MAKE) --no-print-directory test-install || true; \
 	if [ -r $(INSTALL_COUNTS) ]; then read ipass ifail < $(INSTALL_COUNTS); \
@@ -186,15 +209,16 @@ test-c: $(RUN_PROGRAMS)
 	echo; \
 	if [ -n "$$failed" ]; then echo "failed programs:$$failed"; fi; \
 	if [ $$python_ok -eq 0 ]; then echo "the Python tests FAILED"; fi; \
+	if [ -n "$$suites_failed" ]; then echo "FAILED:$$suites_failed"; fi; \
 	echo "$$pass passed, $$fail failed"; \
-	[ $$fail -eq 0 ] && [ $$python_ok -eq 1 ]
+	[ $$fail -eq 0 ] && [ $$python_ok -eq 1 ] && [ -z "$$suites_failed" ]
 
-test: test-rust test-loom test-cxx
+test: deps test-rust test-loom test-cxx
 	@$(MAKE) --no-print-directory test-c
 	@$(MAKE) --no-print-directory test-node
 
 # ---------------------------------------------------------------------------------------------
-# Installing (README.md, "Using it from your build")
+# Installing (docs/building.md)
 #
 #   make install PREFIX=/opt/pm              /opt/pm/lib/libpostmessage.so.X.Y.Z and symlinks,
 #                                            libpostmessage.a, include/postmessage.h(pp),

@@ -6,10 +6,9 @@
 #   bash benches/run.sh            # build and run
 #   BENCH_NO_RUN=1 bash benches/run.sh   # build only (prints the binary's path)
 #
-# The GLib row needs glib-2.0 (pkg-config); if it is missing this tries
-# `apt-get install -y libglib2.0-dev` (as root, or with sudo when it needs no password) and
-# otherwise builds without that row. The Node.js row runs benches/node_channel.js when `node`
-# is on PATH.
+# The GLib row needs glib-2.0 (pkg-config): .ci/deps bench installs it (as root, or with sudo
+# when it needs no password) or stops with the command to run. The Node.js row runs
+# benches/node_channel.js when `node` is on PATH.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,6 +18,10 @@ CC=${CC:-cc}
 LIBDIR="${CARGO_TARGET_DIR:-target}/release"
 case "$LIBDIR" in /*) ;; *) LIBDIR="$ROOT/$LIBDIR" ;; esac
 OUT="$ROOT/build/bench"
+
+# GLib (the g_signal_emit row) and pkg-config come from .ci/deps's "bench" rows: installed when
+# root or sudo allows, else it stops with the command to run.
+bash "$ROOT/.ci/deps" bench >&2 || exit 2
 
 echo "==> $CARGO build --release" >&2
 $CARGO build --release >&2 || exit 2
@@ -30,16 +33,6 @@ if [ -n "$soname" ] && [ "$soname" != libpostmessage.so ] && [ ! -e "$LIBDIR/$so
 fi
 
 glib_flags=()
-if ! pkg-config --exists glib-2.0 gobject-2.0 2>/dev/null; then
-  echo "==> glib-2.0 not found by pkg-config: trying apt-get install -y libglib2.0-dev" >&2
-  apt=()
-  if [ "$(id -u)" -eq 0 ]; then apt=(apt-get); elif sudo -n true 2>/dev/null; then apt=(sudo -n apt-get); fi
-  if [ ${#apt[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y libglib2.0-dev >/dev/null 2>&1 ||
-      { DEBIAN_FRONTEND=noninteractive "${apt[@]}" update >/dev/null 2>&1 &&
-        DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y libglib2.0-dev >/dev/null 2>&1; } || true
-  fi
-fi
 if pkg-config --exists glib-2.0 gobject-2.0 2>/dev/null; then
   # shellcheck disable=SC2207
   glib_flags=(-DHAVE_GLIB $(pkg-config --cflags --libs gobject-2.0 glib-2.0))

@@ -188,10 +188,14 @@ impl TargetOrigin {
             "/" => Ok(TargetOrigin::SameAsSource),
             _ => match Url::parse(s) {
                 Ok(url) => Ok(TargetOrigin::Exact(Origin::of_url(&url))),
-                Err(e) => Err(Error::new(
-                    ErrorKind::Syntax,
-                    format!("targetOrigin {s:?} is not \"*\", \"/\" or an absolute URL: {e}"),
-                )),
+                Err(e) => {
+                    let mut message =
+                        format!("targetOrigin {s:?} is not \"*\", \"/\" or an absolute URL: {e}");
+                    if let Some(hint) = opaque_host_port_hint(s) {
+                        message = format!("{message}; {hint}");
+                    }
+                    Err(Error::new(ErrorKind::Syntax, message))
+                }
             },
         }
     }
@@ -373,6 +377,65 @@ impl TargetOriginCache {
     }
 }
 
+/// A hint for the common targetOrigin mistake of leaving out the scheme: `"localhost:8080"`
+/// parses as a URL of scheme `localhost:` (an opaque origin, which matches no window), and
+/// `"127.0.0.1:8080"` does not parse at all (a scheme cannot start with a digit). For a
+/// targetOrigin shaped `host:port` (optionally followed by a path, query or fragment) that
+/// parses to an opaque origin or not at all, returns a sentence suggesting `http://host:port`;
+/// `None` for anything else. Only error and drop messages use it.
+pub fn opaque_host_port_hint(target_origin: &str) -> Option<String> {
+    let s = target_origin.trim_matches(|c: char| c <= ' ');
+    let (host, rest) = if s.starts_with('[') {
+        let close = s.find(']')?;
+        let (host, rest) = s.split_at(close + 1);
+        let inner = &host[1..close];
+        let ipv6 = !inner.is_empty()
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        (ipv6.then_some(host)?, rest.strip_prefix(':')?)
+    } else {
+        s.split_once(':')?
+    };
+    let host_ok = !host.is_empty()
+        && (host.starts_with('[')
+            || host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
+    let port_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let port_ok = (1..=5).contains(&port_len)
+        && rest[..port_len].parse::<u32>().is_ok_and(|p| p <= 65535)
+        && matches!(
+            rest.as_bytes().get(port_len),
+            None | Some(b'/' | b'?' | b'#')
+        );
+    // Schemes whose URLs never have a host: "mailto:1234" is not a forgotten "http://".
+    const NO_HOST_SCHEMES: [&str; 7] = [
+        "about",
+        "blob",
+        "data",
+        "file",
+        "javascript",
+        "mailto",
+        "tel",
+    ];
+    if !host_ok || !port_ok || NO_HOST_SCHEMES.iter().any(|n| host.eq_ignore_ascii_case(n)) {
+        return None;
+    }
+    let suggestion = format!("http://{host}:{}", &rest[..port_len]);
+    match Url::parse(s) {
+        Ok(url) if !Origin::of_url(&url).is_opaque() => None,
+        Ok(url) => Some(format!(
+            "{target_origin:?} is a URL of scheme \"{}:\" with an opaque origin, which matches no \
+             window; did you mean \"{suggestion}\"?",
+            url.scheme()
+        )),
+        Err(_) => Some(format!(
+            "a targetOrigin needs a scheme; did you mean \"{suggestion}\"?"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,6 +527,60 @@ mod tests {
         ));
         assert!(TargetOrigin::parse(" http://x ").is_ok());
         assert!(TargetOrigin::parse("data:,x").is_ok());
+    }
+
+    #[test]
+    fn host_port_without_a_scheme_gets_a_hint() {
+        let hint = |s: &str| opaque_host_port_hint(s);
+        // Parses with scheme "localhost:": an opaque origin.
+        assert_eq!(
+            hint("localhost:8080").as_deref(),
+            Some(
+                "\"localhost:8080\" is a URL of scheme \"localhost:\" with an opaque origin, \
+                 which matches no window; did you mean \"http://localhost:8080\"?"
+            )
+        );
+        assert!(
+            hint("Example.COM:443/app?x#y")
+                .unwrap()
+                .ends_with("did you mean \"http://Example.COM:443\"?")
+        );
+        assert!(
+            hint(" my-host.local:3000 ")
+                .unwrap()
+                .contains("\"http://my-host.local:3000\"")
+        );
+        // Does not parse at all (a scheme starts with a letter): a syntax error, same advice.
+        assert_eq!(
+            hint("127.0.0.1:8080").as_deref(),
+            Some("a targetOrigin needs a scheme; did you mean \"http://127.0.0.1:8080\"?")
+        );
+        assert!(
+            hint("[::1]:8080")
+                .unwrap()
+                .contains("\"http://[::1]:8080\"")
+        );
+        // Not the host:port mistake.
+        for fine in [
+            "http://localhost:8080",
+            "https://a.example",
+            "*",
+            "/",
+            "localhost",
+            "localhost:",
+            "localhost:http",
+            "localhost:123456",
+            "localhost:70000",
+            "localhost:80x",
+            "data:1234",
+            "mailto:1234",
+            "a b:80",
+            "[::1]",
+            "[zz]:80",
+            "",
+        ] {
+            assert_eq!(hint(fine), None, "{fine:?}");
+        }
     }
 
     #[test]

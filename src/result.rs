@@ -96,6 +96,11 @@ pub fn set_last_status(code: pm_result, message: &'static CStr) {
     set_last(code, message.to_bytes());
 }
 
+/// Like [`set_last_status`], for a message built at run time (e.g. with a hint).
+pub fn set_last_status_text(code: pm_result, message: &str) {
+    set_last(code, message.as_bytes());
+}
+
 fn set_last(code: pm_result, text: &[u8]) {
     LAST_ERROR.with(|e| {
         let mut e = e.borrow_mut();

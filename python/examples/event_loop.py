@@ -5,17 +5,21 @@ window's waker asks the event loop to run them, so every listener runs on the lo
 whichever thread posted. The page hands one end of a MessageChannel to an iframe
 (http://localhost); a worker thread posts through the iframe's port; the page answers the last one.
 
-Run from the repository after `cargo build --release` (or `make demo`):
+Run it with the installed package (`pip install ./python`) from anywhere:
+    python3 event_loop.py
+or from the repository without installing, after `cargo build --release` (or `make demo`):
     python3 python/examples/event_loop.py
 """
 
 import asyncio
+import importlib.util
 import os
 import sys
 import threading
 
-# Run from a checkout without installing the package.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# The installed package when there is one; otherwise the checkout's copy (python/postmessage).
+if importlib.util.find_spec("postmessage") is None:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from postmessage import QUEUED, MessageChannel, Window
 

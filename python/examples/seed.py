@@ -3,15 +3,19 @@
 Document A (http://127.0.0.1) holds an iframe with document B (http://localhost). A posts
 'Hello World' to B, restricted to B's origin; B checks who sent it and replies 'Hello'.
 
-Run from the repository after `cargo build --release` (or `make demo`):
+Run it with the installed package (`pip install ./python`) from anywhere:
+    python3 seed.py
+or from the repository without installing, after `cargo build --release` (or `make demo`):
     python3 python/examples/seed.py
 """
 
+import importlib.util
 import os
 import sys
 
-# Run from a checkout without installing the package.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# The installed package when there is one; otherwise the checkout's copy (python/postmessage).
+if importlib.util.find_spec("postmessage") is None:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from postmessage import Window
 

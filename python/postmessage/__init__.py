@@ -15,8 +15,9 @@ Also: queued delivery (``Window.dispatch_mode = QUEUED``, ``set_waker``, ``run_p
 allow-list listeners (``add_listener(cb, origins=[...])``), ``set_drop_handler`` and
 ``register_standard_scheme``.
 
-The shared library is loaded from ``$POSTMESSAGE_LIB``, else this repository's
-``target/release/`` then ``target/debug/``, else the system library path.
+The shared library is loaded from ``$POSTMESSAGE_LIB``, else the copy inside this package (which
+``pip install ./python`` puts there), else this repository's ``target/release/`` then
+``target/debug/``, else the system library path.
 """
 
 from ._lib import LIBRARY_PATH as library_path

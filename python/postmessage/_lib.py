@@ -6,9 +6,11 @@ declared below, which mirror ``include/postmessage.h``.
 Where the library comes from, first match wins:
 
 1. ``POSTMESSAGE_LIB``: the path of the shared library (nothing else is tried when it is set);
-2. the repository this package sits in: ``$CARGO_TARGET_DIR`` if set, then ``target/release/``,
-   then ``target/debug/``;
-3. the system's library search path (``ctypes.util.find_library``, ``LD_LIBRARY_PATH``...).
+2. the copy inside the package (``postmessage/libpostmessage.so``), which an installed package
+   (``pip install ./python``, a wheel) carries;
+3. the repository this package sits in, for development: ``$CARGO_TARGET_DIR`` if set, then
+   ``target/release/``, then ``target/debug/``;
+4. the system's library search path (``ctypes.util.find_library``, ``LD_LIBRARY_PATH``...).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import sys
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -30,15 +31,12 @@ from ctypes import (
 )
 from pathlib import Path
 
-if sys.platform == "win32":
-    LIBRARY_FILE = "postmessage.dll"
-elif sys.platform == "darwin":
-    LIBRARY_FILE = "libpostmessage.dylib"
-else:
-    LIBRARY_FILE = "libpostmessage.so"
+from ._libname import LIBRARY_FILE
 
+#: The directory of this package: an installed package carries the library here.
+PACKAGE_DIR = Path(__file__).resolve().parent
 #: The repository checkout this package lives in (python/postmessage/ -> the repository root).
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+REPO_ROOT = PACKAGE_DIR.parent.parent
 
 
 class LibraryNotFoundError(ImportError):
@@ -52,12 +50,17 @@ def _how_to_build() -> str:
     if (REPO_ROOT / "Cargo.toml").is_file():
         build = "Build it with:  cd {} && cargo build --release   (or `make demo`),\n".format(REPO_ROOT)
     else:
-        build = "Build it in the postmessage repository with `cargo build --release` (or `make demo`),\n"
+        build = (
+            "This copy of the package carries no library: install it from a checkout of the\n"
+            "postmessage repository with `pip install ./python`, which builds the library into the\n"
+            "package (or build it there with `cargo build --release`),\n"
+        )
     return build + "or set POSTMESSAGE_LIB to the path of an existing {}.".format(LIBRARY_FILE)
 
 
-def _repo_candidates() -> list[Path]:
-    dirs = []
+def _candidates() -> list[Path]:
+    """The files to try before the system path: the package's own copy, then the repository's."""
+    dirs = [PACKAGE_DIR]
     if os.environ.get("CARGO_TARGET_DIR"):
         target = Path(os.environ["CARGO_TARGET_DIR"])
         dirs += [target / "release", target / "debug"]
@@ -76,7 +79,7 @@ def _load() -> tuple[ctypes.CDLL, str]:
             ) from e
 
     tried = []
-    for path in _repo_candidates():
+    for path in _candidates():
         tried.append(str(path))
         if path.is_file():
             try:

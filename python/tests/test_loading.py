@@ -1,4 +1,5 @@
-"""Finding the shared library: POSTMESSAGE_LIB, the repository's target/, and a clear error."""
+"""Finding the shared library: POSTMESSAGE_LIB, the package's own copy, the repository's
+target/, and a clear error."""
 
 import ctypes.util
 import os
@@ -59,6 +60,26 @@ class Loading(unittest.TestCase):
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("does not export pm_", out.stderr)
 
+    def test_the_package_s_own_library_comes_first(self):
+        # What an installed package (a wheel) looks like: the library inside the package. It
+        # wins over a repository's target/ (here: the one CARGO_TARGET_DIR names).
+        with tempfile.TemporaryDirectory() as tmp:
+            package = os.path.join(tmp, "site", "postmessage")
+            shutil.copytree(
+                os.path.join(_support.PYTHON_DIR, "postmessage"),
+                package,
+                ignore=shutil.ignore_patterns("__pycache__", "libpostmessage.*"),
+            )
+            bundled = os.path.join(package, postmessage._lib.LIBRARY_FILE)
+            shutil.copyfile(postmessage.library_path, bundled)
+            out = run_python(
+                "import postmessage; print(postmessage.library_path)",
+                {"CARGO_TARGET_DIR": os.path.dirname(os.path.dirname(postmessage.library_path))},
+                cwd=os.path.join(tmp, "site"),
+            )
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.strip(), bundled)
+
     def test_not_found_says_how_to_build(self):
         if ctypes.util.find_library("postmessage"):
             self.skipTest("a libpostmessage is installed system-wide")
@@ -67,7 +88,7 @@ class Loading(unittest.TestCase):
             shutil.copytree(
                 os.path.join(_support.PYTHON_DIR, "postmessage"),
                 os.path.join(tmp, "python", "postmessage"),
-                ignore=shutil.ignore_patterns("__pycache__"),
+                ignore=shutil.ignore_patterns("__pycache__", "libpostmessage.*"),
             )
             out = run_python(
                 "import postmessage",
@@ -79,6 +100,10 @@ class Loading(unittest.TestCase):
         self.assertIn(os.path.join("target", "release"), out.stderr)
         self.assertIn("cargo build --release", out.stderr)
         self.assertIn("POSTMESSAGE_LIB", out.stderr)
+        # Outside a checkout, the package itself was looked at, and the advice is to install
+        # it from one (which builds the library into it).
+        self.assertIn(os.path.join("python", "postmessage", postmessage._lib.LIBRARY_FILE), out.stderr)
+        self.assertIn("pip install ./python", out.stderr)
 
     def test_library_is_catchable_as_import_error(self):
         self.assertTrue(issubclass(postmessage.LibraryNotFoundError, ImportError))

@@ -96,6 +96,16 @@ class TargetOrigin(unittest.TestCase):
                 self.assertIsInstance(cm.exception, ValueError)
         self.assertEqual(self.got, [])
 
+    def test_host_port_without_a_scheme_gets_a_hint(self):
+        # "localhost:8080" is a URL of scheme "localhost:" (opaque): dropped, as in a browser,
+        # and the library's last-error text says what was probably meant.
+        self.assertIs(self.post("localhost:8080"), False)
+        self.assertIn('did you mean "http://localhost:8080"?', postmessage._lib.last_error())
+        # "127.0.0.1:8080" does not parse: the exception carries the same advice.
+        with self.assertRaises(postmessage.TargetOriginSyntaxError) as cm:
+            self.a.post_message(self.b, "m", "127.0.0.1:8080")
+        self.assertIn('did you mean "http://127.0.0.1:8080"?', str(cm.exception))
+
     def test_slash_means_the_source_origin(self):
         same = Window("http://localhost/other", parent=self.a)
         self.assertTrue(same.post_message(self.b, "m", "/"))

@@ -250,10 +250,22 @@ unsafe fn post_checked(
         let transfer = unsafe { transfer_arg(transfer, transfer_len) }?;
         let delivery = dispatch::post(source, target, data, target_origin, &transfer)?;
         if delivery == Delivery::Dropped {
-            crate::result::set_last_status(
-                pm_result::PM_DROPPED,
-                c"message dropped: targetOrigin does not match the target window's origin",
-            );
+            let hint = std::str::from_utf8(target_origin)
+                .ok()
+                .and_then(crate::origin::opaque_host_port_hint);
+            match hint {
+                // "localhost:8080" is scheme "localhost:": say what was probably meant.
+                Some(hint) => crate::result::set_last_status_text(
+                    pm_result::PM_DROPPED,
+                    &format!(
+                        "message dropped: targetOrigin does not match the target window's origin: {hint}"
+                    ),
+                ),
+                None => crate::result::set_last_status(
+                    pm_result::PM_DROPPED,
+                    c"message dropped: targetOrigin does not match the target window's origin",
+                ),
+            }
         }
         Ok(delivery_code(delivery))
     })

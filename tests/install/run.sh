@@ -9,7 +9,7 @@
 #   3. a C program built with `pkg-config --cflags --libs postmessage` and the C++ example
 #      c-examples/seed.cpp and tests/install/wrapper.cpp (the C++ wrapper postmessage.hpp) built
 #      the same way, run without LD_LIBRARY_PATH (the wrapper test also under valgrind)
-#   4. the C program linked statically against libpostmessage.a with the README's flags
+#   4. the C program linked statically against libpostmessage.a with docs/building.md's flags
 #   5. a CMake project using find_package(postmessage) and the imported targets
 #      postmessage::postmessage and postmessage::postmessage_static (and the C++ example);
 #      find_package rejects a version this copy does not satisfy
@@ -155,13 +155,13 @@ pc_static_libs_listed() {
     case "$all" in *" $l "*) ;; *) echo "$l missing from: $all"; return 1 ;; esac
   done
 }
-# README.md's static-link recipe spells out the library list; it must be this build's.
+# docs/building.md's static-link recipe spells out the library list; it must be this build's.
 readme_lists_static_libs() {
   libs=$("$PKG_CONFIG" --variable=native_static_libs postmessage) || return 1
-  # join the backslash-continued lines of README.md's commands
-  sed -e ':a' -e '/\\$/N' -e 's/ *\\\n */ /' -e 'ta' "$repo/README.md" \
+  # join the backslash-continued lines of docs/building.md's commands
+  sed -e ':a' -e '/\\$/N' -e 's/ *\\\n */ /' -e 'ta' "$repo/docs/building.md" \
     | grep -qF -- "\"\$PREFIX/lib/libpostmessage.a\" $libs -o app" && return 0
-  echo "README.md's static-link command should end: \"\$PREFIX/lib/libpostmessage.a\" $libs -o app"
+  echo "docs/building.md's static-link command should end: \"\$PREFIX/lib/libpostmessage.a\" $libs -o app"
   return 1
 }
 # cmake_rejects VERSION: find_package(postmessage VERSION) fails against the installed copy.
@@ -238,7 +238,7 @@ if need_tool "$PKG_CONFIG" pkg-config; then
     $($PKG_CONFIG --variable=native_static_libs postmessage)
   check "  it does not need libpostmessage.so" no_libpostmessage_needed "$tmp/consumer_static"
   run "  run" env -u LD_LIBRARY_PATH "$tmp/consumer_static"
-  check "README's plain static-link command lists the same libraries" readme_lists_static_libs
+  check "docs/building.md's plain static-link command lists the same libraries" readme_lists_static_libs
   unset PKG_CONFIG_PATH
 else
   not_ok "pkg-config is needed for the pkg-config and static-link tests"

@@ -130,6 +130,23 @@ int main() {
   pm::register_standard_scheme("app");
   pm::Window app("app://UI:8080/x");
   CHECK(app.origin() == "app://ui:8080");
+  // A targetOrigin without its scheme: "localhost:8080" is scheme "localhost:" (opaque), so the
+  // post is dropped as the standard says, and pm_last_error() says what was probably meant;
+  // "127.0.0.1:8080" does not parse, and the exception's text gives the same advice.
+  {
+    pm::Window page("http://127.0.0.1/");
+    pm::Window frame = page.create_child("http://localhost:8080/");
+    CHECK(page.post_to(frame, "x", "localhost:8080") == PM_DROPPED);
+    CHECK(std::string(pm_last_error()).find("did you mean \"http://localhost:8080\"?") != std::string::npos);
+    CHECK_THROWS(PM_ERR_SYNTAX, page.post_to(frame, "x", "127.0.0.1:8080"));
+    bool advised = false;
+    try {
+      page.post_to(frame, "x", "127.0.0.1:8080");
+    } catch (const pm::Error &e) {
+      advised = std::string(e.what()).find("did you mean \"http://127.0.0.1:8080\"?") != std::string::npos;
+    }
+    CHECK(advised);
+  }
   std::printf("postmessage.hpp wrapper checks: OK\n");
   return 0;
 }
