@@ -11,25 +11,30 @@
 // "Pointers:" paragraph instead of a Rust "# Safety" heading.
 #![allow(clippy::missing_safety_doc)]
 
-// In this order in the header: windows, posting, delivery modes, channels, extensions.
-pub mod channel;
-pub mod delivery;
-pub mod extensions;
-pub mod post;
+// One file per C object, declared in the header's (and API.md's) order: cbindgen writes the
+// functions in source order. (Each declaration is its own group so rustfmt keeps the order.)
+pub mod error;
+// Windows.
 pub mod window;
+// Listeners and posting.
+pub mod post;
+// Delivery modes.
+pub mod delivery;
+// Channel messaging and broadcast.
+pub mod port;
+//
+pub mod broadcast;
+// Embedder extensions.
+pub mod allow_list;
+//
+pub mod diagnostics;
+//
+pub mod scheme;
 
-use crate::abi::{pm_port, pm_window};
+use crate::abi::pm_port;
 use crate::error::Error;
 use crate::ffi::{array_arg, handle_arg};
 use crate::handles::Handle;
-
-fn window_ptr(handle: Handle) -> *mut pm_window {
-    handle.to_raw() as *mut pm_window
-}
-
-fn port_ptr(handle: Handle) -> *mut pm_port {
-    handle.to_raw() as *mut pm_port
-}
 
 /// A transfer list: NULL is allowed with length 0; a NULL entry is `PM_ERR_NULL_ARGUMENT`.
 /// Whether each entry is a live port is decided when the ports are detached.
