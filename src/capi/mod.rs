@@ -1,5 +1,6 @@
 //! The exported C functions: argument checking, handle conversion, error recording and the panic
-//! boundary, and nothing else. The logic they call lives in safe modules.
+//! boundary, and nothing else. The logic they call lives in safe modules. Every export is written
+//! with [`crate::ffi::ffi_fn!`] (tests/layers.rs checks), one file per C object.
 //!
 //! Conventions for every function: strings are NUL-terminated UTF-8; any function may be called
 //! from any thread at any time, including from inside a listener (no library lock is held while
@@ -20,15 +21,15 @@ pub mod window;
 pub mod post;
 // Delivery modes.
 pub mod delivery;
-// Channel messaging and broadcast.
+// Channel messaging: MessageChannel and its ports.
 pub mod port;
-//
+// Channel messaging: BroadcastChannel.
 pub mod broadcast;
-// Embedder extensions.
+// Embedder extensions: allow-list listeners.
 pub mod allow_list;
-//
+// Embedder extensions: the drop handler.
 pub mod diagnostics;
-//
+// Embedder extensions: custom standard schemes.
 pub mod scheme;
 
 use crate::abi::pm_port;
