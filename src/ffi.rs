@@ -221,3 +221,52 @@ pub unsafe fn array_arg<'a, T>(
     // SAFETY: non-NULL, `len` readable elements by the caller's contract, size checked.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::{last_error_code, last_error_ptr};
+
+    fn last_error() -> String {
+        // SAFETY: last_error_ptr is never NULL and NUL-terminated.
+        unsafe { CStr::from_ptr(last_error_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_returns_the_value_written_next_to_the_function_and_is_recorded() {
+        let code = boundary(pm_result::PM_ERR_PANIC, || -> Result<pm_result, Error> {
+            panic!("boom in a result export")
+        });
+        assert_eq!(code, pm_result::PM_ERR_PANIC);
+        assert_eq!(last_error_code(), pm_result::PM_ERR_PANIC);
+        assert!(
+            last_error().contains("boom in a result export"),
+            "{}",
+            last_error()
+        );
+
+        let ptr = boundary(std::ptr::null_mut::<u8>(), || -> Result<*mut u8, Error> {
+            panic!("boom in a pointer export")
+        });
+        assert!(ptr.is_null());
+        assert!(last_error().contains("boom in a pointer export"));
+
+        // The panic value is the one written, not the error value (0 for usize).
+        let n = boundary(42usize, || -> Result<usize, Error> { panic!("boom") });
+        assert_eq!(n, 42);
+    }
+
+    #[test]
+    fn an_error_returns_its_code_and_a_success_its_value() {
+        let code = boundary(pm_result::PM_ERR_PANIC, || Err(Error::null("window")));
+        assert_eq!(code, pm_result::PM_ERR_NULL_ARGUMENT);
+        assert_eq!(last_error_code(), pm_result::PM_ERR_NULL_ARGUMENT);
+        assert_eq!(boundary(0usize, || Ok(7usize)), 7);
+        // A plain success leaves the last error alone; `answer` resets it.
+        assert_eq!(last_error_code(), pm_result::PM_ERR_NULL_ARGUMENT);
+        assert_eq!(boundary(0usize, || answer(Ok(0usize))), 0);
+        assert_eq!(last_error_code(), pm_result::PM_OK);
+    }
+}
