@@ -1,6 +1,6 @@
 //! The exported C functions: argument checking, handle conversion, error recording and the panic
 //! boundary, and nothing else. The logic they call lives in safe modules. Every export is written
-//! with [`crate::ffi::ffi_fn!`] (tests/layers.rs checks), one file per C object.
+//! with `ffi_fn!` (src/ffi.rs; tests/layers.rs checks), one file per C object.
 //!
 //! Conventions for every function: strings are NUL-terminated UTF-8; any function may be called
 //! from any thread at any time, including from inside a listener (no library lock is held while
