@@ -6,7 +6,87 @@
 //! the shared library gets its soname (`libpostmessage.so.0.1` for 0.1.x: see `soversion`).
 
 use std::env;
-use std::path::PathBuf;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Copies `src` to `view` with every `ffi_fn! { ... }` export written out as the plain
+/// `#[unsafe(no_mangle)] pub extern "C" fn` the macro expands to, because cbindgen does not
+/// expand macros. It relies on the layout `ffi_fn!`'s doc (src/ffi.rs) prescribes, and panics
+/// on anything else; the header test catches an export this misses.
+fn write_header_view(src: &Path, view: &Path) {
+    let _ = fs::remove_dir_all(view);
+    fs::create_dir_all(view).expect("OUT_DIR is writable");
+    for entry in fs::read_dir(src).expect("src/ is readable") {
+        let path = entry.expect("dir entry").path();
+        let target = view.join(path.file_name().expect("a file name"));
+        if path.is_dir() {
+            write_header_view(&path, &target);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = fs::read_to_string(&path).expect("readable source");
+            let expanded = expand_exports(&text).unwrap_or_else(|line| {
+                panic!(
+                    "{}:{line}: ffi_fn! layout not understood (see src/ffi.rs)",
+                    path.display()
+                )
+            });
+            fs::write(target, expanded).expect("OUT_DIR is writable");
+        }
+    }
+}
+
+/// `text` with each `ffi_fn! {` block replaced by the function it defines (signature and doc
+/// comments kept; the body is kept too, minus the `?= value` after it). Err(line) on a block
+/// it cannot read.
+fn expand_exports(text: &str) -> Result<String, usize> {
+    let mut out = String::new();
+    let mut inside = false;
+    for (n, line) in text.lines().enumerate() {
+        let n = n + 1;
+        if !inside {
+            if line == "ffi_fn! {" {
+                inside = true;
+            } else if line.trim_start().starts_with("ffi_fn!") && !line.contains("use ") {
+                return Err(n);
+            } else {
+                out.push_str(line);
+                out.push('\n');
+            }
+            continue;
+        }
+        if line == "}" {
+            inside = false;
+            continue;
+        }
+        let trimmed = line.trim_start();
+        let signature = [
+            ("fn pm_", "pub extern \"C\" fn pm_"),
+            ("unsafe fn pm_", "pub unsafe extern \"C\" fn pm_"),
+            ("no_boundary fn pm_", "pub extern \"C\" fn pm_"),
+            (
+                "no_boundary unsafe fn pm_",
+                "pub unsafe extern \"C\" fn pm_",
+            ),
+        ]
+        .iter()
+        .find_map(|(from, to)| trimmed.strip_prefix(from).map(|rest| format!("{to}{rest}")));
+        if let Some(signature) = signature {
+            out.push_str("#[unsafe(no_mangle)]\n");
+            out.push_str(&signature);
+        } else if trimmed.starts_with("} ?= ") {
+            out.push('}');
+        } else if trimmed.starts_with("///") || !trimmed.starts_with("fn ") {
+            out.push_str(line);
+        } else {
+            return Err(n);
+        }
+        out.push('\n');
+    }
+    if inside {
+        Err(text.lines().count())
+    } else {
+        Ok(out)
+    }
+}
 
 /// The soname's version suffix, chosen like cargo-c's so that `make install` and
 /// `cargo cinstall` produce the same library: 0.0.z -> "0.0.z", 0.y.z -> "0.y", x.y.z -> "x"
@@ -62,8 +142,10 @@ fn main() {
         None => version_macros,
     });
 
+    let view = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it")).join("header-src");
+    write_header_view(&crate_dir.join("src"), &view);
     let bindings = cbindgen::Builder::new()
-        .with_crate(&crate_dir)
+        .with_src(view.join("lib.rs"))
         .with_config(config)
         .generate()
         .expect("cbindgen can parse src/");

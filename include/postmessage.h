@@ -283,6 +283,233 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * This thread's last failure message, or "" if no call on this thread has failed.
+ *
+ * The string is owned by the library and stays valid until the next failing call on this thread.
+ * Never returns NULL. (A post that returns `PM_DROPPED` also records why.) Messages longer than
+ * 511 bytes are cut after a whole UTF-8 character and end in "...". It works on a thread that
+ * is exiting too (from TLS or pthread-key destructors).
+ */
+const char *pm_last_error(void);
+
+/**
+ * The result code of this thread's last failure (`PM_OK` if none): what a function that
+ * returns NULL or 0 on failure would have returned as a `pm_result`. Like `pm_last_error()`,
+ * only a failure (or a `PM_DROPPED` post) changes it, with one exception: the functions whose
+ * successful answer can be NULL or 0 (`pm_window_parent`, `pm_window_pending`,
+ * `pm_window_run_pending`) set it to `PM_OK` when they succeed, so NULL or 0 with `PM_OK` is an
+ * answer and with an error code a failure. (Other successful calls leave it unchanged: resetting
+ * it would cost every post.)
+ */
+enum pm_result pm_last_error_code(void);
+
+/**
+ * The library version, e.g. "0.1.0" (a static string; never NULL).
+ */
+const char *pm_version(void);
+
+/**
+ * Creates a top-level window whose document is at `url` (an absolute URL); its origin is that
+ * URL's origin, computed once.
+ *
+ * Returns a new handle, owned by the caller and released with `pm_window_free`, or NULL on
+ * error: `url` NULL (`PM_ERR_NULL_ARGUMENT`), not UTF-8 (`PM_ERR_UTF8`), or not an absolute URL
+ * (`PM_ERR_INVALID_URL`).
+ *
+ * Pointers: `url` is NULL or a NUL-terminated string.
+ */
+struct pm_window *pm_window_new(const char *url);
+
+/**
+ * Creates an iframe window inside `parent`'s current document. A child created at
+ * `about:blank` inherits the parent's origin. The child is freed with its parent (recursively)
+ * and when the parent navigates; it may also be freed on its own with `pm_window_free`.
+ *
+ * Returns the child's handle or NULL on error: a NULL argument (`PM_ERR_NULL_ARGUMENT`), a bad
+ * parent (`PM_ERR_INVALID_HANDLE`), `url` not UTF-8 (`PM_ERR_UTF8`) or not absolute
+ * (`PM_ERR_INVALID_URL`).
+ *
+ * Pointers: `url` is NULL or a NUL-terminated string.
+ */
+struct pm_window *pm_window_new_child(struct pm_window *parent, const char *url);
+
+/**
+ * Frees a window, its child frames (recursively), and their listeners: each listener added
+ * with a destroy function has it called once — before this returns, or, for a listener whose
+ * call is running on some thread, when that call returns. After this returns the handle (and its
+ * children's) is rejected with `PM_ERR_INVALID_HANDLE`, and no listener of these windows starts
+ * a new call.
+ *
+ * NULL is a no-op (`PM_OK`). A freed or unknown handle is `PM_ERR_INVALID_HANDLE`. May be called
+ * from a listener, including one of the window being freed.
+ */
+enum pm_result pm_window_free(struct pm_window *window);
+
+/**
+ * Gives the window a new document at `url`: a new origin (`about:blank` gets a new opaque
+ * origin). The old document's listeners (destroy called as for `pm_window_free`) and child
+ * frames (freed) are gone. The handle stays valid.
+ *
+ * Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`, `PM_ERR_UTF8` or
+ * `PM_ERR_INVALID_URL` (then nothing changed).
+ *
+ * Pointers: `url` is NULL or a NUL-terminated string.
+ */
+enum pm_result pm_window_navigate(struct pm_window *window, const char *url);
+
+/**
+ * Writes the ASCII serialization of the window's current origin ("http://127.0.0.1", or "null"
+ * when opaque) into `buf`, like `snprintf`: at most `cap - 1` bytes plus a NUL (nothing when
+ * `cap` is 0 or `buf` is NULL).
+ *
+ * Returns the serialization's full length (so a return value >= `cap` means it was truncated),
+ * or 0 for a NULL or bad handle (with `pm_last_error()` set).
+ *
+ * Pointers: `buf` is NULL or points to `cap` writable bytes.
+ */
+size_t pm_window_origin(const struct pm_window *window, char *buf, size_t cap);
+
+/**
+ * The window's parent, or NULL for a top-level window. NULL with `PM_ERR_INVALID_HANDLE` (or
+ * `PM_ERR_NULL_ARGUMENT`) in `pm_last_error_code()` for a bad handle; on success
+ * `pm_last_error_code()` is `PM_OK`, so NULL with `PM_OK` means top-level.
+ */
+struct pm_window *pm_window_parent(const struct pm_window *window);
+
+/**
+ * Adds a `message` listener to the window's current document; same as
+ * `pm_add_listener_full(window, callback, user_data, NULL)`.
+ */
+uint64_t pm_add_listener(struct pm_window *window, pm_listener_fn callback, void *user_data);
+
+/**
+ * Adds a `message` listener to the window's current document.
+ *
+ * Listeners run in registration order, synchronously inside the post that delivers to them, on
+ * the posting thread, with no library lock held. A listener added during a dispatch runs from
+ * the next message on; one removed during a dispatch does not run for the rest of it. `user_data`
+ * is passed back untouched.
+ *
+ * `destroy` (may be NULL) is called with `user_data` exactly once, after the listener is removed
+ * (by `pm_remove_listener`, navigation or freeing the window) and its last running call has
+ * returned: before the removing call returns when no call is running, else when the last running
+ * call returns, on that call's thread.
+ *
+ * Returns the listener id (> 0), or 0 on error: `window` or `callback` NULL
+ * (`PM_ERR_NULL_ARGUMENT`), bad window (`PM_ERR_INVALID_HANDLE`). When adding fails, `destroy`
+ * is not called: the caller still owns `user_data`.
+ */
+uint64_t pm_add_listener_full(struct pm_window *window,
+                              pm_listener_fn callback,
+                              void *user_data,
+                              pm_destroy_fn destroy);
+
+/**
+ * Removes a listener from the window. It does not start another call; a call running on another
+ * thread finishes (its destroy runs when it returns). Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT`,
+ * or `PM_ERR_INVALID_HANDLE` for a bad window or an id that is not a listener of its current
+ * document.
+ */
+enum pm_result pm_remove_listener(struct pm_window *window, uint64_t listener_id);
+
+/**
+ * Posts `data` (binary-safe, `data_len` bytes; NULL allowed when `data_len` is 0) from `source`
+ * to `target`, the HTML `target.postMessage(data, targetOrigin)`.
+ *
+ * `target_origin`: `"*"` matches any origin (use it only for data anyone may see); `"/"` means
+ * the source's origin; anything else must parse as an absolute URL, and only its origin counts
+ * (path, query and fragment ignored). An opaque origin is matched only by `"*"`, or by `"/"` from
+ * a window with that same opaque origin.
+ *
+ * In the default synchronous mode the target's listeners run on this thread before this returns;
+ * the data is not copied. Returns `PM_OK` (delivered), `PM_DROPPED` (origin did not match; no
+ * listener ran), `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE` (bad source or target),
+ * `PM_ERR_SYNTAX` (bad targetOrigin), `PM_ERR_UTF8` (targetOrigin not UTF-8) or `PM_ERR_DEPTH`
+ * (nested dispatch on this thread would exceed `PM_MAX_DISPATCH_DEPTH`; nothing ran).
+ *
+ * Pointers: `data` is NULL or points to `data_len` readable bytes; `target_origin` is NULL or a
+ * NUL-terminated string.
+ */
+enum pm_result pm_post_message(struct pm_window *source,
+                               struct pm_window *target,
+                               const uint8_t *data,
+                               size_t data_len,
+                               const char *target_origin);
+
+/**
+ * `pm_post_message` with a transfer list of MessagePorts (`transfer` may be NULL when
+ * `transfer_len` is 0).
+ *
+ * The ports are taken from the sender at once (their handles become invalid) and the receiving
+ * listeners get new handles for them in `event->ports`, owned by the target window. A post that
+ * returns `PM_DROPPED` still consumes the transfer list: those ports are closed. A NULL entry is
+ * `PM_ERR_NULL_ARGUMENT`; a duplicate or a closed, freed or unknown port is
+ * `PM_ERR_DATA_CLONE`, and then nothing is transferred or posted.
+ *
+ * In QUEUED mode (see `pm_window_set_dispatch_mode`) the data is copied and queued, the
+ * targetOrigin syntax is checked now and its match at delivery, and `PM_ERR_QUEUE_FULL` means
+ * the queue limits refused it (nothing was queued or transferred).
+ *
+ * Pointers: As for `pm_post_message`; `transfer` is NULL or points to `transfer_len` readable pointers.
+ */
+enum pm_result pm_post_message_transfer(struct pm_window *source,
+                                        struct pm_window *target,
+                                        const uint8_t *data,
+                                        size_t data_len,
+                                        const char *target_origin,
+                                        struct pm_port *const *transfer,
+                                        size_t transfer_len);
+
+/**
+ * Sets how the window receives messages: `PM_DISPATCH_SYNC` (the default: listeners run inside
+ * the post, on the posting thread) or `PM_DISPATCH_QUEUED` (posts queue; the embedder calls
+ * `pm_window_run_pending`, typically after its waker fired). The mode belongs to the handle and
+ * survives navigation; switching back to SYNC leaves already-queued messages queued.
+ *
+ * Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`, or
+ * `PM_ERR_INVALID_ARGUMENT` for an unknown mode value.
+ */
+enum pm_result pm_window_set_dispatch_mode(struct pm_window *window, pm_dispatch_mode mode);
+
+/**
+ * Sets (or with `wake` NULL removes) the window's waker: called with the window and
+ * `user_data` each time its queue goes from empty to non-empty, on the posting thread, with no
+ * library lock held. It should only signal the embedder's event loop (which then calls
+ * `pm_window_run_pending`), though it may call the library. Survives navigation.
+ *
+ * Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` (window) or `PM_ERR_INVALID_HANDLE`.
+ */
+enum pm_result pm_window_set_waker(struct pm_window *window, pm_wake_fn wake, void *user_data);
+
+/**
+ * Takes up to `max` messages off the window's queue, in FIFO order, and delivers each on the
+ * calling thread (or drops it: a window message whose targetOrigin does not match the current
+ * origin, or one for a port or channel closed meanwhile). Messages queued while this runs are
+ * taken too, up to `max`. Returns how many were taken; 0 for a bad handle, or when this would
+ * exceed `PM_MAX_DISPATCH_DEPTH` (then `pm_last_error()` says so). On success
+ * `pm_last_error_code()` is `PM_OK`, so 0 with `PM_OK` means the queue was empty.
+ */
+size_t pm_window_run_pending(struct pm_window *window, size_t max);
+
+/**
+ * Number of messages waiting in the window's queue; 0 for a bad handle. On success
+ * `pm_last_error_code()` is `PM_OK`, so 0 with `PM_OK` means an empty queue.
+ */
+size_t pm_window_pending(const struct pm_window *window);
+
+/**
+ * Limits the window's queue: a post (window, port or broadcast message) that would take it past
+ * `max_messages` messages or `max_bytes` bytes of data is refused with `PM_ERR_QUEUE_FULL`;
+ * 0 means no limit. Defaults: 10,000 messages and 64 MiB. Survives navigation; messages already
+ * queued stay.
+ *
+ * Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` or `PM_ERR_INVALID_HANDLE`.
+ */
+enum pm_result pm_window_set_queue_limit(struct pm_window *window,
+                                         size_t max_messages,
+                                         size_t max_bytes);
+
+/**
  * Creates a MessageChannel: two entangled ports owned by `owner`'s current document, written
  * to `*port1` and `*port2`. The ports are closed when the window is freed or navigates, or with
  * `pm_port_close`; a port transferred in a message belongs to the receiving window.
@@ -413,55 +640,6 @@ enum pm_result pm_broadcast_remove_listener(struct pm_broadcast *channel, uint64
 enum pm_result pm_broadcast_close(struct pm_broadcast *channel);
 
 /**
- * Sets how the window receives messages: `PM_DISPATCH_SYNC` (the default: listeners run inside
- * the post, on the posting thread) or `PM_DISPATCH_QUEUED` (posts queue; the embedder calls
- * `pm_window_run_pending`, typically after its waker fired). The mode belongs to the handle and
- * survives navigation; switching back to SYNC leaves already-queued messages queued.
- *
- * Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`, or
- * `PM_ERR_INVALID_ARGUMENT` for an unknown mode value.
- */
-enum pm_result pm_window_set_dispatch_mode(struct pm_window *window, pm_dispatch_mode mode);
-
-/**
- * Sets (or with `wake` NULL removes) the window's waker: called with the window and
- * `user_data` each time its queue goes from empty to non-empty, on the posting thread, with no
- * library lock held. It should only signal the embedder's event loop (which then calls
- * `pm_window_run_pending`), though it may call the library. Survives navigation.
- *
- * Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` (window) or `PM_ERR_INVALID_HANDLE`.
- */
-enum pm_result pm_window_set_waker(struct pm_window *window, pm_wake_fn wake, void *user_data);
-
-/**
- * Takes up to `max` messages off the window's queue, in FIFO order, and delivers each on the
- * calling thread (or drops it: a window message whose targetOrigin does not match the current
- * origin, or one for a port or channel closed meanwhile). Messages queued while this runs are
- * taken too, up to `max`. Returns how many were taken; 0 for a bad handle, or when this would
- * exceed `PM_MAX_DISPATCH_DEPTH` (then `pm_last_error()` says so). On success
- * `pm_last_error_code()` is `PM_OK`, so 0 with `PM_OK` means the queue was empty.
- */
-size_t pm_window_run_pending(struct pm_window *window, size_t max);
-
-/**
- * Number of messages waiting in the window's queue; 0 for a bad handle. On success
- * `pm_last_error_code()` is `PM_OK`, so 0 with `PM_OK` means an empty queue.
- */
-size_t pm_window_pending(const struct pm_window *window);
-
-/**
- * Limits the window's queue: a post (window, port or broadcast message) that would take it past
- * `max_messages` messages or `max_bytes` bytes of data is refused with `PM_ERR_QUEUE_FULL`;
- * 0 means no limit. Defaults: 10,000 messages and 64 MiB. Survives navigation; messages already
- * queued stay.
- *
- * Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT` or `PM_ERR_INVALID_HANDLE`.
- */
-enum pm_result pm_window_set_queue_limit(struct pm_window *window,
-                                         size_t max_messages,
-                                         size_t max_bytes);
-
-/**
  * Adds a listener that only ever sees window messages whose source origin is in `origins`; the
  * library checks before the callback runs, with the same parsing and comparison as targetOrigin.
  * Each entry is an absolute URL or serialized origin ("https://app.example"); "*", "/", "null"
@@ -505,184 +683,6 @@ enum pm_result pm_set_drop_handler(pm_drop_fn handler, void *user_data);
  * Pointers: `scheme` is NULL or a NUL-terminated string.
  */
 enum pm_result pm_register_standard_scheme(const char *scheme);
-
-/**
- * Adds a `message` listener to the window's current document; same as
- * `pm_add_listener_full(window, callback, user_data, NULL)`.
- */
-uint64_t pm_add_listener(struct pm_window *window, pm_listener_fn callback, void *user_data);
-
-/**
- * Adds a `message` listener to the window's current document.
- *
- * Listeners run in registration order, synchronously inside the post that delivers to them, on
- * the posting thread, with no library lock held. A listener added during a dispatch runs from
- * the next message on; one removed during a dispatch does not run for the rest of it. `user_data`
- * is passed back untouched.
- *
- * `destroy` (may be NULL) is called with `user_data` exactly once, after the listener is removed
- * (by `pm_remove_listener`, navigation or freeing the window) and its last running call has
- * returned: before the removing call returns when no call is running, else when the last running
- * call returns, on that call's thread.
- *
- * Returns the listener id (> 0), or 0 on error: `window` or `callback` NULL
- * (`PM_ERR_NULL_ARGUMENT`), bad window (`PM_ERR_INVALID_HANDLE`). When adding fails, `destroy`
- * is not called: the caller still owns `user_data`.
- */
-uint64_t pm_add_listener_full(struct pm_window *window,
-                              pm_listener_fn callback,
-                              void *user_data,
-                              pm_destroy_fn destroy);
-
-/**
- * Removes a listener from the window. It does not start another call; a call running on another
- * thread finishes (its destroy runs when it returns). Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT`,
- * or `PM_ERR_INVALID_HANDLE` for a bad window or an id that is not a listener of its current
- * document.
- */
-enum pm_result pm_remove_listener(struct pm_window *window, uint64_t listener_id);
-
-/**
- * Posts `data` (binary-safe, `data_len` bytes; NULL allowed when `data_len` is 0) from `source`
- * to `target`, the HTML `target.postMessage(data, targetOrigin)`.
- *
- * `target_origin`: `"*"` matches any origin (use it only for data anyone may see); `"/"` means
- * the source's origin; anything else must parse as an absolute URL, and only its origin counts
- * (path, query and fragment ignored). An opaque origin is matched only by `"*"`, or by `"/"` from
- * a window with that same opaque origin.
- *
- * In the default synchronous mode the target's listeners run on this thread before this returns;
- * the data is not copied. Returns `PM_OK` (delivered), `PM_DROPPED` (origin did not match; no
- * listener ran), `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE` (bad source or target),
- * `PM_ERR_SYNTAX` (bad targetOrigin), `PM_ERR_UTF8` (targetOrigin not UTF-8) or `PM_ERR_DEPTH`
- * (nested dispatch on this thread would exceed `PM_MAX_DISPATCH_DEPTH`; nothing ran).
- *
- * Pointers: `data` is NULL or points to `data_len` readable bytes; `target_origin` is NULL or a
- * NUL-terminated string.
- */
-enum pm_result pm_post_message(struct pm_window *source,
-                               struct pm_window *target,
-                               const uint8_t *data,
-                               size_t data_len,
-                               const char *target_origin);
-
-/**
- * `pm_post_message` with a transfer list of MessagePorts (`transfer` may be NULL when
- * `transfer_len` is 0).
- *
- * The ports are taken from the sender at once (their handles become invalid) and the receiving
- * listeners get new handles for them in `event->ports`, owned by the target window. A post that
- * returns `PM_DROPPED` still consumes the transfer list: those ports are closed. A NULL entry is
- * `PM_ERR_NULL_ARGUMENT`; a duplicate or a closed, freed or unknown port is
- * `PM_ERR_DATA_CLONE`, and then nothing is transferred or posted.
- *
- * In QUEUED mode (see `pm_window_set_dispatch_mode`) the data is copied and queued, the
- * targetOrigin syntax is checked now and its match at delivery, and `PM_ERR_QUEUE_FULL` means
- * the queue limits refused it (nothing was queued or transferred).
- *
- * Pointers: As for `pm_post_message`; `transfer` is NULL or points to `transfer_len` readable pointers.
- */
-enum pm_result pm_post_message_transfer(struct pm_window *source,
-                                        struct pm_window *target,
-                                        const uint8_t *data,
-                                        size_t data_len,
-                                        const char *target_origin,
-                                        struct pm_port *const *transfer,
-                                        size_t transfer_len);
-
-/**
- * This thread's last failure message, or "" if no call on this thread has failed.
- *
- * The string is owned by the library and stays valid until the next failing call on this thread.
- * Never returns NULL. (A post that returns `PM_DROPPED` also records why.) Messages longer than
- * 511 bytes are cut after a whole UTF-8 character and end in "...". It works on a thread that
- * is exiting too (from TLS or pthread-key destructors).
- */
-const char *pm_last_error(void);
-
-/**
- * The result code of this thread's last failure (`PM_OK` if none): what a function that
- * returns NULL or 0 on failure would have returned as a `pm_result`. Like `pm_last_error()`,
- * only a failure (or a `PM_DROPPED` post) changes it, with one exception: the functions whose
- * successful answer can be NULL or 0 (`pm_window_parent`, `pm_window_pending`,
- * `pm_window_run_pending`) set it to `PM_OK` when they succeed, so NULL or 0 with `PM_OK` is an
- * answer and with an error code a failure. (Other successful calls leave it unchanged: resetting
- * it would cost every post.)
- */
-enum pm_result pm_last_error_code(void);
-
-/**
- * The library version, e.g. "0.1.0" (a static string; never NULL).
- */
-const char *pm_version(void);
-
-/**
- * Creates a top-level window whose document is at `url` (an absolute URL); its origin is that
- * URL's origin, computed once.
- *
- * Returns a new handle, owned by the caller and released with `pm_window_free`, or NULL on
- * error: `url` NULL (`PM_ERR_NULL_ARGUMENT`), not UTF-8 (`PM_ERR_UTF8`), or not an absolute URL
- * (`PM_ERR_INVALID_URL`).
- *
- * Pointers: `url` is NULL or a NUL-terminated string.
- */
-struct pm_window *pm_window_new(const char *url);
-
-/**
- * Creates an iframe window inside `parent`'s current document. A child created at
- * `about:blank` inherits the parent's origin. The child is freed with its parent (recursively)
- * and when the parent navigates; it may also be freed on its own with `pm_window_free`.
- *
- * Returns the child's handle or NULL on error: a NULL argument (`PM_ERR_NULL_ARGUMENT`), a bad
- * parent (`PM_ERR_INVALID_HANDLE`), `url` not UTF-8 (`PM_ERR_UTF8`) or not absolute
- * (`PM_ERR_INVALID_URL`).
- *
- * Pointers: `url` is NULL or a NUL-terminated string.
- */
-struct pm_window *pm_window_new_child(struct pm_window *parent, const char *url);
-
-/**
- * Frees a window, its child frames (recursively), and their listeners: each listener added
- * with a destroy function has it called once — before this returns, or, for a listener whose
- * call is running on some thread, when that call returns. After this returns the handle (and its
- * children's) is rejected with `PM_ERR_INVALID_HANDLE`, and no listener of these windows starts
- * a new call.
- *
- * NULL is a no-op (`PM_OK`). A freed or unknown handle is `PM_ERR_INVALID_HANDLE`. May be called
- * from a listener, including one of the window being freed.
- */
-enum pm_result pm_window_free(struct pm_window *window);
-
-/**
- * Gives the window a new document at `url`: a new origin (`about:blank` gets a new opaque
- * origin). The old document's listeners (destroy called as for `pm_window_free`) and child
- * frames (freed) are gone. The handle stays valid.
- *
- * Returns `PM_OK`, `PM_ERR_NULL_ARGUMENT`, `PM_ERR_INVALID_HANDLE`, `PM_ERR_UTF8` or
- * `PM_ERR_INVALID_URL` (then nothing changed).
- *
- * Pointers: `url` is NULL or a NUL-terminated string.
- */
-enum pm_result pm_window_navigate(struct pm_window *window, const char *url);
-
-/**
- * Writes the ASCII serialization of the window's current origin ("http://127.0.0.1", or "null"
- * when opaque) into `buf`, like `snprintf`: at most `cap - 1` bytes plus a NUL (nothing when
- * `cap` is 0 or `buf` is NULL).
- *
- * Returns the serialization's full length (so a return value >= `cap` means it was truncated),
- * or 0 for a NULL or bad handle (with `pm_last_error()` set).
- *
- * Pointers: `buf` is NULL or points to `cap` writable bytes.
- */
-size_t pm_window_origin(const struct pm_window *window, char *buf, size_t cap);
-
-/**
- * The window's parent, or NULL for a top-level window. NULL with `PM_ERR_INVALID_HANDLE` (or
- * `PM_ERR_NULL_ARGUMENT`) in `pm_last_error_code()` for a bad handle; on success
- * `pm_last_error_code()` is `PM_OK`, so NULL with `PM_OK` means top-level.
- */
-struct pm_window *pm_window_parent(const struct pm_window *window);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -6,13 +6,12 @@
 //! path. The handler runs on the deciding thread with no library lock held; a drop caused inside
 //! the handler is not reported again (no recursion).
 
-use crate::abi::{pm_drop_event, pm_drop_fn, pm_drop_reason, pm_window};
+use crate::abi::{pm_drop_event, pm_drop_fn, pm_drop_reason};
 use crate::handles::Handle;
 use crate::origin::Origin;
 use parking_lot::RwLock;
 use std::cell::Cell;
 use std::ffi::{CString, c_char, c_void};
-use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A drop, described in Rust terms; turned into a `pm_drop_event` only if a handler is set.
@@ -62,10 +61,6 @@ pub fn enabled() -> bool {
     HANDLER_SET.load(Ordering::Relaxed)
 }
 
-fn window_ptr(handle: Option<Handle>) -> *mut pm_window {
-    handle.map_or(ptr::null_mut(), |h| h.to_raw() as *mut pm_window)
-}
-
 /// An origin's serialization for a report, "" when unknown.
 pub fn origin_ptr(origin: Option<&Origin>) -> *const c_char {
     origin.map_or(c"".as_ptr(), Origin::as_c_ptr)
@@ -86,8 +81,8 @@ pub fn report(drop: DropReport<'_>) {
         source_origin: drop.source_origin,
         target_origin: drop.target_origin,
         requested_origin: requested.as_ptr(),
-        source: window_ptr(drop.source),
-        target: window_ptr(drop.target),
+        source: Handle::ptr_or_null(drop.source),
+        target: Handle::ptr_or_null(drop.target),
         data_len: drop.data_len,
     };
     IN_HANDLER.with(|f| f.set(true));

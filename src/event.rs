@@ -2,7 +2,7 @@
 //! the event, running a listener snapshot, reporting a dropped port message. Imports nothing
 //! above listeners and drop reports, so windows, ports and channels can all use it.
 
-use crate::abi::{pm_drop_reason, pm_message_event, pm_port, pm_window};
+use crate::abi::{pm_drop_reason, pm_message_event, pm_port};
 use crate::diagnostics::{self, DropReport};
 use crate::handles::Handle;
 use crate::listener::{Called, ListenerRef};
@@ -56,10 +56,6 @@ pub fn report_port_drop(
 
 const EMPTY: &[u8; 1] = b"\0";
 
-fn handle_ptr(handle: Option<Handle>) -> *mut pm_window {
-    handle.map_or(ptr::null_mut(), |h| h.to_raw() as *mut pm_window)
-}
-
 /// Builds the event for a window message; it borrows `data` and `origin`.
 #[inline]
 pub fn window_event(
@@ -77,8 +73,8 @@ pub fn window_event(
         data_len: data.len(),
         origin,
         last_event_id: c"".as_ptr(),
-        source: handle_ptr(source),
-        target: handle_ptr(target),
+        source: Handle::ptr_or_null(source),
+        target: Handle::ptr_or_null(target),
         ports: ptr::null(),
         ports_len: 0,
     }

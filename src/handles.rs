@@ -9,6 +9,7 @@
 //! used from two threads do not share a line. A bucket's memory is allocated uninitialized and a
 //! slot is initialized only when first used, so untouched pages cost no resident memory.
 
+use crate::abi::{pm_broadcast, pm_port, pm_window};
 use crate::sync::{AtomicPtr, AtomicU64, Mutex, RwLock};
 use std::alloc::{self, Layout, handle_alloc_error};
 use std::collections::VecDeque;
@@ -27,6 +28,12 @@ const BUCKETS: usize = (INDEX_BITS - FIRST_BUCKET_LOG2 + 1) as usize;
 /// unlikely to be live again soon (and when it is, the generation still tells them apart).
 const REUSE_AFTER: usize = 1024;
 
+/// The opaque C types whose pointers are handles (and only those may be converted).
+pub trait CHandle {}
+impl CHandle for pm_window {}
+impl CHandle for pm_port {}
+impl CHandle for pm_broadcast {}
+
 /// A handle value: tag (4 bits) | generation (28 bits) | index + 1 (32 bits). Never zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Handle(NonZeroU64);
@@ -40,6 +47,26 @@ impl Handle {
     /// Any pointer value a caller passes back; validity is only decided by a table lookup.
     pub fn from_raw(raw: usize) -> Option<Handle> {
         NonZeroU64::new(raw as u64).map(Handle)
+    }
+
+    /// The handle as the C pointer type of its kind. The one place a handle becomes a pointer:
+    /// the value is not an address (it carries no provenance and is never dereferenced).
+    #[inline(always)]
+    pub fn to_ptr<T: CHandle>(self) -> *mut T {
+        ptr::without_provenance_mut(self.to_raw())
+    }
+
+    /// Any pointer a C caller passes as a handle: NULL is `None`; anything else is only a
+    /// candidate until a table lookup accepts it. The one place a pointer becomes a handle.
+    #[inline(always)]
+    pub fn from_ptr<T: CHandle>(ptr: *const T) -> Option<Handle> {
+        Handle::from_raw(ptr.addr())
+    }
+
+    /// [`Handle::to_ptr`] for an optional handle: NULL for `None`.
+    #[inline(always)]
+    pub fn ptr_or_null<T: CHandle>(handle: Option<Handle>) -> *mut T {
+        handle.map_or(ptr::null_mut(), Handle::to_ptr)
     }
 
     fn new(tag: u8, generation: u32, index: u32) -> Handle {

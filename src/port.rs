@@ -7,7 +7,7 @@
 //! queued as window tasks). Transfers and closes are serialized by one lock (`TRANSFER`), so a
 //! port is never transferred and closed at the same time; posts do not take it.
 
-use crate::abi::{pm_dispatch_mode, pm_drop_reason, pm_port};
+use crate::abi::{pm_dispatch_mode, pm_drop_reason};
 use crate::diagnostics::{self};
 use crate::error::{Error, ErrorKind};
 use crate::event::{self, Delivery, PortHandles};
@@ -65,10 +65,6 @@ fn data_clone(message: &'static str) -> Error {
 
 fn lookup(handle: Handle) -> Result<Arc<Port>, Error> {
     PORTS.with(handle, Arc::clone).ok_or_else(invalid_port)
-}
-
-fn port_ptr(handle: Handle) -> *mut pm_port {
-    handle.to_raw() as *mut pm_port
 }
 
 /// Creates an entangled pair of ports owned by `owner`'s current document.
@@ -168,7 +164,7 @@ pub fn adopt(ports: Vec<Arc<Port>>, owner: Handle) -> PortHandles {
             inner.owner = Some(owner);
         }
         if window::adopt(owner, port.clone()).is_ok() {
-            handles.push(port_ptr(handle));
+            handles.push(handle.to_ptr());
         } else {
             orphans.push(port);
         }

@@ -33,7 +33,7 @@ impl Waker {
     /// Calls the waker. Must be called with no library lock held.
     pub fn wake(self, window: Handle) {
         // SAFETY: the embedder's waker with its own user data.
-        unsafe { (self.callback)(window.to_raw() as *mut pm_window, self.user_data) };
+        unsafe { (self.callback)(window.to_ptr(), self.user_data) };
     }
 }
 

@@ -127,7 +127,7 @@ fn set_last(code: pm_result, text: &[u8]) {
 }
 
 /// Sets this thread's last error to `PM_OK` with message "" (after a success that returns NULL
-/// or 0, see `ffi::boundary_answer`).
+/// or 0, see `ffi::answer`).
 pub fn clear_last_error() {
     set_last(pm_result::PM_OK, b"");
 }

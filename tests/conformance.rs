@@ -15,10 +15,12 @@ mod common;
 
 use common::*;
 use parking_lot::Mutex;
-use postmessage::capi::channel::*;
+use postmessage::capi::broadcast::*;
 use postmessage::capi::delivery::*;
-use postmessage::capi::extensions::pm_register_standard_scheme;
+use postmessage::capi::error::*;
+use postmessage::capi::port::*;
 use postmessage::capi::post::*;
+use postmessage::capi::scheme::pm_register_standard_scheme;
 use postmessage::capi::window::*;
 use postmessage::{pm_broadcast, pm_message_event, pm_port, pm_result, pm_window};
 use std::ffi::{CStr, c_void};

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use postmessage::capi::delivery::{pm_window_pending, pm_window_run_pending};
+use postmessage::capi::error::*;
 use postmessage::capi::post::*;
 use postmessage::capi::window::*;
 use postmessage::{PM_MAX_DISPATCH_DEPTH, pm_message_event, pm_result, pm_window};

@@ -4,8 +4,10 @@
 mod common;
 
 use common::*;
+use postmessage::capi::allow_list::*;
 use postmessage::capi::delivery::*;
-use postmessage::capi::extensions::*;
+use postmessage::capi::diagnostics::*;
+use postmessage::capi::scheme::*;
 use postmessage::capi::window::*;
 use postmessage::{pm_drop_event, pm_drop_reason};
 use postmessage::{pm_result, pm_window};

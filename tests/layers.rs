@@ -1,7 +1,8 @@
 //! The one-way rule, checked: reads `src/` and fails if a module imports one in its own or a
 //! higher layer (so no cycle is possible), if a module is missing from the list, if
-//! `catch_unwind` or `#[repr(C)]` or an export appears outside the edge, or if lib.rs makes a
-//! core module public. The same list is in README.md ("Architecture").
+//! `catch_unwind` or `#[repr(C)]` or an export appears outside the edge, if `capi` writes an
+//! export without `ffi_fn!`, if anything but `handles` casts between handles and pointers, or
+//! if lib.rs makes a core module public. The same list is in README.md ("Architecture").
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -142,6 +143,24 @@ fn violations(modules: &BTreeMap<String, String>) -> Vec<String> {
                 )),
             }
         }
+        if module == "capi" {
+            for forbidden in ["extern \"C\"", "no_mangle"] {
+                if code.contains(forbidden) {
+                    bad.push(format!(
+                        "capi contains {forbidden}: exports are written with ffi_fn! only"
+                    ));
+                }
+            }
+        }
+        // Handle <-> pointer conversion lives in `handles` (Handle::to_ptr / from_ptr) only.
+        for cast in ["as *mut pm_", "as *const pm_"] {
+            if code.contains(cast) {
+                bad.push(format!("{module} casts a handle: {cast}"));
+            }
+        }
+        if module != "handles" && code.contains("Handle::from_raw(") {
+            bad.push(format!("{module} casts a handle: Handle::from_raw("));
+        }
         let edge = EDGE.contains(&module.as_str());
         if !edge {
             for forbidden in [
@@ -203,6 +222,18 @@ fn the_checker_catches_violations() {
         "ffi".to_string(),
         "use std::panic::catch_unwind;\n".to_string(),
     );
+    modules.insert(
+        "capi".to_string(),
+        "#[unsafe(no_mangle)]\npub extern \"C\" fn pm_x() {}\n".to_string(),
+    );
+    modules.insert(
+        "port".to_string(),
+        "fn f(h: Handle) -> *mut pm_port { h.to_raw() as *mut pm_port }\n".to_string(),
+    );
+    modules.insert(
+        "event".to_string(),
+        "fn f(p: *mut pm_window) { Handle::from_raw(p as usize); }\n".to_string(),
+    );
     let bad = violations(&modules);
     let expect = [
         "queue imports port",
@@ -210,6 +241,10 @@ fn the_checker_catches_violations() {
         "origin (core) contains catch_unwind",
         "origin (core) contains #[repr(C)]",
         "remote: not in the layer list",
+        "capi contains extern \"C\"",
+        "capi contains no_mangle",
+        "port casts a handle: as *mut pm_",
+        "event casts a handle: Handle::from_raw(",
     ];
     for e in expect {
         assert!(

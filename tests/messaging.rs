@@ -3,8 +3,9 @@
 mod common;
 
 use common::*;
-use postmessage::capi::channel::*;
+use postmessage::capi::broadcast::*;
 use postmessage::capi::delivery::*;
+use postmessage::capi::port::*;
 use postmessage::capi::post::pm_add_listener;
 use postmessage::capi::window::*;
 use postmessage::{pm_broadcast, pm_port, pm_result, pm_window};

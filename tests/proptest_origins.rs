@@ -16,6 +16,7 @@
 mod common;
 
 use common::*;
+use postmessage::capi::error::*;
 use postmessage::capi::window::*;
 use postmessage::{pm_result, pm_window};
 use proptest::prelude::*;

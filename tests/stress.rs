@@ -20,8 +20,10 @@
 mod common;
 
 use parking_lot::Mutex;
-use postmessage::capi::channel::*;
+use postmessage::capi::broadcast::*;
 use postmessage::capi::delivery::*;
+use postmessage::capi::error::*;
+use postmessage::capi::port::*;
 use postmessage::capi::post::*;
 use postmessage::capi::window::*;
 use postmessage::{pm_broadcast, pm_message_event, pm_port, pm_result, pm_window};

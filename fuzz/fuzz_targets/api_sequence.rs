@@ -9,10 +9,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use postmessage::capi::channel::*;
+use postmessage::capi::allow_list::*;
+use postmessage::capi::broadcast::*;
 use postmessage::capi::delivery::*;
-use postmessage::capi::extensions::*;
+use postmessage::capi::diagnostics::*;
+use postmessage::capi::error::*;
+use postmessage::capi::port::*;
 use postmessage::capi::post::*;
+use postmessage::capi::scheme::*;
 use postmessage::capi::window::*;
 use postmessage::pm_drop_event;
 use postmessage::{pm_broadcast, pm_message_event, pm_port, pm_result, pm_window};

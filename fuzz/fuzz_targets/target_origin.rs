@@ -9,7 +9,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use postmessage::capi::extensions::pm_add_listener_for_origins;
+use postmessage::capi::allow_list::pm_add_listener_for_origins;
+use postmessage::capi::error::*;
 use postmessage::capi::post::*;
 use postmessage::capi::window::*;
 use postmessage::{pm_message_event, pm_result, pm_window};

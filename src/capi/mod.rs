@@ -1,5 +1,6 @@
 //! The exported C functions: argument checking, handle conversion, error recording and the panic
-//! boundary, and nothing else. The logic they call lives in safe modules.
+//! boundary, and nothing else. The logic they call lives in safe modules. Every export is written
+//! with `ffi_fn!` (src/ffi.rs; tests/layers.rs checks), one file per C object.
 //!
 //! Conventions for every function: strings are NUL-terminated UTF-8; any function may be called
 //! from any thread at any time, including from inside a listener (no library lock is held while
@@ -11,25 +12,30 @@
 // "Pointers:" paragraph instead of a Rust "# Safety" heading.
 #![allow(clippy::missing_safety_doc)]
 
-// In this order in the header: windows, posting, delivery modes, channels, extensions.
-pub mod channel;
-pub mod delivery;
-pub mod extensions;
-pub mod post;
+// One file per C object, declared in the header's (and API.md's) order: cbindgen writes the
+// functions in source order. (Each declaration is its own group so rustfmt keeps the order.)
+pub mod error;
+// Windows.
 pub mod window;
+// Listeners and posting.
+pub mod post;
+// Delivery modes.
+pub mod delivery;
+// Channel messaging: MessageChannel and its ports.
+pub mod port;
+// Channel messaging: BroadcastChannel.
+pub mod broadcast;
+// Embedder extensions: allow-list listeners.
+pub mod allow_list;
+// Embedder extensions: the drop handler.
+pub mod diagnostics;
+// Embedder extensions: custom standard schemes.
+pub mod scheme;
 
-use crate::abi::{pm_port, pm_window};
+use crate::abi::pm_port;
 use crate::error::Error;
 use crate::ffi::{array_arg, handle_arg};
 use crate::handles::Handle;
-
-fn window_ptr(handle: Handle) -> *mut pm_window {
-    handle.to_raw() as *mut pm_window
-}
-
-fn port_ptr(handle: Handle) -> *mut pm_port {
-    handle.to_raw() as *mut pm_port
-}
 
 /// A transfer list: NULL is allowed with length 0; a NULL entry is `PM_ERR_NULL_ARGUMENT`.
 /// Whether each entry is a live port is decided when the ports are detached.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use parking_lot::Mutex;
+use postmessage::capi::error::*;
 use postmessage::capi::post::*;
 use postmessage::capi::window::*;
 use postmessage::{pm_message_event, pm_port, pm_result, pm_window};
