@@ -672,7 +672,8 @@ struct pm_window *pm_remote_window_new(struct pm_window *parent,
  * `source` is this process's proxy (or local window) for the sender, or NULL when there is
  * none. When given, the origin the record claims must be its current origin, else
  * `PM_ERR_SOURCE_ORIGIN` and nothing is delivered; with NULL the claim is trusted (only for
- * peers the embedder vouches for).
+ * peers the embedder vouches for). A `source` that is not a live window is
+ * `PM_ERR_INVALID_HANDLE`.
  *
  * A window record is then handled as a local post to `target` (a live local window, else
  * `PM_ERR_INVALID_HANDLE`, or `PM_ERR_INVALID_ARGUMENT` for NULL or a proxy): targetOrigin

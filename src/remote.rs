@@ -693,14 +693,17 @@ fn deliver_window(
     source: Option<Handle>,
     m: Incoming<'_>,
 ) -> Result<Delivery, Error> {
-    let dst = thread::Owned::load(target).ok_or_else(|| Error::invalid_handle("target window"))?;
-    let dst = dst.pinned();
-    let target_origin = dst.origin();
     let refuse = |m: &Incoming<'_>| {
         if let Some(route) = &m.route {
             refuse_ports(m.ports, route);
         }
     };
+    let Some(dst) = thread::Owned::load(target) else {
+        refuse(&m);
+        return Err(Error::invalid_handle("target window"));
+    };
+    let dst = dst.pinned();
+    let target_origin = dst.origin();
     match dst.mode() {
         pm_dispatch_mode::PM_DISPATCH_SYNC => {
             if !m.wanted.matches(m.claimed.key(), dst.origin_key()) {
