@@ -22,7 +22,10 @@ use std::ffi::{c_char, c_void};
 /// returns (`PM_OK`, `PM_DROPPED`, or an error code, which `pm_last_error` then describes); a
 /// value that is not a `pm_result` is `PM_ERR_INVALID_ARGUMENT`. `send` may call the library,
 /// including `pm_remote_deliver` for messages arriving while it waits. Records for ports
-/// transferred through the proxy travel through the same `send`.
+/// transferred through the proxy travel through the same `send`. Transferring to a proxy a port
+/// whose partner is already in another process, or both ports of one channel, is
+/// `PM_ERR_DATA_CLONE`; a message or transfer list larger than a record allows
+/// (`PM_RECORD_MAX_DATA`, `PM_RECORD_MAX_PORTS`) is `PM_ERR_INVALID_ARGUMENT`.
 ///
 /// A proxy runs no script here: adding a listener, posting from it, creating a channel or
 /// broadcast channel on it and setting its dispatch mode, waker or queue limits are
