@@ -85,6 +85,7 @@ inline std::string result_name(pm_result code) {
     case PM_ERR_CLOSED: return "PM_ERR_CLOSED";
     case PM_ERR_QUEUE_FULL: return "PM_ERR_QUEUE_FULL";
     case PM_ERR_INVALID_ARGUMENT: return "PM_ERR_INVALID_ARGUMENT";
+    case PM_ERR_SOURCE_ORIGIN: return "PM_ERR_SOURCE_ORIGIN";
   }
   return "pm_result(" + std::to_string(static_cast<int>(code)) + ")";
 }

@@ -36,6 +36,10 @@ mod origin;
 mod port;
 #[cfg(not(loom))]
 mod queue;
+#[cfg(not(loom))]
+mod record;
+#[cfg(not(loom))]
+mod remote;
 mod scheme;
 mod sync;
 #[cfg(not(loom))]

@@ -11,11 +11,12 @@
 // "Pointers:" paragraph instead of a Rust "# Safety" heading.
 #![allow(clippy::missing_safety_doc)]
 
-// In this order in the header: windows, posting, delivery modes, channels, extensions.
+// In this order in the header: windows, posting, delivery modes, channels, extensions, remote.
 pub mod channel;
 pub mod delivery;
 pub mod extensions;
 pub mod post;
+pub mod remote;
 pub mod window;
 
 use crate::abi::{pm_port, pm_window};
