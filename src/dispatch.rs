@@ -213,8 +213,19 @@ impl Message<'_> {
             target_origin,
             transfer,
         } = self;
-        let src = src.ok_or_else(|| Error::invalid_handle("source window"))?;
-        let dst = dst.ok_or_else(|| Error::invalid_handle("target window"))?;
+        let (Some(src), Some(dst)) = (src, dst) else {
+            // Remote hook: proxies have no snapshot, so a post from or to one lands here.
+            if let Some(outcome) =
+                crate::remote::post_involving(source, target, data, target_origin, transfer)
+            {
+                return outcome;
+            }
+            return Err(Error::invalid_handle(if src.is_none() {
+                "source window"
+            } else {
+                "target window"
+            }));
+        };
         let sync = dst.mode() == pm_dispatch_mode::PM_DISPATCH_SYNC;
         let decide = |parsed: &TargetOrigin| match dst.mode() {
             pm_dispatch_mode::PM_DISPATCH_QUEUED => Plan::Queue(parsed.clone()),

@@ -37,6 +37,9 @@ pub enum pm_result {
     PM_ERR_QUEUE_FULL = 11,
     /// An enum value or other argument out of its range.
     PM_ERR_INVALID_ARGUMENT = 12,
+    /// `pm_remote_deliver`: the record claims a sender origin that is not the `source` proxy's
+    /// current origin; nothing was delivered.
+    PM_ERR_SOURCE_ORIGIN = 13,
 }
 
 /// A failure: its result code and a human-readable message for `pm_last_error()`.

@@ -7,6 +7,8 @@
 //! - [`window`]: windows and their documents; [`listener`]: listener lifetime;
 //! - [`dispatch`], [`thread`] and [`queue`]: posting, per-thread dispatch state, queued delivery;
 //! - [`port`] and [`broadcast`]: MessageChannel ports and BroadcastChannel;
+//! - [`record`] and [`remote`]: windows in other processes (the record codec; proxies, deliver,
+//!   port routes, the broadcast forwarder);
 //! - [`diagnostics`]: the drop handler;
 //! - at the edge, [`ffi`] (panic boundary, argument conversion) and [`capi`] (the exports).
 //!
@@ -17,6 +19,7 @@ pub mod error;
 pub mod handles;
 pub mod listener;
 pub mod origin;
+pub mod record;
 pub mod scheme;
 pub mod sync;
 pub mod types;
@@ -35,6 +38,8 @@ pub mod ffi;
 pub mod port;
 #[cfg(not(loom))]
 pub mod queue;
+#[cfg(not(loom))]
+pub mod remote;
 #[cfg(not(loom))]
 pub mod thread;
 #[cfg(not(loom))]

@@ -15,6 +15,7 @@ use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
 use crate::port::{self, Port};
 use crate::queue::{Limits, Queue, Task, Waker, pm_dispatch_mode};
+use crate::remote::{self, Proxy};
 use std::sync::Arc;
 use url::Url;
 
@@ -28,6 +29,9 @@ pub struct Window {
     mode: pm_dispatch_mode,
     waker: Option<Waker>,
     limits: Limits,
+    /// Remote hook: set for a proxy of a document in another process (`pm_remote_window_new`),
+    /// which runs no script here and is never snapshotted for posts (see [`crate::remote`]).
+    remote: Option<Arc<Proxy>>,
 }
 
 /// What navigation replaces. Rarely used parts are boxed to keep windows small.
@@ -77,6 +81,11 @@ impl Window {
     pub fn mode(&self) -> pm_dispatch_mode {
         self.mode
     }
+
+    /// The proxy, when this window stands for a document in another process.
+    pub fn remote(&self) -> Option<&Arc<Proxy>> {
+        self.remote.as_ref()
+    }
 }
 
 /// True for URLs that "match about:blank": scheme about, path blank, no userinfo or host.
@@ -104,7 +113,40 @@ fn gone() -> Error {
 /// Creates a top-level window whose document is at `url`.
 pub fn create(url: &str) -> Result<Handle, Error> {
     let url = parse_url(url)?;
-    Ok(insert(None, Origin::of_url(&url)))
+    Ok(insert(None, Origin::of_url(&url), None))
+}
+
+/// Remote hook: creates a proxy window at `url` (top-level, or a frame of `parent`, a local
+/// window or a proxy) for a document in another process.
+pub fn create_remote(
+    parent: Option<Handle>,
+    url: &str,
+    proxy: Arc<Proxy>,
+) -> Result<Handle, Error> {
+    let url = parse_url(url)?;
+    let origin = Origin::of_url(&url);
+    let Some(parent) = parent else {
+        return Ok(insert(None, origin, Some(proxy)));
+    };
+    let child = insert(Some(parent), origin, Some(proxy));
+    if WINDOWS
+        .with_mut(parent, |p| p.doc.children.push(child))
+        .is_none()
+    {
+        free(child).ok();
+        return Err(gone());
+    }
+    Ok(child)
+}
+
+/// Remote hook: `PM_ERR_INVALID_ARGUMENT` for a proxy (it runs no script here: no listeners,
+/// channels, broadcast channels or delivery settings), `PM_ERR_INVALID_HANDLE` when gone.
+pub fn require_local(handle: Handle) -> Result<(), Error> {
+    match WINDOWS.with(handle, |w| w.remote.is_some()) {
+        None => Err(gone()),
+        Some(true) => Err(remote::runs_no_script()),
+        Some(false) => Ok(()),
+    }
 }
 
 /// Creates an iframe in `parent`'s current document. Its initial `about:blank` document inherits
@@ -118,7 +160,7 @@ pub fn create_child(parent: Handle, url: &str) -> Result<Handle, Error> {
     } else {
         Origin::of_url(&url)
     };
-    let child = insert(Some(parent), origin);
+    let child = insert(Some(parent), origin, None);
     // Link after inserting: if the parent was freed meanwhile, nobody else will free the child.
     if WINDOWS
         .with_mut(parent, |p| p.doc.children.push(child))
@@ -130,13 +172,14 @@ pub fn create_child(parent: Handle, url: &str) -> Result<Handle, Error> {
     Ok(child)
 }
 
-fn insert(parent: Option<Handle>, origin: Origin) -> Handle {
+fn insert(parent: Option<Handle>, origin: Origin, remote: Option<Arc<Proxy>>) -> Handle {
     WINDOWS.insert_with(|_| Window {
         parent,
         doc: Document::new(origin),
         mode: pm_dispatch_mode::PM_DISPATCH_SYNC,
         waker: None,
         limits: Limits::default(),
+        remote,
     })
 }
 
@@ -219,6 +262,7 @@ pub fn parent(handle: Handle) -> Result<Option<Handle>, Error> {
 /// Registers a listener on the current document; returns its id.
 pub fn add_listener(handle: Handle, listener: ListenerRef) -> Result<u64, Error> {
     let id = listener.id();
+    require_local(handle)?; // remote hook: a proxy has no listeners
     WINDOWS
         .with_mut(handle, |w| w.doc.listeners.push(listener))
         .ok_or_else(gone)?;
@@ -236,16 +280,19 @@ pub fn remove_listener(handle: Handle, id: u64) -> Result<(), Error> {
 }
 
 pub fn set_mode(handle: Handle, mode: pm_dispatch_mode) -> Result<(), Error> {
+    require_local(handle)?; // remote hook: a proxy has no delivery settings
     WINDOWS.with_mut(handle, |w| w.mode = mode).ok_or_else(gone)
 }
 
 pub fn set_waker(handle: Handle, waker: Option<Waker>) -> Result<(), Error> {
+    require_local(handle)?; // remote hook: a proxy has no delivery settings
     WINDOWS
         .with_mut(handle, |w| w.waker = waker)
         .ok_or_else(gone)
 }
 
 pub fn set_limits(handle: Handle, limits: Limits) -> Result<(), Error> {
+    require_local(handle)?; // remote hook: a proxy has no delivery settings
     WINDOWS
         .with_mut(handle, |w| w.limits = limits)
         .ok_or_else(gone)

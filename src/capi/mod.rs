@@ -7,11 +7,12 @@
 //! a handle or string is required is `PM_ERR_NULL_ARGUMENT` (NULL / 0 from constructors); on every
 //! failure `pm_last_error()` describes it on the calling thread.
 
-// In this order in the header: windows, posting, delivery modes, channels, extensions.
+// In this order in the header: windows, posting, delivery modes, channels, extensions, remote.
 pub mod channel;
 pub mod delivery;
 pub mod extensions;
 pub mod post;
+pub mod remote;
 pub mod window;
 
 use crate::error::Error;

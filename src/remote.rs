@@ -1,0 +1,834 @@
+//! Windows in other processes (site isolation): proxies, posting through the embedder's `send`,
+//! delivering records from other processes, ports whose partner lives elsewhere (routes), and
+//! the BroadcastChannel forwarder. What crosses is a [`record`](crate::record); the embedder's
+//! own IPC carries it.
+//!
+//! A proxy is a window like any other in the frame tree (parent, children, origin, navigation),
+//! with a [`Proxy`] attached. It runs no script here and has no snapshot, so it never enters a
+//! thread's window cache: a post from or to one misses the fast path and reaches
+//! [`post_involving`].
+//!
+//! Port ids. A port sent to a proxy stays here as its partner, linked to the route (the proxy)
+//! under a fresh 64-bit id chosen by this process; the receiver creates the other end under the
+//! same id. Records name the id and who chose it ([`IdOwner`]), so a peer's ids and ours never
+//! collide; ids are random, so a peer cannot guess ports it was never given; and when the
+//! embedder passes the `source` proxy, a port record is accepted only from the port's own route.
+
+use crate::diagnostics::{self, DropReport, pm_drop_reason};
+use crate::dispatch::{self, Delivery};
+use crate::error::{Error, pm_result};
+use crate::handles::Handle;
+use crate::origin::{Origin, TargetOrigin};
+use crate::port::{self, Port, PortMessage};
+use crate::queue::{Task, WindowMessage, pm_dispatch_mode};
+use crate::record::{self, IdOwner, Outgoing, PortIds, Record};
+use crate::thread;
+use crate::types::{pm_destroy_fn, pm_window};
+use crate::window::{self, WINDOWS};
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::ffi::c_void;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Weak};
+
+/// A `pm_result` as a C callback returns it: taken as an integer so that an out-of-range value
+/// is an error, not undefined behaviour (the header names it `pm_result`).
+pub type RawResult = u32;
+
+/// Sends a record to the process holding the proxy's document. `record` is valid only during
+/// the call (copy it). Returns what the post returns: `PM_OK` (delivered there, or sent without
+/// waiting), `PM_DROPPED` (the other side dropped it) or an error code.
+#[allow(non_camel_case_types)]
+pub type pm_remote_send_fn = Option<
+    unsafe extern "C" fn(
+        proxy: *mut pm_window,
+        record: *const u8,
+        record_len: usize,
+        user_data: *mut c_void,
+    ) -> RawResult,
+>;
+
+/// Hands a broadcast record to the embedder's other processes. `record` is valid only during
+/// the call.
+#[allow(non_camel_case_types)]
+pub type pm_broadcast_forward_fn = Option<
+    unsafe extern "C" fn(record: *const u8, record_len: usize, user_data: *mut c_void) -> RawResult,
+>;
+
+/// What makes a window a proxy: the embedder's `send` and its user data. `destroy(user_data)`
+/// runs when the last reference goes, i.e. after the window is freed and the last `send` call
+/// on it has returned (each call holds a reference).
+pub struct Proxy {
+    send: unsafe extern "C" fn(*mut pm_window, *const u8, usize, *mut c_void) -> RawResult,
+    user_data: *mut c_void,
+    destroy: pm_destroy_fn,
+    /// Cleared when creating the window failed: then the caller still owns `user_data`.
+    armed: AtomicBool,
+}
+
+// SAFETY: the embedder hands us `send`, `destroy` and `user_data` to be called from any thread;
+// we never dereference `user_data`.
+unsafe impl Send for Proxy {}
+// SAFETY: as above.
+unsafe impl Sync for Proxy {}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Some(destroy) = self.destroy
+            && self.armed.load(Ordering::Acquire)
+        {
+            // SAFETY: the embedder's destroy function, called once with its user data.
+            unsafe { destroy(self.user_data) };
+        }
+    }
+}
+
+/// `PM_ERR_INVALID_ARGUMENT` for what only a window with script here may do.
+pub fn runs_no_script() -> Error {
+    Error::invalid_argument(
+        "the window is a proxy for a document in another process: it runs no script here (no \
+         listeners, channels, broadcast channels, delivery settings, or posts from it)",
+    )
+}
+
+fn proxy_of(handle: Handle) -> Option<Arc<Proxy>> {
+    WINDOWS.with(handle, |w| w.remote().cloned()).flatten()
+}
+
+/// Creates a proxy window (see `pm_remote_window_new`). On failure `destroy` is not called.
+pub fn new_proxy(
+    parent: Option<Handle>,
+    url: &str,
+    send: pm_remote_send_fn,
+    user_data: *mut c_void,
+    destroy: pm_destroy_fn,
+) -> Result<Handle, Error> {
+    let send = send.ok_or_else(|| Error::null("send"))?;
+    let proxy = Arc::new(Proxy {
+        send,
+        user_data,
+        destroy,
+        armed: AtomicBool::new(true),
+    });
+    window::create_remote(parent, url, proxy.clone()).inspect_err(|_| {
+        proxy.armed.store(false, Ordering::Release);
+    })
+}
+
+fn result_from_raw(raw: RawResult) -> Option<pm_result> {
+    use pm_result::*;
+    Some(match raw {
+        0 => PM_OK,
+        1 => PM_DROPPED,
+        2 => PM_ERR_NULL_ARGUMENT,
+        3 => PM_ERR_INVALID_HANDLE,
+        4 => PM_ERR_SYNTAX,
+        5 => PM_ERR_INVALID_URL,
+        6 => PM_ERR_UTF8,
+        7 => PM_ERR_DEPTH,
+        8 => PM_ERR_PANIC,
+        9 => PM_ERR_DATA_CLONE,
+        10 => PM_ERR_CLOSED,
+        11 => PM_ERR_QUEUE_FULL,
+        12 => PM_ERR_INVALID_ARGUMENT,
+        13 => PM_ERR_SOURCE_ORIGIN,
+        _ => return None,
+    })
+}
+
+/// Turns a callback's return value into a post's outcome.
+fn outcome(raw: RawResult, what: &'static str) -> Result<Delivery, Error> {
+    match result_from_raw(raw) {
+        Some(pm_result::PM_OK) => Ok(Delivery::Delivered),
+        Some(pm_result::PM_DROPPED) => Ok(Delivery::Dropped),
+        Some(code) => Err(Error::new(
+            code,
+            format!("the {what} callback returned {code:?}"),
+        )),
+        None => Err(Error::invalid_argument(format!(
+            "the {what} callback returned {raw}, which is not a pm_result"
+        ))),
+    }
+}
+
+/// Calls the proxy's `send` on this thread with no library lock held.
+fn send(window: Handle, proxy: &Proxy, record: &[u8]) -> Result<Delivery, Error> {
+    // SAFETY: the embedder's callback with its own user data; `record` is valid for the call.
+    let raw = unsafe {
+        (proxy.send)(
+            window.to_raw() as *mut pm_window,
+            record.as_ptr(),
+            record.len(),
+            proxy.user_data,
+        )
+    };
+    outcome(raw, "send")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes and port links
+
+/// The way to a port's partner: the proxy whose `send` carries its records.
+#[derive(Clone)]
+pub struct Route {
+    window: Handle,
+    proxy: Weak<Proxy>,
+}
+
+impl Route {
+    fn of(window: Handle, proxy: &Arc<Proxy>) -> Route {
+        Route {
+            window,
+            proxy: Arc::downgrade(proxy),
+        }
+    }
+
+    /// Sends a record along the route; a freed route is as if the partner had closed.
+    fn send(&self, record: &Outgoing<'_>) -> Result<Delivery, Error> {
+        let Some(proxy) = self.proxy.upgrade() else {
+            return Ok(Delivery::Dropped);
+        };
+        // Only alive while the proxy window is: a freed proxy's route is gone.
+        if !WINDOWS.contains(self.window) {
+            return Ok(Delivery::Dropped);
+        }
+        send(self.window, &proxy, &record.encode()?)
+    }
+}
+
+/// A port whose partner lives in another process: its route and id.
+pub struct PortLink {
+    route: Route,
+    id: u64,
+    /// The owner byte of records this port sends (who chose the id, seen from us as sender).
+    sends_as: IdOwner,
+}
+
+impl PortLink {
+    /// The key of this port in our table: (id, chosen by us).
+    fn key(&self) -> (u64, bool) {
+        (self.id, self.sends_as == IdOwner::Sender)
+    }
+}
+
+/// Ports with a remote partner, by (id, whether we chose the id).
+type LinkTable = HashMap<(u64, bool), Weak<Port>>;
+static LINKS: LazyLock<Mutex<LinkTable>> = LazyLock::new(Default::default);
+
+/// A fresh id no port of ours uses: a keyed hash of a counter (random per process).
+fn new_id() -> u64 {
+    static KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    loop {
+        let mut h = KEY.build_hasher();
+        h.write_u64(NEXT.fetch_add(1, Ordering::Relaxed));
+        let id = h.finish();
+        if !LINKS.lock().contains_key(&(id, true)) {
+            return id;
+        }
+    }
+}
+
+/// What must follow a record that carried ports: the messages that waited in each port, and a
+/// close for ports whose partner was already gone.
+#[derive(Default)]
+struct Followups(Vec<(u64, Vec<PortMessage>, bool)>);
+
+/// Links detached ports to `route`: each one's partner stays here and reaches it under a new
+/// id. Returns the ids for the record.
+fn link_out(ports: Vec<Arc<Port>>, route: &Route, followups: &mut Followups) -> Vec<u64> {
+    let mut ids = Vec::with_capacity(ports.len());
+    for port in ports {
+        let id = new_id();
+        let (partner, pending) = port::split_for_remote(&port);
+        let mut partner_gone = true;
+        if let Some(partner) = partner {
+            let link = Arc::new(PortLink {
+                route: route.clone(),
+                id,
+                sends_as: IdOwner::Sender,
+            });
+            LINKS.lock().insert(link.key(), Arc::downgrade(&partner));
+            partner_gone = !port::set_remote(&partner, Some(link));
+            if partner_gone {
+                LINKS.lock().remove(&(id, true));
+            }
+        }
+        ids.push(id);
+        followups.0.push((id, pending, partner_gone));
+    }
+    ids
+}
+
+/// Sends what followed ports to their new process (results are not the post's).
+fn flush(route: &Route, followups: Followups) {
+    for (id, pending, partner_gone) in followups.0 {
+        for message in pending {
+            let mut more = Followups::default();
+            let carried = exportable(message.ports);
+            let ports = link_out(carried, route, &mut more);
+            let _ = route.send(&Outgoing::PortMessage {
+                id,
+                owner: IdOwner::Sender,
+                ports: &ports,
+                data: &message.data,
+            });
+            flush(route, more);
+        }
+        if partner_gone {
+            let _ = route.send(&Outgoing::PortClose {
+                id,
+                owner: IdOwner::Sender,
+            });
+        }
+    }
+}
+
+/// In-flight ports that may go to another process; those whose partner is already remote are
+/// closed instead (a port cannot be relayed through a second process).
+fn exportable(ports: Vec<Arc<Port>>) -> Vec<Arc<Port>> {
+    let (remote, local): (Vec<_>, Vec<_>) = ports
+        .into_iter()
+        .partition(|p| port::remote_link(p).is_some());
+    port::close_detached(remote);
+    local
+}
+
+/// `PM_ERR_DATA_CLONE` if a port of the transfer list already has its partner in another
+/// process (it may move to a local window, not to a proxy).
+fn check_transfer_to_proxy(transfer: &[Handle]) -> Result<(), Error> {
+    for &handle in transfer {
+        if let Ok(port) = port::lookup_port(handle)
+            && port::remote_link(&port).is_some()
+        {
+            return Err(Error::new(
+                pm_result::PM_ERR_DATA_CLONE,
+                "a port whose partner is in another process cannot be transferred to a proxy",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Remote hook of `port::post`: a message from a port whose partner lives in another process.
+pub fn post_port(
+    port: &Arc<Port>,
+    link: &PortLink,
+    data: &[u8],
+    transfer: &[Handle],
+) -> Result<Delivery, Error> {
+    check_transfer_to_proxy(transfer)?;
+    if data.len() > record::PM_RECORD_MAX_DATA {
+        return Err(Error::invalid_argument(
+            "the message is larger than a record can carry",
+        ));
+    }
+    let ports = port::detach(transfer, Some(port))?;
+    if link.route.proxy.strong_count() == 0 || !WINDOWS.contains(link.route.window) {
+        port::close_detached(ports);
+        return Ok(Delivery::Dropped);
+    }
+    let mut followups = Followups::default();
+    let ids = link_out(ports, &link.route, &mut followups);
+    let result = link.route.send(&Outgoing::PortMessage {
+        id: link.id,
+        owner: link.sends_as,
+        ports: &ids,
+        data,
+    });
+    finish(&link.route, &ids, followups, &result);
+    result
+}
+
+/// After a record carrying `ids` was sent: their followups go out if it arrived; if `send`
+/// failed, the other side never got the ports, so their partners here are unlinked (as if
+/// closed).
+fn finish(route: &Route, ids: &[u64], followups: Followups, result: &Result<Delivery, Error>) {
+    if result.is_ok() {
+        flush(route, followups);
+        return;
+    }
+    for id in ids {
+        let port = LINKS.lock().remove(&(*id, true)).and_then(|w| w.upgrade());
+        if let Some(port) = port {
+            port::set_remote(&port, None);
+        }
+    }
+}
+
+/// Remote hook of `port`'s close: the partner in another process is told.
+pub fn port_closed(link: &PortLink) {
+    LINKS.lock().remove(&link.key());
+    let _ = link.route.send(&Outgoing::PortClose {
+        id: link.id,
+        owner: link.sends_as,
+    });
+}
+
+/// New ports for the ids a record carried, their partners reached through `route`.
+fn link_in(ids: PortIds<'_>, route: &Route) -> Vec<Arc<Port>> {
+    let mut links = LINKS.lock();
+    ids.iter()
+        .map(|id| {
+            let link = Arc::new(PortLink {
+                route: route.clone(),
+                id,
+                sends_as: IdOwner::Receiver,
+            });
+            let port = port::new_remote(link);
+            links.insert((id, false), Arc::downgrade(&port));
+            port
+        })
+        .collect()
+}
+
+/// `PM_ERR_INVALID_ARGUMENT` if a carried id names a port of this peer that exists already.
+fn check_new_ids(ids: PortIds<'_>) -> Result<(), Error> {
+    let links = LINKS.lock();
+    if ids.iter().any(|id| links.contains_key(&(id, false))) {
+        return Err(Error::invalid_argument(
+            "malformed record: it carries a port id that is already in use",
+        ));
+    }
+    Ok(())
+}
+
+/// Tells the sender that ports it sent were closed here without being delivered.
+fn refuse_ports(ids: PortIds<'_>, route: &Route) {
+    for id in ids.iter() {
+        let _ = route.send(&Outgoing::PortClose {
+            id,
+            owner: IdOwner::Receiver,
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Posting to a proxy
+
+/// Remote hook of `dispatch::post`, called when the source or target had no snapshot: a proxy
+/// as source is `PM_ERR_INVALID_ARGUMENT`; a proxy as target is encoded and sent. None when
+/// neither is a proxy (the caller reports the bad handle).
+pub fn post_involving(
+    source: Handle,
+    target: Handle,
+    data: &[u8],
+    target_origin: &[u8],
+    transfer: &[Handle],
+) -> Option<Result<Delivery, Error>> {
+    if proxy_of(source).is_some() {
+        return Some(Err(runs_no_script()));
+    }
+    let proxy = proxy_of(target)?;
+    Some(post_to_proxy(
+        source,
+        target,
+        &proxy,
+        data,
+        target_origin,
+        transfer,
+    ))
+}
+
+fn post_to_proxy(
+    source: Handle,
+    target: Handle,
+    proxy: &Arc<Proxy>,
+    data: &[u8],
+    target_origin: &[u8],
+    transfer: &[Handle],
+) -> Result<Delivery, Error> {
+    let source_origin =
+        window::origin(source).map_err(|_| Error::invalid_handle("source window"))?;
+    let parsed = TargetOrigin::parse_bytes(target_origin)?;
+    // The match itself is decided there, against the document's current origin.
+    let resolved = match &parsed {
+        TargetOrigin::Any => "*",
+        TargetOrigin::SameAsSource => source_origin.serialization(),
+        TargetOrigin::Exact(origin) => origin.serialization(),
+    };
+    post_resolved(target, proxy, data, &source_origin, resolved, transfer)
+}
+
+fn post_resolved(
+    target: Handle,
+    proxy: &Arc<Proxy>,
+    data: &[u8],
+    source_origin: &Origin,
+    target_origin: &str,
+    transfer: &[Handle],
+) -> Result<Delivery, Error> {
+    if data.len() > record::PM_RECORD_MAX_DATA || transfer.len() > record::PM_RECORD_MAX_PORTS {
+        return Err(Error::invalid_argument(
+            "the message is larger than a record can carry",
+        ));
+    }
+    check_transfer_to_proxy(transfer)?;
+    let ports = port::detach(transfer, None)?;
+    let route = Route::of(target, proxy);
+    let mut followups = Followups::default();
+    let ids = link_out(ports, &route, &mut followups);
+    let record = Outgoing::Window {
+        origin: source_origin.serialization(),
+        target_origin,
+        ports: &ids,
+        data,
+    }
+    .encode();
+    let result = match record {
+        Ok(record) => send(target, proxy, &record),
+        Err(e) => Err(e),
+    };
+    finish(&route, &ids, followups, &result);
+    result
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receiving
+
+/// An origin a record claims: "null" is a new opaque origin (equal to nothing here); anything
+/// else must be an origin's exact serialization.
+fn claimed_origin(text: &str) -> Result<Origin, Error> {
+    if text == "null" {
+        return Ok(Origin::new_opaque());
+    }
+    match Origin::parse(text) {
+        Ok(origin) if !origin.is_opaque() && origin.serialization() == text => Ok(origin),
+        _ => Err(Error::invalid_argument(format!(
+            "malformed record: {text:?} is not an origin's serialization"
+        ))),
+    }
+}
+
+/// A targetOrigin from a record: `"*"`, or an origin ("null" matches nothing).
+fn record_target_origin(text: &str) -> Result<TargetOrigin, Error> {
+    if text == "*" {
+        Ok(TargetOrigin::Any)
+    } else {
+        claimed_origin(text).map(TargetOrigin::Exact)
+    }
+}
+
+/// The origin lock: the claimed origin must be `source`'s current origin (opaque for "null").
+fn check_origin_lock(source: Option<Handle>, claimed: &Origin) -> Result<(), Error> {
+    let Some(source) = source else {
+        return Ok(());
+    };
+    let current = window::origin(source).map_err(|_| Error::invalid_handle("source window"))?;
+    let same = match (claimed, &current) {
+        (Origin::Opaque(_), Origin::Opaque(_)) => true,
+        _ => claimed.same_origin(&current),
+    };
+    if same {
+        Ok(())
+    } else {
+        Err(Error::new(
+            pm_result::PM_ERR_SOURCE_ORIGIN,
+            format!(
+                "the record claims origin {:?} but the source window's origin is {:?}; nothing \
+                 was delivered",
+                claimed.serialization(),
+                current.serialization()
+            ),
+        ))
+    }
+}
+
+/// `pm_remote_deliver`: checks the record completely, then acts on it.
+pub fn deliver(
+    target: Option<Handle>,
+    source: Option<Handle>,
+    bytes: &[u8],
+) -> Result<Delivery, Error> {
+    let record = record::decode(bytes)?;
+    if let Some(source) = source
+        && !WINDOWS.contains(source)
+    {
+        return Err(Error::invalid_handle("source window"));
+    }
+    match record {
+        Record::Window {
+            origin,
+            target_origin,
+            ports,
+            data,
+        } => {
+            let target = target
+                .ok_or_else(|| Error::invalid_argument("a window record needs a target window"))?;
+            let claimed = claimed_origin(origin)?;
+            let wanted = record_target_origin(target_origin)?;
+            if proxy_of(target).is_some() {
+                return Err(Error::invalid_argument(
+                    "the target of a delivered record must be a local window, not a proxy",
+                ));
+            }
+            let route = match (ports.is_empty(), source) {
+                (true, _) => None,
+                (false, Some(source)) => Some(Route::of(
+                    source,
+                    &proxy_of(source).ok_or_else(|| {
+                        Error::invalid_argument(
+                            "a record carrying ports needs the source proxy as their route",
+                        )
+                    })?,
+                )),
+                (false, None) => {
+                    return Err(Error::invalid_argument(
+                        "a record carrying ports needs a source proxy (their route)",
+                    ));
+                }
+            };
+            check_new_ids(ports)?;
+            check_origin_lock(source, &claimed)?;
+            deliver_window(
+                target,
+                source,
+                Incoming {
+                    claimed,
+                    wanted,
+                    requested: target_origin,
+                    ports,
+                    route,
+                    data,
+                },
+            )
+        }
+        Record::PortMessage {
+            id,
+            owner,
+            ports,
+            data,
+        } => {
+            check_new_ids(ports)?;
+            let Some((port, link)) = find_port(id, owner, source) else {
+                return Ok(Delivery::Dropped);
+            };
+            port::receive(&port, data.len(), || PortMessage {
+                data: data.into(),
+                ports: link_in(ports, &link.route),
+            })
+        }
+        Record::PortClose { id, owner } => {
+            let Some((port, _)) = find_port(id, owner, source) else {
+                return Ok(Delivery::Dropped);
+            };
+            LINKS.lock().remove(&(id, owner == IdOwner::Receiver));
+            port::set_remote(&port, None);
+            Ok(Delivery::Delivered)
+        }
+        Record::Broadcast { origin, name, data } => {
+            let claimed = claimed_origin(origin)?;
+            check_origin_lock(source, &claimed)?;
+            broadcast_deliver(name, &claimed, data)
+        }
+    }
+}
+
+fn broadcast_deliver(name: &str, origin: &Origin, data: &[u8]) -> Result<Delivery, Error> {
+    crate::broadcast::deliver_remote(name, origin, data)?;
+    Ok(Delivery::Delivered)
+}
+
+/// The port a record addresses, if it is open here and (when `source` is given) was reached
+/// through that route.
+fn find_port(
+    id: u64,
+    owner: IdOwner,
+    source: Option<Handle>,
+) -> Option<(Arc<Port>, Arc<PortLink>)> {
+    // A record whose sender chose the id addresses a port made by one of our delivers.
+    let key = (id, owner == IdOwner::Receiver);
+    let port = LINKS.lock().get(&key)?.upgrade()?;
+    if port::is_closed(&port) {
+        return None;
+    }
+    let link = port::remote_link(&port)?;
+    if source.is_some_and(|s| s != link.route.window) {
+        return None;
+    }
+    Some((port, link))
+}
+
+/// A checked window record.
+struct Incoming<'a> {
+    claimed: Origin,
+    wanted: TargetOrigin,
+    requested: &'a str,
+    ports: PortIds<'a>,
+    route: Option<Route>,
+    data: &'a [u8],
+}
+
+/// A handle value no table ever issues (tag 15 is unused): the `source` of a queued message
+/// from a peer with no proxy here, so the event's `source` is NULL.
+const NO_SOURCE: usize = usize::MAX;
+
+fn report(
+    reason: pm_drop_reason,
+    m: &Incoming<'_>,
+    source: Option<Handle>,
+    target: Handle,
+    target_origin: &Origin,
+) {
+    if diagnostics::enabled() {
+        diagnostics::report(DropReport {
+            reason,
+            source_origin: m.claimed.as_c_ptr(),
+            target_origin: target_origin.as_c_ptr(),
+            requested_origin: m.requested,
+            source,
+            target: Some(target),
+            data_len: m.data.len(),
+        });
+    }
+}
+
+/// A window record, handled exactly as a local post to `target` from a window of the claimed
+/// origin: the targetOrigin against the target's current origin, its dispatch mode, queue and
+/// depth limits, drop reports.
+fn deliver_window(
+    target: Handle,
+    source: Option<Handle>,
+    m: Incoming<'_>,
+) -> Result<Delivery, Error> {
+    let dst = thread::Owned::load(target).ok_or_else(|| Error::invalid_handle("target window"))?;
+    let dst = dst.pinned();
+    let target_origin = dst.origin();
+    let refuse = |m: &Incoming<'_>| {
+        if let Some(route) = &m.route {
+            refuse_ports(m.ports, route);
+        }
+    };
+    match dst.mode() {
+        pm_dispatch_mode::PM_DISPATCH_SYNC => {
+            if !m.wanted.matches(m.claimed.key(), dst.origin_key()) {
+                report(
+                    pm_drop_reason::PM_DROP_ORIGIN_MISMATCH,
+                    &m,
+                    source,
+                    target,
+                    &target_origin,
+                );
+                refuse(&m);
+                return Ok(Delivery::Dropped);
+            }
+            let _depth = match thread::enter_depth() {
+                Ok(guard) => guard,
+                Err(e) => {
+                    report(
+                        pm_drop_reason::PM_DROP_DEPTH,
+                        &m,
+                        source,
+                        target,
+                        &target_origin,
+                    );
+                    refuse(&m);
+                    return Err(e);
+                }
+            };
+            let ports = match &m.route {
+                Some(route) => link_in(m.ports, route),
+                None => Vec::new(),
+            };
+            let handles = port::adopt(ports, target);
+            let mut event =
+                dispatch::window_event(m.data, m.claimed.as_c_ptr(), source, Some(target));
+            dispatch::set_ports(&mut event, &handles);
+            dispatch::deliver(dst.listeners(), &event, Some(m.claimed.key()), || {
+                report(
+                    pm_drop_reason::PM_DROP_FILTERED,
+                    &m,
+                    source,
+                    target,
+                    &target_origin,
+                )
+            });
+            Ok(Delivery::Delivered)
+        }
+        pm_dispatch_mode::PM_DISPATCH_QUEUED => {
+            if !window::queue_fits(target, m.data.len())? {
+                report(
+                    pm_drop_reason::PM_DROP_QUEUE_FULL,
+                    &m,
+                    source,
+                    target,
+                    &target_origin,
+                );
+                refuse(&m);
+                return Err(Error::new(
+                    pm_result::PM_ERR_QUEUE_FULL,
+                    "the target window's queue is full; nothing was queued",
+                ));
+            }
+            let ports = match &m.route {
+                Some(route) => link_in(m.ports, route),
+                None => Vec::new(),
+            };
+            let no_source = Handle::from_raw(NO_SOURCE).expect("not zero");
+            let task = Task::Window(Box::new(WindowMessage {
+                data: m.data.into(),
+                source: source.unwrap_or(no_source),
+                source_origin: m.claimed.clone(),
+                target_origin: m.wanted.clone(),
+                requested: m.requested.into(),
+                ports,
+            }));
+            match window::enqueue(target, task, true) {
+                Ok(()) => Ok(Delivery::Delivered),
+                Err((error, task)) => {
+                    let reason = if error.code == pm_result::PM_ERR_QUEUE_FULL {
+                        pm_drop_reason::PM_DROP_QUEUE_FULL
+                    } else {
+                        pm_drop_reason::PM_DROP_TARGET_GONE
+                    };
+                    dispatch::discard(task, reason, Some(target), None);
+                    Err(error)
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BroadcastChannel forwarder
+
+#[derive(Clone, Copy)]
+struct Forwarder {
+    forward: unsafe extern "C" fn(*const u8, usize, *mut c_void) -> RawResult,
+    user_data: *mut c_void,
+}
+
+// SAFETY: the embedder hands us the forwarder to be called from any thread; we never
+// dereference user_data.
+unsafe impl Send for Forwarder {}
+// SAFETY: as above.
+unsafe impl Sync for Forwarder {}
+
+static FORWARDER: RwLock<Option<Forwarder>> = RwLock::new(None);
+
+/// Sets (or with None removes) the process-wide broadcast forwarder.
+pub fn set_forwarder(forward: pm_broadcast_forward_fn, user_data: *mut c_void) {
+    *FORWARDER.write() = forward.map(|forward| Forwarder { forward, user_data });
+}
+
+/// Remote hook of `broadcast::post`: hands the post to the forwarder as a record, on this
+/// thread with no lock held. An opaque origin matches nothing elsewhere, so it is not sent.
+pub fn forward_broadcast(name: &str, origin: &Origin, data: &[u8]) -> Result<(), Error> {
+    let Some(forwarder) = *FORWARDER.read() else {
+        return Ok(());
+    };
+    if origin.is_opaque() {
+        return Ok(());
+    }
+    let record = Outgoing::Broadcast {
+        origin: origin.serialization(),
+        name,
+        data,
+    }
+    .encode()?;
+    // SAFETY: the embedder's callback with its own user data; the record is valid for the call.
+    let raw = unsafe { (forwarder.forward)(record.as_ptr(), record.len(), forwarder.user_data) };
+    outcome(raw, "broadcast forwarder").map(|_| ())
+}
