@@ -324,5 +324,6 @@ int main(void) {
     double codec = local[0].ns - local[1].ns;
     snprintf(tgt, sizeof tgt, "info: a %zu-byte record", len1 - 1);
     row("  encode + decode of an 11 B message (difference)", codec, -1, 0, tgt, -1);
+    printf("\n%d remote target(s) failed\n", failures);
     return failures ? 1 : 0;
 }

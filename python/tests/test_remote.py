@@ -217,11 +217,13 @@ class Send(Pair):
         self.assertEqual(registered(), before + 1)
         proxy.close()
         self.assertEqual(registered(), before)
-        child = RemoteWindow(URL_B, lambda r: None, parent=self.a)
+        page = Window(URL_A)
+        child = RemoteWindow(URL_B, lambda r: None, parent=page)
         self.assertEqual(registered(), before + 1)
-        self.a.navigate(URL_A)  # the old document's frames go, and the proxy with them
+        page.navigate(URL_A)  # the old document's frames go, and the proxy with them
         self.assertTrue(child.closed)
         self.assertEqual(registered(), before)
+        page.close()
 
     def test_bad_arguments(self):
         with self.assertRaises(TypeError):
@@ -305,7 +307,8 @@ class Broadcast(Pair):
             got = []
             BroadcastChannel(tab2, "news").add_listener(lambda e: got.append((e.text, e.origin)))
             sender = BroadcastChannel(tab1, "news")
-            self.assertIsNone(set_broadcast_forwarder(records.append))
+            forward = records.append
+            self.assertIsNone(set_broadcast_forwarder(forward))
             sender.post_message("headline")
             self.assertEqual(len(records), 1)
             self.assertEqual(got, [("headline", "http://127.0.0.1")], "the local delivery")
@@ -315,7 +318,7 @@ class Broadcast(Pair):
             with self.assertRaises(SourceOriginError):
                 deliver(records[0], source=self.b_proxy)
             self.assertEqual(len(got), 2)
-            self.assertIs(set_broadcast_forwarder(None), records.append)
+            self.assertIs(set_broadcast_forwarder(None), forward)
             sender.post_message("not forwarded")
             self.assertEqual(len(records), 1)
         finally:
