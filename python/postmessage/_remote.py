@@ -71,13 +71,20 @@ def _result_of(value) -> int:
 
 
 def _call(callback, record_ptr, length, err_msg) -> int:
-    """Calls ``callback(record)`` for the library; nothing may unwind into C. An ``Exception``
-    is reported like a listener's (``sys.unraisablehook``) and the post gets
-    ``ERR_INVALID_ARGUMENT``; a ``KeyboardInterrupt`` or ``SystemExit`` is re-raised by the
+    """Calls ``callback(record)`` for the library; nothing may unwind into C. A
+    ``postmessage.Error`` it raises becomes its code (a synchronous IPC whose other side's
+    ``deliver`` raised ``DepthError`` or ``SourceOriginError`` passes that on to the poster);
+    any other ``Exception`` is reported like a listener's (``sys.unraisablehook``) and the post
+    gets ``ERR_INVALID_ARGUMENT``; a ``KeyboardInterrupt`` or ``SystemExit`` is re-raised by the
     Python call that posted, as for listeners."""
     try:
         record = ctypes.string_at(record_ptr, length) if length else b""
         return _result_of(callback(record))
+    except Error as exc:
+        code = exc.code
+        if isinstance(code, int) and 1 < code <= 0x7FFFFFFF:
+            return int(code)
+        _listeners._report_safely(exc, callback, err_msg)
     except Exception as exc:
         _listeners._report_safely(exc, callback, err_msg)
     except BaseException as exc:
@@ -113,8 +120,10 @@ class RemoteWindow(Window):
     returns: ``None`` / ``True`` (sent, or delivered there: ``post_message`` returns True),
     ``False`` (dropped there: ``post_message`` returns False) or a ``Result``. A synchronous IPC
     returns the other side's ``deliver`` result, so the post completes after the remote listeners
-    ran, as in one process; ``send`` may deliver records that arrive while it waits. An exception
-    in ``send`` is reported (``sys.unraisablehook``) and the post raises ``InvalidArgumentError``.
+    ran, as in one process; ``send`` may deliver records that arrive while it waits. A
+    ``postmessage.Error`` raised by ``send`` (say, from the other side's ``deliver``) is the post's
+    error; any other exception is reported (``sys.unraisablehook``) and the post raises
+    ``InvalidArgumentError``.
 
     The library keeps ``send`` until the proxy is freed (``close()``, its parent closed or
     navigated) and its last call has returned.

@@ -211,6 +211,18 @@ class Send(Pair):
         self.assertIsInstance(seen[0].exc_value, OSError)
         self.assertIs(seen[0].object, broken)
 
+    def test_a_postmessage_error_in_send_is_the_posts_error(self):
+        # e.g. the other side's deliver refused the record: the poster sees that code
+        evil = RemoteWindow("http://evil.example/", lambda r: None)
+        proxy = RemoteWindow(URL_B, lambda r: self.b.deliver(r, source=evil), parent=self.a)
+        try:
+            with unraisable_hook() as seen:
+                with self.assertRaises(SourceOriginError):
+                    self.a.post_message(proxy, "x", "*")
+            self.assertEqual(seen, [], "not reported: it is the post's result")
+        finally:
+            evil.close()
+
     def test_send_is_released_with_the_proxy(self):
         before = registered()
         proxy = RemoteWindow(URL_B, lambda r: None)
