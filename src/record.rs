@@ -519,6 +519,16 @@ mod tests {
     }
 
     #[test]
+    fn the_seed_record_is_56_bytes_as_docs_remote_format_md_shows() {
+        let bytes = samples()[0].0.encode().unwrap();
+        let mut expected =
+            b"PM\x01\x01\x10\x00http://127.0.0.1\x10\x00http://localhost\x00".to_vec();
+        expected.extend_from_slice(b"\x0b\x00\x00\x00Hello World");
+        assert_eq!(bytes, expected);
+        assert_eq!(bytes.len(), 56);
+    }
+
+    #[test]
     fn every_truncation_is_refused() {
         for (out, _) in samples() {
             let bytes = out.encode().unwrap();

@@ -182,3 +182,33 @@ fn the_counting_allocator_counts() {
     let (allocs, frees) = count_allocations(|| drop(std::hint::black_box(vec![1u8; 16])));
     assert_eq!((allocs, frees), (1, 1));
 }
+
+/// Remote windows (#12): encoding and decoding the seed's 11-byte record allocates nothing
+/// beyond the record buffer, which is allocated once and then reused.
+#[test]
+fn the_record_codec_allocates_only_the_record_buffer() {
+    use postmessage::record::round_trip_window;
+    let mut buffer = Vec::new();
+    let (allocs, frees) = count_allocations(|| {
+        let n = round_trip_window(&mut buffer, "http://127.0.0.1", "http://localhost", DATA)
+            .expect("a valid record");
+        assert_eq!(n, DATA.len());
+    });
+    assert_eq!(
+        (allocs, frees),
+        (1, 0),
+        "the first round trip allocates the buffer once"
+    );
+    let (allocs, frees) = count_allocations(|| {
+        for _ in 0..N {
+            let n = round_trip_window(&mut buffer, "http://127.0.0.1", "http://localhost", DATA)
+                .expect("a valid record");
+            assert_eq!(n, DATA.len());
+        }
+    });
+    assert_eq!(
+        (allocs, frees),
+        (0, 0),
+        "{allocs} allocations over {N} round trips with a reused buffer"
+    );
+}
