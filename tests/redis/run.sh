@@ -2,7 +2,7 @@
 # make test-redis: runs both sides of c-examples/redis/remote_redis (the seed across two
 # processes that only share a Redis server) against a redis-server of its own, started on
 # 127.0.0.1 on a free port with no persistence and stopped at the end, and checks what each
-# side printed. Usage: sh tests/redis/run.sh BUILD/redis/remote_redis
+# side printed; then again with both sides under valgrind (when installed). Usage: sh tests/redis/run.sh BUILD/redis/remote_redis
 set -u
 
 BIN=${1:?usage: run.sh PATH/TO/remote_redis}
@@ -58,19 +58,6 @@ if [ -z "$redis_pid" ]; then
 fi
 echo "redis-server $("$REDIS_SERVER" --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') on 127.0.0.1:$port (pid $redis_pid)"
 
-prefix="pm-test-$$"
-timeout 60 "$BIN" B 127.0.0.1 "$port" "$prefix" > "$work/B.out" 2>&1 &
-b_pid=$!
-timeout 60 "$BIN" A 127.0.0.1 "$port" "$prefix" > "$work/A.out" 2>&1
-a_status=$?
-wait "$b_pid"
-b_status=$?
-echo "--- process A (exit $a_status)"
-cat "$work/A.out"
-echo "--- process B (exit $b_status)"
-cat "$work/B.out"
-echo "---"
-
 fail=0
 check() { # FILE TEXT
   if ! grep -qF -- "$2" "$work/$1"; then
@@ -78,15 +65,43 @@ check() { # FILE TEXT
     fail=1
   fi
 }
-[ "$a_status" -eq 0 ] || { echo "FAILED: process A exited with $a_status"; fail=1; }
-[ "$b_status" -eq 0 ] || { echo "FAILED: process B exited with $b_status"; fail=1; }
-check B.out 'dropped (reason 1): targetOrigin "https://localhost" but the iframe is http://localhost'
-check B.out 'iframe got "Hello World" from origin http://127.0.0.1'
-check A.out 'page got "Hello" from origin http://localhost'
-check B.out "other tab's channel \"news\" got \"news from A\" from origin http://127.0.0.1"
-check A.out 'channel "news" got "ack" from origin http://127.0.0.1'
-check A.out '[A]  OK'
-check B.out '[B]  OK'
+
+# One run of both sides; $1 names the run, the rest is a command prefix (e.g. valgrind ...).
+run_pair() {
+  name=$1
+  shift
+  prefix="pm-test-$$-$name"
+  timeout 120 "$@" "$BIN" B 127.0.0.1 "$port" "$prefix" > "$work/B.out" 2>&1 &
+  b_pid=$!
+  timeout 120 "$@" "$BIN" A 127.0.0.1 "$port" "$prefix" > "$work/A.out" 2>&1
+  a_status=$?
+  wait "$b_pid"
+  b_status=$?
+  echo "--- $name: process A (exit $a_status)"
+  cat "$work/A.out"
+  echo "--- $name: process B (exit $b_status)"
+  cat "$work/B.out"
+  echo "---"
+  [ "$a_status" -eq 0 ] || { echo "FAILED: $name: process A exited with $a_status"; fail=1; }
+  [ "$b_status" -eq 0 ] || { echo "FAILED: $name: process B exited with $b_status"; fail=1; }
+  check B.out 'dropped (reason 1): targetOrigin "https://localhost" but the iframe is http://localhost'
+  check B.out 'iframe got "Hello World" from origin http://127.0.0.1'
+  check A.out 'page got "Hello" from origin http://localhost'
+  check B.out "other tab's channel \"news\" got \"news from A\" from origin http://127.0.0.1"
+  check A.out 'channel "news" got "ack" from origin http://127.0.0.1'
+  check A.out '[A]  OK'
+  check B.out '[B]  OK'
+}
+
+run_pair native
+# Again under valgrind, as the other examples (skipped when it is not installed).
+VALGRIND=${VALGRIND:-valgrind}
+if command -v "$VALGRIND" >/dev/null 2>&1; then
+  run_pair valgrind "$VALGRIND" -q --error-exitcode=99 --leak-check=full \
+    --errors-for-leak-kinds=definite --show-leak-kinds=definite
+else
+  echo "note: $VALGRIND not found: the run under valgrind is skipped"
+fi
 if [ $fail -eq 0 ]; then
   echo "remote_redis: both sides exchanged the seed and a broadcast through Redis: PASS"
 fi
