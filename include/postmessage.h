@@ -642,7 +642,10 @@ enum pm_result pm_post_message_transfer(struct pm_window *source,
  * returns (`PM_OK`, `PM_DROPPED`, or an error code, which `pm_last_error` then describes); a
  * value that is not a `pm_result` is `PM_ERR_INVALID_ARGUMENT`. `send` may call the library,
  * including `pm_remote_deliver` for messages arriving while it waits. Records for ports
- * transferred through the proxy travel through the same `send`.
+ * transferred through the proxy travel through the same `send`. Transferring to a proxy a port
+ * whose partner is already in another process, or both ports of one channel, is
+ * `PM_ERR_DATA_CLONE`; a message or transfer list larger than a record allows
+ * (`PM_RECORD_MAX_DATA`, `PM_RECORD_MAX_PORTS`) is `PM_ERR_INVALID_ARGUMENT`.
  *
  * A proxy runs no script here: adding a listener, posting from it, creating a channel or
  * broadcast channel on it and setting its dispatch mode, waker or queue limits are
@@ -672,7 +675,8 @@ struct pm_window *pm_remote_window_new(struct pm_window *parent,
  * `source` is this process's proxy (or local window) for the sender, or NULL when there is
  * none. When given, the origin the record claims must be its current origin, else
  * `PM_ERR_SOURCE_ORIGIN` and nothing is delivered; with NULL the claim is trusted (only for
- * peers the embedder vouches for).
+ * peers the embedder vouches for). A `source` that is not a live window is
+ * `PM_ERR_INVALID_HANDLE`.
  *
  * A window record is then handled as a local post to `target` (a live local window, else
  * `PM_ERR_INVALID_HANDLE`, or `PM_ERR_INVALID_ARGUMENT` for NULL or a proxy): targetOrigin

@@ -656,6 +656,11 @@ pub fn remote_link(port: &Arc<Port>) -> Option<Arc<crate::remote::PortLink>> {
     port.inner.lock().remote.clone()
 }
 
+/// The port's entangled partner in this process, if any.
+pub fn partner(port: &Arc<Port>) -> Option<Arc<Port>> {
+    port.inner.lock().partner.upgrade()
+}
+
 /// The live port behind a handle (for the remote transfer rules).
 pub fn lookup_port(handle: Handle) -> Result<Arc<Port>, Error> {
     lookup(handle)

@@ -297,15 +297,26 @@ fn exportable(ports: Vec<Arc<Port>>) -> Vec<Arc<Port>> {
 }
 
 /// `PM_ERR_DATA_CLONE` if a port of the transfer list already has its partner in another
-/// process (it may move to a local window, not to a proxy).
+/// process (it may move to a local window, not to a proxy). Both ports of one channel in one transfer to a proxy are refused the same way: each would
+/// have to be the other's route.
 fn check_transfer_to_proxy(transfer: &[Handle]) -> Result<(), Error> {
-    for &handle in transfer {
-        if let Ok(port) = port::lookup_port(handle)
-            && port::remote_link(&port).is_some()
-        {
+    let ports: Vec<Arc<Port>> = transfer
+        .iter()
+        .filter_map(|&h| port::lookup_port(h).ok())
+        .collect();
+    for port in &ports {
+        if port::remote_link(port).is_some() {
             return Err(Error::new(
                 pm_result::PM_ERR_DATA_CLONE,
                 "a port whose partner is in another process cannot be transferred to a proxy",
+            ));
+        }
+        if let Some(partner) = port::partner(port)
+            && ports.iter().any(|p| Arc::ptr_eq(p, &partner))
+        {
+            return Err(Error::new(
+                pm_result::PM_ERR_DATA_CLONE,
+                "both ports of one channel cannot be transferred to a proxy together",
             ));
         }
     }
@@ -693,14 +704,17 @@ fn deliver_window(
     source: Option<Handle>,
     m: Incoming<'_>,
 ) -> Result<Delivery, Error> {
-    let dst = thread::Owned::load(target).ok_or_else(|| Error::invalid_handle("target window"))?;
-    let dst = dst.pinned();
-    let target_origin = dst.origin();
     let refuse = |m: &Incoming<'_>| {
         if let Some(route) = &m.route {
             refuse_ports(m.ports, route);
         }
     };
+    let Some(dst) = thread::Owned::load(target) else {
+        refuse(&m);
+        return Err(Error::invalid_handle("target window"));
+    };
+    let dst = dst.pinned();
+    let target_origin = dst.origin();
     match dst.mode() {
         pm_dispatch_mode::PM_DISPATCH_SYNC => {
             if !m.wanted.matches(m.claimed.key(), dst.origin_key()) {

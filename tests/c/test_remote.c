@@ -411,6 +411,11 @@ static void test_ports_across(void) {
   CHECK(pm_add_listener(b, on_b, NULL) != 0);
   pm_port *p1 = NULL, *p2 = NULL;
   CHECK_RC(pm_channel_new(a, &p1, &p2), PM_OK);
+  /* Both ends of one channel cannot go to a proxy together; nothing is transferred then. */
+  pm_port *both[2] = {p1, p2};
+  CHECK_RC(pm_post_message_transfer(a, pb, (const uint8_t *)"both", 4, "*", both, 2),
+           PM_ERR_DATA_CLONE);
+  CHECK(at_b.count == 0);
   CHECK(pm_port_add_listener(p1, on_port_a, NULL) != 0);
   /* A message waiting in p2 before the transfer follows it. */
   CHECK_RC(pm_port_post_message(p1, (const uint8_t *)"early", 5, NULL, 0), PM_OK);
