@@ -29,6 +29,7 @@ use crate::thread;
 use crate::window::{self, RemoteDocument, WINDOWS};
 use parking_lot::Mutex;
 use std::any::Any;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -88,6 +89,26 @@ pub fn new_proxy(
     window::create_remote(parent, url, Arc::new(Proxy { carrier }))
 }
 
+/// Largest record buffer a thread keeps for the next record.
+const KEPT_BUFFER: usize = 64 << 10;
+
+thread_local! {
+    /// This thread's record buffer between posts (taken while in use, so a post from inside
+    /// `send` gets a fresh one).
+    static BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's reusable record buffer: a post to a proxy allocates nothing
+/// for its record once the buffer has grown to the record's size.
+fn with_buffer<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut buffer = BUFFER.try_with(Cell::take).unwrap_or_default();
+    let result = f(&mut buffer);
+    if buffer.capacity() <= KEPT_BUFFER {
+        let _ = BUFFER.try_with(|b| b.set(buffer));
+    }
+    result
+}
+
 /// Calls the proxy's carrier on this thread with no library lock held.
 fn send(window: Handle, proxy: &Proxy, record: &[u8]) -> Result<Delivery, Error> {
     proxy.carrier.send(window, record)
@@ -120,7 +141,10 @@ impl Route {
         if !WINDOWS.contains(self.window) {
             return Ok(Delivery::Dropped);
         }
-        send(self.window, &proxy, &record.encode()?)
+        with_buffer(|buffer| {
+            record.encode_into(buffer)?;
+            send(self.window, &proxy, buffer)
+        })
     }
 }
 
@@ -372,8 +396,13 @@ fn post_to_proxy(
 ) -> Result<Delivery, Error> {
     let source_origin =
         window::origin(source).map_err(|_| Error::invalid_handle("source window"))?;
-    let parsed = TargetOrigin::parse_bytes(target_origin)?;
-    // The match itself is decided there, against the document's current origin.
+    // Parsed through this thread's targetOrigin cache when it has one (no URL parse for a
+    // string seen recently). The match itself is decided there, against the document's
+    // current origin.
+    let parsed = thread::with_current(|state| match state {
+        Some(state) => state.with_target_origin(target_origin, TargetOrigin::clone),
+        None => TargetOrigin::parse_bytes(target_origin),
+    })?;
     let resolved = match &parsed {
         TargetOrigin::Any => "*",
         TargetOrigin::SameAsSource => source_origin.serialization(),
@@ -405,12 +434,11 @@ fn post_resolved(
         target_origin,
         ports: &ids,
         data,
-    }
-    .encode();
-    let result = match record {
-        Ok(record) => send(target, proxy, &record),
-        Err(e) => Err(e),
     };
+    let result = with_buffer(|buffer| {
+        record.encode_into(buffer)?;
+        send(target, proxy, buffer)
+    });
     finish(&route, &ids, followups, &result);
     result
 }
@@ -424,12 +452,43 @@ fn claimed_origin(text: &str) -> Result<Origin, Error> {
     if text == "null" {
         return Ok(Origin::new_opaque());
     }
+    // A peer sends the same few origins over and over: skip the URL parse for those.
+    let cached = RECENT_ORIGINS
+        .try_with(|r| {
+            r.borrow()
+                .iter()
+                .find(|(s, _)| &**s == text)
+                .map(|(_, o)| o.clone())
+        })
+        .ok()
+        .flatten();
+    if let Some(origin) = cached {
+        return Ok(origin);
+    }
     match Origin::parse(text) {
-        Ok(origin) if !origin.is_opaque() && origin.serialization() == text => Ok(origin),
+        Ok(origin) if !origin.is_opaque() && origin.serialization() == text => {
+            let _ = RECENT_ORIGINS.try_with(|r| {
+                let mut r = r.borrow_mut();
+                if r.len() == RECENT_ORIGINS_MAX {
+                    r.remove(0);
+                }
+                r.push((text.into(), origin.clone()));
+            });
+            Ok(origin)
+        }
         _ => Err(Error::invalid_argument(format!(
             "malformed record: {text:?} is not an origin's serialization"
         ))),
     }
+}
+
+/// How many origin strings each thread remembers as already checked.
+const RECENT_ORIGINS_MAX: usize = 16;
+
+thread_local! {
+    /// Origin serializations from records that parsed to themselves, most recent last. Only
+    /// valid ones are kept, so a hit needs no further check.
+    static RECENT_ORIGINS: RefCell<Vec<(Box<str>, Origin)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A targetOrigin from a record: `"*"`, or an origin ("null" matches nothing).
