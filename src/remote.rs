@@ -4,9 +4,14 @@
 //! own IPC carries it.
 //!
 //! A proxy is a window like any other in the frame tree (parent, children, origin, navigation),
-//! with a [`Proxy`] attached. It runs no script here and has no snapshot, so it never enters a
-//! thread's window cache: a post from or to one misses the fast path and reaches
-//! [`post_involving`].
+//! with a [`Proxy`] attached (as its `window::RemoteDocument`). It runs no script here and has
+//! no snapshot, so it never enters a thread's window cache: a post to one misses the fast path,
+//! and dispatch's unsnapshotted path hands it to [`Proxy`]'s `post`.
+//!
+//! The lower layers reach this one only through traits they define: `window::RemoteDocument`
+//! (proxies), `port::RemotePartner` (ports whose partner is remote, [`PortLink`]) and
+//! `broadcast::Forwarder`. The embedder's callbacks reach it as [`Carrier`] and
+//! [`BroadcastCarrier`], wrapped at the edge (`capi::remote`).
 //!
 //! Port ids. A port sent to a proxy stays here as its partner, linked to the route (the proxy)
 //! under a fresh 64-bit id chosen by this process; the receiver creates the other end under the

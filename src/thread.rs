@@ -159,7 +159,7 @@ struct Snapshot {
 
 impl Snapshot {
     /// A live window's snapshot with its slot's version as of the read and its version cell.
-    /// Remote hook: a proxy has no snapshot (so it never enters the cache or the fast path; a
+    /// A proxy has no snapshot (so it never enters the cache or the fast path; a
     /// post involving one finds no snapshot and is handed to `remote`).
     fn load(handle: Handle) -> Option<(u64, &'static AtomicU64, Snapshot)> {
         let (version, cell, snapshot) = WINDOWS.with_versioned(handle, |w| {
