@@ -195,6 +195,28 @@ pub fn last_error() -> String {
 mod tests {
     use super::*;
 
+    /// A callback's answer maps back to the very code it gave (the inverse of `code_of`), and
+    /// anything else is an InvalidArgument error.
+    #[test]
+    fn callback_answers_map_back_to_their_codes() {
+        assert_eq!(outcome_of_raw(0, "send"), Ok(Delivery::Delivered));
+        assert_eq!(outcome_of_raw(1, "send"), Ok(Delivery::Dropped));
+        for raw in 2..=13 {
+            let error = outcome_of_raw(raw, "send").unwrap_err();
+            assert_eq!(code_of(error.kind) as RawResult, raw, "{error}");
+        }
+        assert_eq!(
+            pm_result::PM_ERR_SOURCE_ORIGIN as RawResult,
+            13,
+            "part of the ABI"
+        );
+        for raw in [14, 99, u32::MAX] {
+            let error = outcome_of_raw(raw, "send").unwrap_err();
+            assert_eq!(error.kind, ErrorKind::InvalidArgument);
+            assert!(error.message.contains("not a pm_result"), "{error}");
+        }
+    }
+
     #[test]
     fn messages_are_kept_whole_or_cut_at_a_character_with_an_ellipsis() {
         set_last_error(&Error::new(ErrorKind::Syntax, "short \0message"));
