@@ -15,6 +15,9 @@
 #   make test-loom    loom model tests of the concurrency core (tests/loom.rs; part of `make test`)
 #   make test-tsan    the threaded Rust tests under ThreadSanitizer (needs nightly and its
 #                     rust-src component: rustup component add rust-src --toolchain nightly)
+#   make test-redis   the remote-window example across a Redis server (c-examples/redis/): starts
+#                     its own redis-server on a free port (part of `make test`; needs
+#                     apt-get install -y redis-server libhiredis-dev)
 #   make bench        the benchmark table (benches/run.sh; see docs/performance.md)
 #   make header       regenerate the committed include/postmessage.h from src/
 #   make install      install the library, headers, pkg-config file and CMake package under
@@ -72,6 +75,7 @@ SONAME    := libpostmessage.so.$(SOVERSION)
 REALNAME  := libpostmessage.so.$(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 
 .PHONY: all build demo deps test test-rust test-loom test-tsan test-c test-cxx test-python test-node test-wheel test-readme test-install header \
+        test-redis \
         bench clean \
         install uninstall FORCE
 .DELETE_ON_ERROR:
@@ -111,6 +115,14 @@ $(BUILD)/cxx/%: c-examples/%.cpp include/postmessage.hpp $(HEADER) $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(PM_CXX17FLAGS) $(CXXFLAGS) $< -o $@ $(PM_LDFLAGS) $(LDFLAGS)
 
+# The Redis example links hiredis, so it has its own rule (the generic one above is for
+# c-examples/*.c only; an explicit rule wins over it).
+REDIS_EXAMPLE := $(BUILD)/redis/remote_redis
+REDIS_APT     := apt-get install -y redis-server libhiredis-dev
+$(REDIS_EXAMPLE): c-examples/redis/remote_redis.c $(HEADER) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(PM_CFLAGS) $(CFLAGS) $< -o $@ $(PM_LDFLAGS) -lhiredis $(LDFLAGS)
+
 # The header compiled as C++ and linked: proves the extern "C" guards.
 $(CXX_CHECK): tests/cxx/header_check.cpp $(HEADER) $(LIB)
 	@mkdir -p $(@D)
@@ -147,6 +159,18 @@ test-cxx: $(CXX_CHECK)
 bench: build
 	bash benches/run.sh
 
+# Two processes that only share a Redis server (tests/redis/run.sh starts and stops it).
+test-redis:
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	printf '#include <hiredis/hiredis.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libhiredis-dev"; \
+	if [ -n "$$missing" ]; then \
+	  echo "error: the Redis test needs$$missing; install with: $(REDIS_APT)"; \
+	  exit 1; \
+	fi
+	@$(MAKE) --no-print-directory $(REDIS_EXAMPLE)
+	sh tests/redis/run.sh ./$(REDIS_EXAMPLE)
+
 test-python: $(LIB)
 	@if [ -d python/tests ]; then \
 	  echo "$(PYTHON) -m unittest discover -s python/tests -v"; \
@@ -178,8 +202,8 @@ test-readme: $(LIB)
 	PYTHON='$(PYTHON)' CC='$(CC)' CXX='$(CXX)' bash tests/readme/run.sh
 
 # Runs every C and C++ program, then every one again under valgrind, then the Python tests, the
-# wheel and README tests and the install tests; prints "N passed, M failed" (N and M count program runs
-# and install checks) and fails if anything failed.
+# wheel, README and Redis tests and the install tests; prints "N passed, M failed" (N and M count program runs,
+# the Redis test and install checks) and fails if anything failed.
 test-c: $(RUN_PROGRAMS)
 	@if ! command -v $(VALGRIND) >/dev/null 2>&1; then \
 	  echo "error: $(VALGRIND) not found; run make deps (or apt-get install -y valgrind)"; \
@@ -200,6 +224,9 @@ test-c: $(RUN_PROGRAMS)
 	for t in test-wheel test-readme; do \
 	  $(MAKE) --no-print-directory $$t || suites_failed="$$suites_failed $$t"; \
 	done; \
+	echo "==> make test-redis"; \
+	if $(MAKE) --no-print-directory test-redis; then pass=$$((pass + 1)); \
+	else echo "FAILED: make test-redis"; fail=$$((fail + 1)); failed="$$failed test-redis"; fi; \
 	rm -f $(INSTALL_COUNTS); \
 	$(MAKE) --no-print-directory test-install || true; \
 	if [ -r $(INSTALL_COUNTS) ]; then read ipass ifail < $(INSTALL_COUNTS); \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make bench: builds the release library and benches/bench.c (-O2, linked against the .so in
-# target/release), then prints the benchmark table. Exit status: 0 when every target passed,
-# 1 when some target failed, 2 on a build or harness error.
+# make bench: builds the release library, benches/bench.c and benches/remote.c (-O2, linked
+# against the .so in target/release), then prints the benchmark table and the remote-window
+# rows. Exit status: 0 when every target passed, 1 when some target failed, 2 on a build or
+# harness error.
 #
 #   bash benches/run.sh            # build and run
 #   BENCH_NO_RUN=1 bash benches/run.sh   # build only (prints the binary's path)
@@ -45,6 +46,10 @@ echo "==> $CC -O2 benches/bench.c -> build/bench/bench" >&2
 $CC -std=gnu11 -O2 -g -Wall -Wextra -Iinclude benches/bench.c -o "$OUT/bench" \
   -L"$LIBDIR" -lpostmessage -Wl,-rpath,"$LIBDIR" -pthread "${glib_flags[@]}" || exit 2
 
+echo "==> $CC -O2 benches/remote.c -> build/bench/remote" >&2
+$CC -std=gnu11 -O2 -g -Wall -Wextra -Iinclude benches/remote.c -o "$OUT/remote" \
+  -L"$LIBDIR" -lpostmessage -Wl,-rpath,"$LIBDIR" || exit 2
+
 if [ -n "${BENCH_NO_RUN:-}" ]; then
   echo "$OUT/bench"
   exit 0
@@ -53,9 +58,14 @@ fi
 if ! command -v node >/dev/null 2>&1; then
   echo "note: node not found; the Node.js MessageChannel row is skipped" >&2
 fi
+# The main table, then the remote-window rows (benches/remote.c: two processes); the worse
+# exit status of the two.
 status=0
 "$OUT/bench" "$ROOT/benches/node_channel.js" || status=$?
-[ "$status" -eq 2 ] && exit 2
+echo
+remote_status=0
+"$OUT/remote" || remote_status=$?
+[ "$remote_status" -gt "$status" ] && status=$remote_status
 
 # The Node.js binding's row (bindings/node/bench/queued.js): a queued post between two documents
 # against Node's own MessageChannel, measured the same way in the same run.

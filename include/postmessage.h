@@ -44,6 +44,36 @@
      (PM_VERSION_MINOR == (minor) && PM_VERSION_PATCH >= (patch)))))
 
 /**
+ * The record format version this build reads and writes (any other is refused).
+ */
+#define PM_RECORD_VERSION 1
+
+/**
+ * Bytes before the kind's fields: magic (2), version (1), kind (1).
+ */
+#define PM_RECORD_HEADER_LEN 4
+
+/**
+ * Longest origin or targetOrigin string, in bytes.
+ */
+#define PM_RECORD_MAX_ORIGIN 2048
+
+/**
+ * Longest BroadcastChannel name, in bytes.
+ */
+#define PM_RECORD_MAX_NAME 4096
+
+/**
+ * Most ports one record may carry.
+ */
+#define PM_RECORD_MAX_PORTS 64
+
+/**
+ * Largest message payload, in bytes (64 MiB, the default queue byte limit).
+ */
+#define PM_RECORD_MAX_DATA (64 << 20)
+
+/**
  * Nested dispatches allowed on one thread (window, port and broadcast deliveries, and
  * `pm_window_run_pending`, all count).
  */
@@ -107,6 +137,11 @@ typedef enum pm_result {
    * An enum value or other argument out of its range.
    */
   PM_ERR_INVALID_ARGUMENT = 12,
+  /**
+   * `pm_remote_deliver`: the record claims a sender origin that is not the `source` proxy's
+   * current origin; nothing was delivered.
+   */
+  PM_ERR_SOURCE_ORIGIN = 13,
 } pm_result;
 
 /**
@@ -277,6 +312,24 @@ typedef struct pm_drop_event {
  * The drop handler. `event` is borrowed for the call only. It may call the library.
  */
 typedef void (*pm_drop_fn)(const struct pm_drop_event *event, void *user_data);
+
+/**
+ * Sends a record to the process holding the proxy's document. `record` is valid only during
+ * the call (copy it). Returns what the post returns: `PM_OK` (delivered there, or sent without
+ * waiting), `PM_DROPPED` (the other side dropped it) or an error code.
+ */
+typedef pm_result (*pm_remote_send_fn)(struct pm_window *proxy,
+                                       const uint8_t *record,
+                                       size_t record_len,
+                                       void *user_data);
+
+/**
+ * Hands a broadcast record to the embedder's other processes. `record` is valid only during
+ * the call.
+ */
+typedef pm_result (*pm_broadcast_forward_fn)(const uint8_t *record,
+                                             size_t record_len,
+                                             void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -683,6 +736,85 @@ enum pm_result pm_set_drop_handler(pm_drop_fn handler, void *user_data);
  * Pointers: `scheme` is NULL or a NUL-terminated string.
  */
 enum pm_result pm_register_standard_scheme(const char *scheme);
+
+/**
+ * Creates a proxy: a window handle for a document that lives in another process, at `url`
+ * (origin computed as for `pm_window_new`). `parent` is NULL (top level), a local window or a
+ * proxy; local windows may be children of a proxy (`pm_window_new_child`). The proxy is freed
+ * with its parent or by `pm_window_free`; `pm_window_navigate` mirrors a navigation of the
+ * remote document.
+ *
+ * A post to the proxy (`pm_post_message`, `pm_post_message_transfer`) is encoded as a record
+ * and passed to `send(proxy, record, record_len, user_data)` on the posting thread, with no
+ * library lock held; the record is valid only during the call. The post returns what `send`
+ * returns (`PM_OK`, `PM_DROPPED`, or an error code, which `pm_last_error` then describes); a
+ * value that is not a `pm_result` is `PM_ERR_INVALID_ARGUMENT`. `send` may call the library,
+ * including `pm_remote_deliver` for messages arriving while it waits. Records for ports
+ * transferred through the proxy travel through the same `send`. Transferring to a proxy a port
+ * whose partner is already in another process, or both ports of one channel, is
+ * `PM_ERR_DATA_CLONE`; a message or transfer list larger than a record allows
+ * (`PM_RECORD_MAX_DATA`, `PM_RECORD_MAX_PORTS`) is `PM_ERR_INVALID_ARGUMENT`.
+ *
+ * A proxy runs no script here: adding a listener, posting from it, creating a channel or
+ * broadcast channel on it and setting its dispatch mode, waker or queue limits are
+ * `PM_ERR_INVALID_ARGUMENT`; `pm_window_pending` is 0 and `pm_window_run_pending` returns 0.
+ *
+ * `destroy` (may be NULL) is called once with `user_data` after the proxy is freed and the last
+ * `send` call on it has returned. Returns the handle, or NULL on error: `url` or `send` NULL
+ * (`PM_ERR_NULL_ARGUMENT`), bad parent (`PM_ERR_INVALID_HANDLE`), `url` not UTF-8
+ * (`PM_ERR_UTF8`) or not absolute (`PM_ERR_INVALID_URL`); then `destroy` is not called.
+ *
+ * Pointers: `url` is NULL or a NUL-terminated string; `send` and `destroy` may be called from
+ * any thread.
+ */
+struct pm_window *pm_remote_window_new(struct pm_window *parent,
+                                       const char *url,
+                                       pm_remote_send_fn send,
+                                       void *user_data,
+                                       pm_destroy_fn destroy);
+
+/**
+ * Delivers a record that came from another process (hostile input). The record is checked
+ * completely first: truncated, oversized, trailing bytes, unknown version or kind, a string
+ * that is not UTF-8 or an origin that is not one, a duplicate port id: `PM_ERR_INVALID_ARGUMENT`
+ * with nothing delivered, created or leaked. `record` NULL with `record_len` > 0 is
+ * `PM_ERR_NULL_ARGUMENT`.
+ *
+ * `source` is this process's proxy (or local window) for the sender, or NULL when there is
+ * none. When given, the origin the record claims must be its current origin, else
+ * `PM_ERR_SOURCE_ORIGIN` and nothing is delivered; with NULL the claim is trusted (only for
+ * peers the embedder vouches for). A `source` that is not a live window is
+ * `PM_ERR_INVALID_HANDLE`.
+ *
+ * A window record is then handled as a local post to `target` (a live local window, else
+ * `PM_ERR_INVALID_HANDLE`, or `PM_ERR_INVALID_ARGUMENT` for NULL or a proxy): targetOrigin
+ * against its current origin (`PM_DROPPED` on a mismatch), its dispatch mode, queue and depth
+ * limits, drop reports. The event's `origin` is the claimed one and `source` is `source`. A
+ * record carrying ports needs `source` to be a proxy (their route), else
+ * `PM_ERR_INVALID_ARGUMENT`.
+ *
+ * Port records (messages and closes) find their port by id; `target` is ignored. One for a
+ * port that is closed or unknown here, or (when `source` is given) that did not come through
+ * `source`, is `PM_DROPPED`. Broadcast records reach every open channel of their name whose
+ * window has the record's origin (`target` ignored; `source` is the origin lock as above).
+ *
+ * Pointers: `record` is NULL or points to `record_len` readable bytes.
+ */
+enum pm_result pm_remote_deliver(struct pm_window *target,
+                                 struct pm_window *source,
+                                 const uint8_t *record,
+                                 size_t record_len);
+
+/**
+ * Sets (or with `forward` NULL removes) the process-wide broadcast forwarder: every
+ * `pm_broadcast_post_message` is then also encoded as a record and passed to
+ * `forward(record, record_len, user_data)` on the posting thread with no library lock held
+ * (valid only during the call). The embedder hands it to its other processes, which call
+ * `pm_remote_deliver(NULL, source, record, len)`. An error code from `forward` is returned by
+ * the broadcast post (the local channels still got the message). A channel with an opaque
+ * origin forwards nothing (it could match no one elsewhere). Returns `PM_OK`.
+ */
+enum pm_result pm_set_broadcast_forwarder(pm_broadcast_forward_fn forward, void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

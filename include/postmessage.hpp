@@ -24,6 +24,10 @@
  * - Everything is as thread-safe as the C API (any function, any thread); the wrapper objects
  *   themselves are plain values, not synchronized.
  * - MessageEvent and everything it returns are valid only during the listener call.
+ * - Remote windows (another process's documents): pm::RemoteWindow owns a proxy and its send
+ *   function, a std::function<pm_result(pm::WindowRef proxy, pm::Bytes record)>; the receiving
+ *   process calls target.deliver(source, record) (or pm::remote_deliver); broadcasts cross
+ *   through pm::set_broadcast_forwarder. See README "Multiple processes".
  *
  * Link like the C library (pkg-config postmessage, or CMake's postmessage::postmessage).
  */
@@ -37,6 +41,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -85,6 +90,7 @@ inline std::string result_name(pm_result code) {
     case PM_ERR_CLOSED: return "PM_ERR_CLOSED";
     case PM_ERR_QUEUE_FULL: return "PM_ERR_QUEUE_FULL";
     case PM_ERR_INVALID_ARGUMENT: return "PM_ERR_INVALID_ARGUMENT";
+    case PM_ERR_SOURCE_ORIGIN: return "PM_ERR_SOURCE_ORIGIN";
   }
   return "pm_result(" + std::to_string(static_cast<int>(code)) + ")";
 }
@@ -303,6 +309,18 @@ class WindowRef {
                   "pm_window_set_queue_limit");
   }
 
+  /// Delivers a record that another process's proxy sent (pm_remote_deliver) to this local
+  /// window. `source` is this process's proxy for the sender (its origin is the lock: a record
+  /// claiming another origin throws pm::Error PM_ERR_SOURCE_ORIGIN), or an empty WindowRef for
+  /// a peer the embedder vouches for. Returns PM_OK or PM_DROPPED (the targetOrigin did not match
+  /// this window's current origin, or the port of a port record is closed); throws pm::Error for
+  /// a malformed record (PM_ERR_INVALID_ARGUMENT: nothing was delivered) and the other errors.
+  /// Port and broadcast records may come here too (the window is then ignored).
+  pm_result deliver(WindowRef source, Bytes record) const {
+    return detail::check(pm_remote_deliver(handle_, source.handle_, record.data(), record.size()),
+                         "pm_remote_deliver");
+  }
+
  protected:
   pm_window *handle_ = nullptr;
 };
@@ -489,6 +507,87 @@ class BroadcastChannel {
  private:
   pm_broadcast *handle_ = nullptr;
 };
+
+/// A proxy's send function: hands `record` (valid only during the call: copy it) to the IPC that
+/// reaches the process holding the document, on the posting thread, with no library lock held.
+/// Its result is the post's: a synchronous IPC returns what the other side's deliver returned
+/// (PM_OK once the remote listeners ran, PM_DROPPED), a fire-and-forget one PM_OK. It may call
+/// the library, e.g. deliver records that arrive while it waits. It must not throw (it is called
+/// through C: an exception escaping it calls std::terminate); return an error code instead.
+using RemoteSend = std::function<pm_result(WindowRef proxy, Bytes record)>;
+
+/// The broadcast forwarder: hands a BroadcastChannel record to the other processes.
+using BroadcastForwarder = std::function<pm_result(Bytes record)>;
+
+namespace detail {
+
+inline pm_result call_send(pm_window *proxy, const std::uint8_t *record, std::size_t len,
+                           void *user_data) noexcept {
+  return (*static_cast<RemoteSend *>(user_data))(WindowRef(proxy), Bytes(record, len));
+}
+
+inline void destroy_send(void *user_data) noexcept { delete static_cast<RemoteSend *>(user_data); }
+
+inline pm_result call_forwarder(const std::uint8_t *record, std::size_t len,
+                                void *user_data) noexcept {
+  return (*static_cast<BroadcastForwarder *>(user_data))(Bytes(record, len));
+}
+
+}  // namespace detail
+
+/// An owning proxy window for a document that lives in another process (pm_remote_window_new):
+/// it sits in the frame tree like any window, runs no script here (adding listeners, channels or
+/// a dispatch mode to it throws PM_ERR_INVALID_ARGUMENT), and turns posts to it into records
+/// for `send`. Freed (with its children) when destroyed, like pm::Window; the library releases
+/// the send function after the last call of it has returned. Move-only.
+class RemoteWindow : public Window {
+ public:
+  /// An empty RemoteWindow (owns nothing).
+  RemoteWindow() noexcept = default;
+
+  /// A top-level proxy for the remote document at `url`.
+  RemoteWindow(const CString &url, RemoteSend send) : RemoteWindow(WindowRef(), url, std::move(send)) {}
+
+  /// A proxy inside `parent` (a local window or another proxy; empty for a top-level one),
+  /// freed with it.
+  RemoteWindow(WindowRef parent, const CString &url, RemoteSend send) {
+    if (!send) throw Error(PM_ERR_NULL_ARGUMENT, "pm_remote_window_new: empty std::function");
+    auto owned = std::make_unique<RemoteSend>(std::move(send));
+    handle_ = pm_remote_window_new(parent.handle(), url.c_str(), &detail::call_send,
+                                   static_cast<void *>(owned.get()), &detail::destroy_send);
+    if (handle_ == nullptr) detail::throw_last("pm_remote_window_new");  // destroy not called
+    (void)owned.release();  // now owned by the library
+  }
+};
+
+/// Delivers a record from another process (pm_remote_deliver): `target` is the local window
+/// for window records (ignored, and may be empty, for port and broadcast records), `source`
+/// the proxy for the sender (the origin lock) or empty. Returns PM_OK or PM_DROPPED; throws
+/// pm::Error otherwise (PM_ERR_INVALID_ARGUMENT for a malformed record, PM_ERR_SOURCE_ORIGIN...).
+inline pm_result remote_deliver(WindowRef target, WindowRef source, Bytes record) {
+  return detail::check(pm_remote_deliver(target.handle(), source.handle(), record.data(), record.size()),
+                       "pm_remote_deliver");
+}
+
+/// Sets the process-wide broadcast forwarder (pm_set_broadcast_forwarder): every broadcast post
+/// is also encoded and passed to `forward` on the posting thread; an empty function removes it.
+/// The C API has no destroy callback for it and a call may still be running on another thread
+/// when it is replaced, so every forwarder set stays allocated until the program exits.
+inline void set_broadcast_forwarder(BroadcastForwarder forward) {
+  static std::mutex lock;
+  static std::vector<std::unique_ptr<BroadcastForwarder>> kept;
+  std::lock_guard<std::mutex> guard(lock);
+  if (!forward) {
+    detail::check(pm_set_broadcast_forwarder(nullptr, nullptr), "pm_set_broadcast_forwarder");
+    return;
+  }
+  kept.push_back(std::make_unique<BroadcastForwarder>(std::move(forward)));
+  const pm_result rc = pm_set_broadcast_forwarder(&detail::call_forwarder, kept.back().get());
+  if (rc != PM_OK) {
+    kept.pop_back();
+    detail::throw_error(rc, "pm_set_broadcast_forwarder");
+  }
+}
 
 /// A `message` event, as a listener receives it: a view valid only during the call.
 class MessageEvent {

@@ -141,3 +141,27 @@ pub struct pm_drop_event {
 #[allow(non_camel_case_types)]
 pub type pm_drop_fn =
     Option<unsafe extern "C" fn(event: *const pm_drop_event, user_data: *mut c_void)>;
+
+/// A `pm_result` as a C callback returns it: taken as an integer so that an out-of-range value
+/// is an error, not undefined behaviour (the header names it `pm_result`).
+pub type RawResult = u32;
+
+/// Sends a record to the process holding the proxy's document. `record` is valid only during
+/// the call (copy it). Returns what the post returns: `PM_OK` (delivered there, or sent without
+/// waiting), `PM_DROPPED` (the other side dropped it) or an error code.
+#[allow(non_camel_case_types)]
+pub type pm_remote_send_fn = Option<
+    unsafe extern "C" fn(
+        proxy: *mut pm_window,
+        record: *const u8,
+        record_len: usize,
+        user_data: *mut c_void,
+    ) -> RawResult,
+>;
+
+/// Hands a broadcast record to the embedder's other processes. `record` is valid only during
+/// the call.
+#[allow(non_camel_case_types)]
+pub type pm_broadcast_forward_fn = Option<
+    unsafe extern "C" fn(record: *const u8, record_len: usize, user_data: *mut c_void) -> RawResult,
+>;

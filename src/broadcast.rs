@@ -53,6 +53,7 @@ fn lookup(handle: Handle) -> Result<Arc<Channel>, Error> {
 
 /// Opens a channel named `name` in `window`'s current document.
 pub fn open(window: Handle, name: &str) -> Result<Handle, Error> {
+    window::require_local(window)?; // a proxy runs no script
     let origin = window::origin(window)?;
     let handle = CHANNELS.insert_with(|handle| {
         Arc::new(Channel {
@@ -83,15 +84,52 @@ pub fn open(window: Handle, name: &str) -> Result<Handle, Error> {
 /// (its queue full, or depth exceeded) the others still get it and that error is returned.
 pub fn post(handle: Handle, data: &[u8]) -> Result<(), Error> {
     let sender = lookup(handle)?;
+    // With a forwarder set, the post also goes to other processes.
+    let forwarder = FORWARDER.read().clone();
+    let forwarded = match forwarder {
+        Some(forwarder) => forwarder.forward(&sender.name, &sender.origin, data),
+        None => Ok(()),
+    };
+    post_to(&sender.name, &sender.origin, Some(&sender), data).and(forwarded)
+}
+
+/// Where broadcasts also go when the embedder forwards them to other processes. Implemented
+/// above this layer (by `remote`), so channels do not name how records travel.
+pub trait Forwarder: Send + Sync {
+    /// Hands a post of channel `name` from a window of `origin` on. Called with no lock held.
+    fn forward(&self, name: &str, origin: &Origin, data: &[u8]) -> Result<(), Error>;
+}
+
+/// The process-wide forwarder, if any.
+static FORWARDER: RwLock<Option<Arc<dyn Forwarder>>> = RwLock::new(None);
+
+/// Sets (or with None removes) the process-wide forwarder.
+pub fn set_forwarder(forwarder: Option<Arc<dyn Forwarder>>) {
+    *FORWARDER.write() = forwarder;
+}
+
+/// A broadcast from another process, to every open channel named `name` whose window has
+/// `origin`.
+pub fn deliver_remote(name: &str, origin: &Origin, data: &[u8]) -> Result<(), Error> {
+    post_to(name, origin, None, data)
+}
+
+/// Delivers to every open channel named `name` with `origin`, except `sender`.
+fn post_to(
+    name: &str,
+    origin: &Origin,
+    sender: Option<&Arc<Channel>>,
+    data: &[u8],
+) -> Result<(), Error> {
     let receivers: Vec<Arc<Channel>> = REGISTRY
         .read()
-        .get(&sender.name)
+        .get(name)
         .map(|all| {
             all.iter()
                 .filter(|c| {
-                    !Arc::ptr_eq(c, &sender)
+                    !sender.is_some_and(|s| Arc::ptr_eq(c, s))
                         && !c.is_closed()
-                        && c.origin.same_origin(&sender.origin)
+                        && c.origin.same_origin(origin)
                 })
                 .cloned()
                 .collect()
@@ -106,14 +144,9 @@ pub fn post(handle: Handle, data: &[u8]) -> Result<(), Error> {
         match window::mode(receiver.window) {
             Err(_) => {}
             Ok(pm_dispatch_mode::PM_DISPATCH_SYNC) => match thread::enter_depth() {
-                Ok(_depth) => dispatch(&receiver, &data, &sender.origin),
+                Ok(_depth) => dispatch(&receiver, &data, origin),
                 Err(error) => {
-                    report(
-                        pm_drop_reason::PM_DROP_DEPTH,
-                        &receiver,
-                        &sender.origin,
-                        data.len(),
-                    );
+                    report(pm_drop_reason::PM_DROP_DEPTH, &receiver, origin, data.len());
                     result = Err(error);
                 }
             },
@@ -121,7 +154,7 @@ pub fn post(handle: Handle, data: &[u8]) -> Result<(), Error> {
                 let task = Box::new(BroadcastTask {
                     channel: receiver.clone(),
                     data: data.clone(),
-                    origin: sender.origin.clone(),
+                    origin: origin.clone(),
                 });
                 if let Err((error, task)) = window::enqueue(receiver.window, task, true) {
                     if error.kind == ErrorKind::QueueFull {

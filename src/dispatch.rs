@@ -203,8 +203,9 @@ impl Message<'_> {
             target_origin,
             transfer,
         } = self;
-        let src = src.ok_or_else(|| Error::invalid_handle("source window"))?;
-        let dst = dst.ok_or_else(|| Error::invalid_handle("target window"))?;
+        let (Some(src), Some(dst)) = (src, dst) else {
+            return self.post_unsnapshotted(src.is_none());
+        };
         let sync = dst.mode() == pm_dispatch_mode::PM_DISPATCH_SYNC;
         let decide = |parsed: &TargetOrigin| match dst.mode() {
             pm_dispatch_mode::PM_DISPATCH_QUEUED => Plan::Queue(parsed.clone()),
@@ -270,7 +271,7 @@ impl Message<'_> {
                 let ports = port::detach(transfer, None)?;
                 let task: Box<dyn Task> = Box::new(WindowMessage {
                     data: data.into(),
-                    source,
+                    source: Some(source),
                     source_origin: src.origin(),
                     target_origin: parsed,
                     requested: String::from_utf8_lossy(target_origin).into(),
@@ -290,6 +291,33 @@ impl Message<'_> {
                 }
             }
         }
+    }
+}
+
+impl Message<'_> {
+    /// A post where a window had no snapshot: it is gone, or a proxy (proxies are never
+    /// snapshotted, so they never reach the fast path or the cache). A proxy cannot post; a post
+    /// to one is its remote document's.
+    #[cold]
+    #[inline(never)]
+    fn post_unsnapshotted(&self, no_source: bool) -> Result<Delivery, Error> {
+        if window::remote(self.source).is_some() {
+            return Err(window::runs_no_script());
+        }
+        if let Some(remote) = window::remote(self.target) {
+            return remote.post(
+                self.target,
+                self.source,
+                self.data,
+                self.target_origin,
+                self.transfer,
+            );
+        }
+        Err(Error::invalid_handle(if no_source {
+            "source window"
+        } else {
+            "target window"
+        }))
     }
 }
 
@@ -322,14 +350,23 @@ fn run_task(window: Handle, next: window::NextTask) {
 }
 
 /// A window message waiting for delivery.
-struct WindowMessage {
-    data: Box<[u8]>,
-    source: Handle,
-    source_origin: Origin,
-    target_origin: TargetOrigin,
+pub struct WindowMessage {
+    pub data: Box<[u8]>,
+    /// The sending window; None for a message from another process with no proxy here (the
+    /// event's `source` is then NULL).
+    pub source: Option<Handle>,
+    pub source_origin: Origin,
+    pub target_origin: TargetOrigin,
     /// The targetOrigin as given, for drop reports.
-    requested: Box<str>,
-    ports: Vec<Arc<Port>>,
+    pub requested: Box<str>,
+    pub ports: Vec<Arc<Port>>,
+}
+
+impl WindowMessage {
+    /// The sending window, if it still exists.
+    fn live_source(&self) -> Option<Handle> {
+        self.source.filter(|&s| WINDOWS.contains(s))
+    }
 }
 
 impl Task for WindowMessage {
@@ -354,7 +391,7 @@ impl Task for WindowMessage {
             );
             return;
         }
-        let source = WINDOWS.contains(message.source).then_some(message.source);
+        let source = message.live_source();
         let handles = port::adopt(message.ports, window);
         let mut event = window_event(
             &message.data,
@@ -389,13 +426,14 @@ impl Task for WindowMessage {
         target_origin: Option<&Origin>,
     ) {
         let data_len = self.data.len();
+        let source = self.live_source();
         port::close_detached(self.ports);
         diagnostics::report(DropReport {
             reason,
             source_origin: self.source_origin.as_c_ptr(),
             target_origin: diagnostics::origin_ptr(target_origin),
             requested_origin: &self.requested,
-            source: WINDOWS.contains(self.source).then_some(self.source),
+            source,
             target,
             data_len,
         });

@@ -27,6 +27,10 @@ pub enum ErrorKind {
     QueueFull,
     /// An enum value or other argument out of its range.
     InvalidArgument,
+    /// A record from another process claims a sender origin that is not its source's.
+    SourceOrigin,
+    /// Closed (reserved: only an embedder's callback reports it, e.g. a remote `send`).
+    Closed,
 }
 
 /// A failure: its kind and a human-readable message (which C reads with `pm_last_error()`).

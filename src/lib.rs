@@ -36,6 +36,10 @@ mod origin;
 mod port;
 #[cfg(not(loom))]
 mod queue;
+#[cfg(not(loom))]
+mod record;
+#[cfg(not(loom))]
+mod remote;
 mod scheme;
 mod sync;
 #[cfg(not(loom))]
@@ -53,6 +57,19 @@ mod result;
 
 pub use abi::*;
 #[cfg(not(loom))]
+pub use record::{
+    PM_RECORD_HEADER_LEN, PM_RECORD_MAX_DATA, PM_RECORD_MAX_NAME, PM_RECORD_MAX_ORIGIN,
+    PM_RECORD_MAX_PORTS, PM_RECORD_VERSION,
+};
+#[cfg(not(loom))]
 pub use result::pm_result;
 #[cfg(not(loom))]
 pub use thread::PM_MAX_DISPATCH_DEPTH;
+
+/// Whether `bytes` is a well-formed record by the codec alone (no delivery): the fuzz target's
+/// oracle for "pm_remote_deliver must refuse this". Not part of the C API.
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub fn record_is_well_formed(bytes: &[u8]) -> bool {
+    record::decode(bytes).is_ok()
+}

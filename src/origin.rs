@@ -120,11 +120,14 @@ impl Origin {
     }
 
     /// Parses `url` as an absolute URL and returns its origin.
-    #[cfg(test)]
     pub fn parse(url: &str) -> Result<Origin, Error> {
         Url::parse(url)
             .map(|u| Origin::of_url(&u))
             .map_err(|e| Error::new(ErrorKind::InvalidUrl, format!("invalid URL {url:?}: {e}")))
+    }
+
+    pub fn is_opaque(&self) -> bool {
+        matches!(self, Origin::Opaque(_))
     }
 
     /// HTML "same origin": tuples by value, opaque origins by identity.

@@ -18,6 +18,7 @@ use crate::queue::Task;
 use crate::thread;
 use crate::window::{self, Resource, Retiring};
 use parking_lot::Mutex;
+use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 
@@ -47,6 +48,8 @@ struct PortInner {
     /// Bytes of data in `pending`.
     pending_bytes: usize,
     closed: bool,
+    /// Set while the partner lives in another process (the layer above links it).
+    remote: Option<Arc<dyn RemotePartner>>,
 }
 
 /// A message on its way to a port.
@@ -69,7 +72,7 @@ fn lookup(handle: Handle) -> Result<Arc<Port>, Error> {
 
 /// Creates an entangled pair of ports owned by `owner`'s current document.
 pub fn channel_new(owner: Handle) -> Result<(Handle, Handle), Error> {
-    window::mode(owner)?;
+    window::require_local(owner)?;
     let make = || {
         Arc::new(Port {
             inner: Mutex::new(PortInner {
@@ -82,6 +85,7 @@ pub fn channel_new(owner: Handle) -> Result<(Handle, Handle), Error> {
                 pending: VecDeque::new(),
                 pending_bytes: 0,
                 closed: false,
+                remote: None,
             }),
         })
     };
@@ -176,6 +180,10 @@ pub fn adopt(ports: Vec<Arc<Port>>, owner: Handle) -> PortHandles {
 /// Posts a message through `handle` to its entangled partner.
 pub fn post(handle: Handle, data: &[u8], transfer: &[Handle]) -> Result<Delivery, Error> {
     let port = lookup(handle)?;
+    // A partner in another process is reached through the port's link.
+    if let Some(link) = remote_link(&port) {
+        return link.post(&port, data, transfer);
+    }
     let partner = port.inner.lock().partner.upgrade();
     if let Some(partner) = &partner {
         // Refuse before taking the transfer list, so a refused post transfers nothing.
@@ -589,6 +597,7 @@ fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>, why: Option
     let mut removed: Vec<ListenerRef> = Vec::new();
     let mut dropped: Vec<(usize, Option<Handle>)> = Vec::new();
     let mut disowned: Vec<(Handle, Arc<Port>)> = Vec::new();
+    let mut links = Vec::new();
     {
         let _transfer = TRANSFER.lock();
         let mut work: Vec<(Arc<Port>, bool)> = ports.into_iter().map(|p| (p, true)).collect();
@@ -600,6 +609,7 @@ fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>, why: Option
                     continue;
                 }
                 inner.closed = true;
+                links.extend(inner.remote.take());
                 removed.extend(inner.listeners.take_all());
                 let owner = inner.owner;
                 inner.pending_bytes = 0;
@@ -627,6 +637,10 @@ fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>, why: Option
     for (owner, port) in disowned {
         window::disown(owner, &port);
     }
+    // A partner in another process learns of the close.
+    for link in links {
+        link.closed();
+    }
     for listener in removed {
         listener.remove();
     }
@@ -640,4 +654,97 @@ fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>, why: Option
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ports whose partner lives in another process: what the layer above (`remote`) needs.
+
+/// The link of a port whose partner lives in another process. Implemented above this layer
+/// (by `remote`), so a port reaches its remote partner without naming who carries the message.
+pub trait RemotePartner: Any + Send + Sync {
+    /// Posts a message from `port` to the remote partner (the port's own post steps).
+    fn post(&self, port: &Arc<Port>, data: &[u8], transfer: &[Handle]) -> Result<Delivery, Error>;
+    /// `port` was closed here: the remote partner is told. Called with no lock held.
+    fn closed(&self);
+}
+
+/// The port's remote link, if its partner is in another process.
+pub fn remote_link(port: &Arc<Port>) -> Option<Arc<dyn RemotePartner>> {
+    port.inner.lock().remote.clone()
+}
+
+/// The port's entangled partner in this process, if any.
+pub fn partner(port: &Arc<Port>) -> Option<Arc<Port>> {
+    port.inner.lock().partner.upgrade()
+}
+
+/// The live port behind a handle (for the remote transfer rules).
+pub fn lookup_port(handle: Handle) -> Result<Arc<Port>, Error> {
+    lookup(handle)
+}
+
+/// A detached port leaves for another process: it is closed here and disentangled; returns its
+/// partner (which the caller links to the route) and the messages that waited in it (which
+/// follow it there).
+pub fn split_for_remote(port: &Arc<Port>) -> (Option<Arc<Port>>, Vec<PortMessage>) {
+    let _transfer = TRANSFER.lock();
+    let (partner, pending) = {
+        let mut inner = port.inner.lock();
+        inner.closed = true;
+        inner.pending_bytes = 0;
+        (
+            std::mem::take(&mut inner.partner).upgrade(),
+            inner.pending.drain(..).collect(),
+        )
+    };
+    if let Some(partner) = &partner {
+        partner.inner.lock().partner = Weak::new();
+    }
+    (partner, pending)
+}
+
+/// Sets (or with None removes: the remote partner closed) the port's remote link. Returns
+/// false if the port is closed.
+pub fn set_remote(port: &Arc<Port>, link: Option<Arc<dyn RemotePartner>>) -> bool {
+    let mut inner = port.inner.lock();
+    if inner.closed {
+        return false;
+    }
+    inner.partner = Weak::new();
+    inner.remote = link;
+    true
+}
+
+/// A new in-flight port whose partner is in another process (adopt it to give it a window).
+pub fn new_remote(link: Arc<dyn RemotePartner>) -> Arc<Port> {
+    Arc::new(Port {
+        inner: Mutex::new(PortInner {
+            handle: None,
+            owner: None,
+            partner: Weak::new(),
+            listeners: ListenerList::default(),
+            started: false,
+            draining: false,
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            closed: false,
+            remote: Some(link),
+        }),
+    })
+}
+
+/// Whether the port is closed.
+pub fn is_closed(port: &Arc<Port>) -> bool {
+    port.inner.lock().closed
+}
+
+/// A message from the remote partner: refused (and reported) as a local post to this port
+/// would be, else handed over like one. `make` builds the message only once it is accepted.
+pub fn receive(
+    port: &Arc<Port>,
+    data_len: usize,
+    make: impl FnOnce() -> PortMessage,
+) -> Result<Delivery, Error> {
+    precheck(port, data_len)?;
+    enqueue(port, make(), true)
 }

@@ -39,7 +39,12 @@ pub enum pm_result {
     PM_ERR_QUEUE_FULL = 11,
     /// An enum value or other argument out of its range.
     PM_ERR_INVALID_ARGUMENT = 12,
+    /// `pm_remote_deliver`: the record claims a sender origin that is not the `source` proxy's
+    /// current origin; nothing was delivered.
+    PM_ERR_SOURCE_ORIGIN = 13,
 }
+
+pub use crate::abi::RawResult;
 
 /// The C code for a post's outcome.
 pub fn delivery_code(delivery: Delivery) -> pm_result {
@@ -62,7 +67,40 @@ pub fn code_of(kind: ErrorKind) -> pm_result {
         ErrorKind::DataClone => pm_result::PM_ERR_DATA_CLONE,
         ErrorKind::QueueFull => pm_result::PM_ERR_QUEUE_FULL,
         ErrorKind::InvalidArgument => pm_result::PM_ERR_INVALID_ARGUMENT,
+        ErrorKind::SourceOrigin => pm_result::PM_ERR_SOURCE_ORIGIN,
+        ErrorKind::Closed => pm_result::PM_ERR_CLOSED,
     }
+}
+
+/// What an embedder's callback answered (a `send` or broadcast forwarder), as a post's
+/// outcome: the inverse of [`code_of`] and [`delivery_code`]. A value that is not a
+/// `pm_result` is an `InvalidArgument` error, never undefined behaviour.
+pub fn outcome_of_raw(raw: RawResult, what: &'static str) -> Result<Delivery, Error> {
+    let kind = match raw {
+        0 => return Ok(Delivery::Delivered),
+        1 => return Ok(Delivery::Dropped),
+        2 => ErrorKind::NullArgument,
+        3 => ErrorKind::InvalidHandle,
+        4 => ErrorKind::Syntax,
+        5 => ErrorKind::InvalidUrl,
+        6 => ErrorKind::Utf8,
+        7 => ErrorKind::Depth,
+        8 => ErrorKind::Panic,
+        9 => ErrorKind::DataClone,
+        10 => ErrorKind::Closed,
+        11 => ErrorKind::QueueFull,
+        12 => ErrorKind::InvalidArgument,
+        13 => ErrorKind::SourceOrigin,
+        _ => {
+            return Err(Error::invalid_argument(format!(
+                "the {what} callback returned {raw}, which is not a pm_result"
+            )));
+        }
+    };
+    Err(Error::new(
+        kind,
+        format!("the {what} callback returned {:?}", code_of(kind)),
+    ))
 }
 
 /// Longest `pm_last_error()` message kept, in bytes; longer ones are cut at a character
@@ -159,6 +197,28 @@ pub fn last_error() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A callback's answer maps back to the very code it gave (the inverse of `code_of`), and
+    /// anything else is an InvalidArgument error.
+    #[test]
+    fn callback_answers_map_back_to_their_codes() {
+        assert_eq!(outcome_of_raw(0, "send"), Ok(Delivery::Delivered));
+        assert_eq!(outcome_of_raw(1, "send"), Ok(Delivery::Dropped));
+        for raw in 2..=13 {
+            let error = outcome_of_raw(raw, "send").unwrap_err();
+            assert_eq!(code_of(error.kind) as RawResult, raw, "{error}");
+        }
+        assert_eq!(
+            pm_result::PM_ERR_SOURCE_ORIGIN as RawResult,
+            13,
+            "part of the ABI"
+        );
+        for raw in [14, 99, u32::MAX] {
+            let error = outcome_of_raw(raw, "send").unwrap_err();
+            assert_eq!(error.kind, ErrorKind::InvalidArgument);
+            assert!(error.message.contains("not a pm_result"), "{error}");
+        }
+    }
 
     #[test]
     fn messages_are_kept_whole_or_cut_at_a_character_with_an_ellipsis() {

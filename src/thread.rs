@@ -159,12 +159,17 @@ struct Snapshot {
 
 impl Snapshot {
     /// A live window's snapshot with its slot's version as of the read and its version cell.
+    /// A proxy has no snapshot (so it never enters the cache or the fast path; a
+    /// post involving one finds no snapshot and is handed to `remote`).
     fn load(handle: Handle) -> Option<(u64, &'static AtomicU64, Snapshot)> {
-        WINDOWS.with_versioned(handle, |w| Snapshot {
-            origin: w.origin().clone(),
-            listeners: w.listeners().snapshot(),
-            mode: w.mode(),
-        })
+        let (version, cell, snapshot) = WINDOWS.with_versioned(handle, |w| {
+            w.remote().is_none().then(|| Snapshot {
+                origin: w.origin().clone(),
+                listeners: w.listeners().snapshot(),
+                mode: w.mode(),
+            })
+        })?;
+        Some((version, cell, snapshot?))
     }
 }
 

@@ -8,10 +8,12 @@
 
 use crate::abi::{pm_dispatch_mode, pm_drop_reason};
 use crate::error::{Error, ErrorKind};
+use crate::event::Delivery;
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
 use crate::queue::{BoxedTask, Limits, Queue, Waker};
+use std::any::Any;
 use std::sync::Arc;
 use url::Url;
 
@@ -25,6 +27,24 @@ pub struct Window {
     mode: pm_dispatch_mode,
     waker: Option<Waker>,
     limits: Limits,
+    /// Set for a proxy: a window whose document lives in another process. It runs no script
+    /// here and is never snapshotted for posts, so posts to it take the checked path.
+    remote: Option<Arc<dyn RemoteDocument>>,
+}
+
+/// The document in another process that a proxy window stands for. Implemented above this
+/// layer (by `remote`), so windows and dispatch reach it without naming how records travel.
+pub trait RemoteDocument: Any + Send + Sync {
+    /// The window post steps with the proxy `proxy` as target: `source` is a local window,
+    /// `target_origin` the raw argument; the outcome is the post's.
+    fn post(
+        &self,
+        proxy: Handle,
+        source: Handle,
+        data: &[u8],
+        target_origin: &[u8],
+        transfer: &[Handle],
+    ) -> Result<Delivery, Error>;
 }
 
 /// What navigation replaces. Rarely used parts are boxed to keep windows small.
@@ -94,6 +114,11 @@ impl Window {
     pub fn mode(&self) -> pm_dispatch_mode {
         self.mode
     }
+
+    /// The remote document, when this window is a proxy.
+    pub fn remote(&self) -> Option<&Arc<dyn RemoteDocument>> {
+        self.remote.as_ref()
+    }
 }
 
 /// True for URLs that "match about:blank": scheme about, path blank, no userinfo or host.
@@ -121,7 +146,53 @@ fn gone() -> Error {
 /// Creates a top-level window whose document is at `url`.
 pub fn create(url: &str) -> Result<Handle, Error> {
     let url = parse_url(url)?;
-    Ok(insert(None, Origin::of_url(&url)))
+    Ok(insert(None, Origin::of_url(&url), None))
+}
+
+/// Creates a proxy window at `url` (top-level, or a frame of `parent`, a local window or a
+/// proxy) for a document in another process.
+pub fn create_remote(
+    parent: Option<Handle>,
+    url: &str,
+    remote: Arc<dyn RemoteDocument>,
+) -> Result<Handle, Error> {
+    let url = parse_url(url)?;
+    let origin = Origin::of_url(&url);
+    let Some(parent) = parent else {
+        return Ok(insert(None, origin, Some(remote)));
+    };
+    let child = insert(Some(parent), origin, Some(remote));
+    if WINDOWS
+        .with_mut(parent, |p| p.doc.children.push(child))
+        .is_none()
+    {
+        free(child).ok();
+        return Err(gone());
+    }
+    Ok(child)
+}
+
+/// `InvalidArgument` for what only a window with script here may do.
+pub fn runs_no_script() -> Error {
+    Error::invalid_argument(
+        "the window is a proxy for a document in another process: it runs no script here (no \
+         listeners, channels, broadcast channels, delivery settings, or posts from it)",
+    )
+}
+
+/// `InvalidArgument` for a proxy (it runs no script here: no listeners, channels, broadcast
+/// channels or delivery settings), `InvalidHandle` when gone.
+pub fn require_local(handle: Handle) -> Result<(), Error> {
+    match WINDOWS.with(handle, |w| w.remote.is_some()) {
+        None => Err(gone()),
+        Some(true) => Err(runs_no_script()),
+        Some(false) => Ok(()),
+    }
+}
+
+/// The remote document of a proxy window; None for a local or gone window.
+pub fn remote(handle: Handle) -> Option<Arc<dyn RemoteDocument>> {
+    WINDOWS.with(handle, |w| w.remote.clone()).flatten()
 }
 
 /// Creates an iframe in `parent`'s current document. Its initial `about:blank` document inherits
@@ -135,7 +206,7 @@ pub fn create_child(parent: Handle, url: &str) -> Result<Handle, Error> {
     } else {
         Origin::of_url(&url)
     };
-    let child = insert(Some(parent), origin);
+    let child = insert(Some(parent), origin, None);
     // Link after inserting: if the parent was freed meanwhile, nobody else will free the child.
     if WINDOWS
         .with_mut(parent, |p| p.doc.children.push(child))
@@ -147,13 +218,18 @@ pub fn create_child(parent: Handle, url: &str) -> Result<Handle, Error> {
     Ok(child)
 }
 
-fn insert(parent: Option<Handle>, origin: Origin) -> Handle {
+fn insert(
+    parent: Option<Handle>,
+    origin: Origin,
+    remote: Option<Arc<dyn RemoteDocument>>,
+) -> Handle {
     WINDOWS.insert_with(|_| Window {
         parent,
         doc: Document::new(origin),
         mode: pm_dispatch_mode::PM_DISPATCH_SYNC,
         waker: None,
         limits: Limits::default(),
+        remote,
     })
 }
 
@@ -233,6 +309,7 @@ pub fn parent(handle: Handle) -> Result<Option<Handle>, Error> {
 /// Registers a listener on the current document; returns its id.
 pub fn add_listener(handle: Handle, listener: ListenerRef) -> Result<u64, Error> {
     let id = listener.id();
+    require_local(handle)?; // a proxy has no listeners
     WINDOWS
         .with_mut(handle, |w| w.doc.listeners.push(listener))
         .ok_or_else(gone)?;
@@ -250,16 +327,19 @@ pub fn remove_listener(handle: Handle, id: u64) -> Result<(), Error> {
 }
 
 pub fn set_mode(handle: Handle, mode: pm_dispatch_mode) -> Result<(), Error> {
+    require_local(handle)?; // a proxy has no delivery settings
     WINDOWS.with_mut(handle, |w| w.mode = mode).ok_or_else(gone)
 }
 
 pub fn set_waker(handle: Handle, waker: Option<Waker>) -> Result<(), Error> {
+    require_local(handle)?; // a proxy has no delivery settings
     WINDOWS
         .with_mut(handle, |w| w.waker = waker)
         .ok_or_else(gone)
 }
 
 pub fn set_limits(handle: Handle, limits: Limits) -> Result<(), Error> {
+    require_local(handle)?; // a proxy has no delivery settings
     WINDOWS
         .with_mut(handle, |w| w.limits = limits)
         .ok_or_else(gone)

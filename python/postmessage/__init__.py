@@ -12,8 +12,9 @@ A ctypes binding to libpostmessage (stdlib only)::
 
 Also: queued delivery (``Window.dispatch_mode = QUEUED``, ``set_waker``, ``run_pending``),
 ``MessageChannel`` / ``MessagePort`` (transferable with ``transfer=[port]``), ``BroadcastChannel``,
-allow-list listeners (``add_listener(cb, origins=[...])``), ``set_drop_handler`` and
-``register_standard_scheme``.
+allow-list listeners (``add_listener(cb, origins=[...])``), ``set_drop_handler``,
+``register_standard_scheme``, and remote windows for documents in other processes
+(``RemoteWindow(url, send)``, ``Window.deliver(record, source)``, ``set_broadcast_forwarder``).
 
 The shared library is loaded from ``$POSTMESSAGE_LIB``, else the copy inside this package (which
 ``pip install ./python`` puts there), else this repository's ``target/release/`` then
@@ -35,6 +36,7 @@ from ._errors import (
     PanicError,
     QueueFullError,
     Result,
+    SourceOriginError,
     TargetOriginSyntaxError,
     UTF8Error,
 )
@@ -42,6 +44,7 @@ from ._listeners import UnraisableHookArgs
 from ._window import DispatchMode, MessageEvent, Window
 from ._channels import BroadcastChannel, MessageChannel, MessagePort
 from ._extensions import DropEvent, DropReason, register_standard_scheme, set_drop_handler
+from ._remote import RemoteWindow, RemoteWindowsUnavailable, deliver, set_broadcast_forwarder
 
 __version__ = "0.1.0"
 
@@ -67,12 +70,15 @@ for _cls in (
     ClosedError,
     QueueFullError,
     InvalidArgumentError,
+    SourceOriginError,
+    RemoteWindow,
+    RemoteWindowsUnavailable,
     LibraryNotFoundError,
     UnraisableHookArgs,
 ):
     _cls.__module__ = __name__  # shown (and pickled) as postmessage.X
 del _cls
-for _fn in (register_standard_scheme, set_drop_handler):
+for _fn in (register_standard_scheme, set_drop_handler, deliver, set_broadcast_forwarder):
     _fn.__module__ = __name__
 del _fn
 
@@ -118,6 +124,11 @@ __all__ = [
     "ClosedError",
     "QueueFullError",
     "InvalidArgumentError",
+    "SourceOriginError",
+    "RemoteWindow",
+    "RemoteWindowsUnavailable",
+    "deliver",
+    "set_broadcast_forwarder",
     "LibraryNotFoundError",
     "UnraisableHookArgs",
     "MAX_DISPATCH_DEPTH",

@@ -21,6 +21,7 @@ class Result(enum.IntEnum):
     ERR_CLOSED = 10
     ERR_QUEUE_FULL = 11
     ERR_INVALID_ARGUMENT = 12
+    ERR_SOURCE_ORIGIN = 13
 
 
 class Error(Exception):
@@ -118,6 +119,13 @@ class InvalidArgumentError(Error, ValueError):
     default_code = Result.ERR_INVALID_ARGUMENT
 
 
+class SourceOriginError(Error):
+    """``PM_ERR_SOURCE_ORIGIN``: a record from another process claims a sender origin that its
+    source proxy does not have (a compromised or confused sender); nothing was delivered."""
+
+    default_code = Result.ERR_SOURCE_ORIGIN
+
+
 ERROR_CLASSES = {
     cls.default_code: cls
     for cls in (
@@ -132,6 +140,7 @@ ERROR_CLASSES = {
         ClosedError,
         QueueFullError,
         InvalidArgumentError,
+        SourceOriginError,
     )
 }
 

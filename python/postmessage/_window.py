@@ -414,6 +414,18 @@ class Window:
                 _mark_closed(ports)  # transferred (or closed with a dropped message)
         return _check(code) == Result.OK
 
+    def deliver(self, record, source: Window | None = None) -> bool:
+        """Delivers a record that another process's ``RemoteWindow`` sent to this (local) window,
+        exactly as a local post: the targetOrigin inside it is matched against this window's
+        current origin, in its dispatch mode. ``source`` is this process's ``RemoteWindow`` for
+        the sender (the event's ``source``, and the origin lock: a record claiming another
+        origin raises ``SourceOriginError``), or None for a peer the program vouches for.
+        Returns True when delivered (or queued), False when dropped; a malformed record raises
+        ``InvalidArgumentError`` and delivers nothing. See ``postmessage.deliver``."""
+        from . import _remote
+
+        return _remote.deliver(record, self, source)
+
     # -- queued delivery ------------------------------------------------------------------------
 
     @property

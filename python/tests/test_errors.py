@@ -23,6 +23,7 @@ EXPECTED_CODES = {
     "ERR_CLOSED": 10,
     "ERR_QUEUE_FULL": 11,
     "ERR_INVALID_ARGUMENT": 12,
+    "ERR_SOURCE_ORIGIN": 13,
 }
 
 # code -> (class, also a ValueError?)
@@ -38,6 +39,7 @@ CLASSES = {
     10: (postmessage.ClosedError, False),
     11: (postmessage.QueueFullError, False),
     12: (postmessage.InvalidArgumentError, True),
+    13: (postmessage.SourceOriginError, False),
 }
 
 

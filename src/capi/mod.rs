@@ -31,6 +31,8 @@ pub mod allow_list;
 pub mod diagnostics;
 // Embedder extensions: custom standard schemes.
 pub mod scheme;
+// Remote windows: proxies, records, the broadcast forwarder.
+pub mod remote;
 
 use crate::abi::pm_port;
 use crate::error::Error;

@@ -35,6 +35,7 @@ static inline const char *pm_test_rc_name(int rc) {
     case PM_ERR_CLOSED: return "PM_ERR_CLOSED";
     case PM_ERR_QUEUE_FULL: return "PM_ERR_QUEUE_FULL";
     case PM_ERR_INVALID_ARGUMENT: return "PM_ERR_INVALID_ARGUMENT";
+    case PM_ERR_SOURCE_ORIGIN: return "PM_ERR_SOURCE_ORIGIN";
     default: return "(unknown pm_result)";
   }
 }
