@@ -5,7 +5,7 @@
 //! The synchronous, single-thread cases are in tests/c/test_remote.c.
 
 use parking_lot::Mutex;
-use postmessage::capi::channel::*;
+use postmessage::capi::port::*;
 use postmessage::capi::post::*;
 use postmessage::capi::remote::*;
 use postmessage::capi::window::*;
