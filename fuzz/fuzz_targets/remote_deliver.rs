@@ -14,7 +14,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use postmessage::capi::channel::*;
+use postmessage::capi::port::*;
 use postmessage::capi::delivery::*;
 use postmessage::capi::post::*;
 use postmessage::capi::remote::*;
