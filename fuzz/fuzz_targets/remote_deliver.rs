@@ -14,6 +14,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use postmessage::capi::broadcast::*;
 use postmessage::capi::port::*;
 use postmessage::capi::delivery::*;
 use postmessage::capi::post::*;
