@@ -15,8 +15,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use postmessage::capi::broadcast::*;
-use postmessage::capi::port::*;
 use postmessage::capi::delivery::*;
+use postmessage::capi::error::*;
+use postmessage::capi::port::*;
 use postmessage::capi::post::*;
 use postmessage::capi::remote::*;
 use postmessage::capi::window::*;
@@ -187,7 +188,11 @@ fuzz_target!(|input: &[u8]| {
     }
     if rc != PM_OK && rc != PM_DROPPED {
         // SAFETY: never NULL.
-        assert!(!unsafe { CStr::from_ptr(pm_last_error()) }.to_bytes().is_empty());
+        assert!(
+            !unsafe { CStr::from_ptr(pm_last_error()) }
+                .to_bytes()
+                .is_empty()
+        );
     }
     // Deliver what was queued, then tear everything down.
     pm_window_run_pending(queued, 16);
