@@ -254,6 +254,22 @@ impl<T> HandleTable<T> {
         result
     }
 
+    /// Like [`with_mut`](Self::with_mut) but leaves the slot's version alone: for changes that
+    /// no version-tagged snapshot reflects (a window's task queue), so that queuing and taking
+    /// a task does not make every cached snapshot of the window stale.
+    pub fn with_mut_unversioned<R>(
+        &self,
+        handle: Handle,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Option<R> {
+        let slot = self.live_slot(handle)?;
+        let mut entry = slot.entry.write();
+        if entry.generation != handle.generation() {
+            return None;
+        }
+        entry.value.as_mut().map(f)
+    }
+
     /// Like [`with`](Self::with), also returning the slot's version as of the read and the
     /// slot's version cell, which stays at the same address for the table's life: a cache can
     /// later tell "unchanged since" with one atomic load.

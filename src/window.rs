@@ -371,7 +371,8 @@ pub fn enqueue(
     enforce_limits: bool,
 ) -> Result<(), (Error, BoxedTask)> {
     let mut task = Some(task);
-    let outcome = WINDOWS.with_mut(handle, |w| {
+    // The queue is in no snapshot (thread.rs): the version stays, the posters' caches stay warm.
+    let outcome = WINDOWS.with_mut_unversioned(handle, |w| {
         let limits = enforce_limits.then_some(w.limits);
         let task = task.take().expect("task is taken once");
         w.doc
@@ -401,8 +402,9 @@ pub struct NextTask {
 
 /// Takes the next task off the window's queue. `Err` if the window is gone.
 pub fn next_task(handle: Handle) -> Result<Option<NextTask>, Error> {
+    // Only the queue changes, which no snapshot holds: the version stays.
     WINDOWS
-        .with_mut(handle, |w| {
+        .with_mut_unversioned(handle, |w| {
             let task = w.doc.extras.as_mut()?.queue.pop()?;
             Some(NextTask {
                 listeners: if task.wants_listeners() {
