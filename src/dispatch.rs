@@ -264,28 +264,35 @@ impl Message<'_> {
                 Ok(Delivery::Dropped)
             }
             Plan::Queue(parsed) => {
-                if !window::queue_fits(target, data.len())? {
+                // With ports to transfer, check the limits before detaching them so that a
+                // refused post leaves them where they were; without, enqueue's own check is
+                // enough (one lock per post instead of two) and reports the same drop.
+                if !transfer.is_empty() && !window::queue_fits(target, data.len())? {
                     report(pm_drop_reason::PM_DROP_QUEUE_FULL, dst.origin_c_ptr());
                     return Err(queue_full());
                 }
                 let ports = port::detach(transfer, None)?;
-                let task: Box<dyn Task> = Box::new(WindowMessage {
-                    data: data.into(),
-                    source: Some(source),
-                    source_origin: src.origin(),
-                    target_origin: parsed,
-                    requested: String::from_utf8_lossy(target_origin).into(),
+                let task: Box<dyn Task> = Box::new(WindowMessage::new(
+                    data,
+                    target_origin,
+                    Some(source),
+                    src.origin(),
+                    parsed,
                     ports,
-                });
+                ));
                 match window::enqueue(target, task, true) {
                     Ok(()) => Ok(Delivery::Delivered),
+                    Err((error, task)) if error.kind == ErrorKind::QueueFull => {
+                        let origin = dst.origin();
+                        task.discard(
+                            pm_drop_reason::PM_DROP_QUEUE_FULL,
+                            Some(target),
+                            Some(&origin),
+                        );
+                        Err(queue_full())
+                    }
                     Err((error, task)) => {
-                        let reason = if error.kind == ErrorKind::QueueFull {
-                            pm_drop_reason::PM_DROP_QUEUE_FULL
-                        } else {
-                            pm_drop_reason::PM_DROP_TARGET_GONE
-                        };
-                        task.discard(reason, Some(target), None);
+                        task.discard(pm_drop_reason::PM_DROP_TARGET_GONE, Some(target), None);
                         Err(error)
                     }
                 }
@@ -349,20 +356,88 @@ fn run_task(window: Handle, next: window::NextTask) {
     next.task.run(window, &next.origin, &next.listeners);
 }
 
+/// Up to this many bytes of data + targetOrigin are kept inside the task itself.
+const INLINE_BYTES: usize = 40;
+
+/// A queued message's bytes: inside the task when small (then the task's own box is the post's
+/// only allocation), else on the heap.
+enum Bytes {
+    Inline { len: u8, buf: [u8; INLINE_BYTES] },
+    Heap(Box<[u8]>),
+}
+
+impl Bytes {
+    /// `a` followed by `b`.
+    fn concat(a: &[u8], b: &[u8]) -> Bytes {
+        let len = a.len() + b.len();
+        if len <= INLINE_BYTES {
+            let mut buf = [0; INLINE_BYTES];
+            buf[..a.len()].copy_from_slice(a);
+            buf[a.len()..len].copy_from_slice(b);
+            Bytes::Inline {
+                len: len as u8,
+                buf,
+            }
+        } else {
+            let mut heap = Vec::with_capacity(len);
+            heap.extend_from_slice(a);
+            heap.extend_from_slice(b);
+            Bytes::Heap(heap.into_boxed_slice())
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Inline { len, buf } => &buf[..usize::from(*len)],
+            Bytes::Heap(heap) => heap,
+        }
+    }
+}
+
 /// A window message waiting for delivery.
 pub struct WindowMessage {
-    pub data: Box<[u8]>,
+    /// The message data followed by the targetOrigin as given (for drop reports): at most one
+    /// allocation besides the task, and the targetOrigin is only decoded if a report needs it.
+    bytes: Bytes,
+    /// Where the data ends in `bytes`.
+    data_len: usize,
     /// The sending window; None for a message from another process with no proxy here (the
     /// event's `source` is then NULL).
-    pub source: Option<Handle>,
-    pub source_origin: Origin,
-    pub target_origin: TargetOrigin,
-    /// The targetOrigin as given, for drop reports.
-    pub requested: Box<str>,
-    pub ports: Vec<Arc<Port>>,
+    source: Option<Handle>,
+    source_origin: Origin,
+    target_origin: TargetOrigin,
+    ports: Vec<Arc<Port>>,
 }
 
 impl WindowMessage {
+    /// A message carrying a copy of `data` and of `requested` (the raw targetOrigin argument).
+    pub fn new(
+        data: &[u8],
+        requested: &[u8],
+        source: Option<Handle>,
+        source_origin: Origin,
+        target_origin: TargetOrigin,
+        ports: Vec<Arc<Port>>,
+    ) -> WindowMessage {
+        WindowMessage {
+            bytes: Bytes::concat(data, requested),
+            data_len: data.len(),
+            source,
+            source_origin,
+            target_origin,
+            ports,
+        }
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.bytes.as_slice()[..self.data_len]
+    }
+
+    /// The targetOrigin as given, for drop reports.
+    fn requested(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes.as_slice()[self.data_len..])
+    }
+
     /// The sending window, if it still exists.
     fn live_source(&self) -> Option<Handle> {
         self.source.filter(|&s| WINDOWS.contains(s))
@@ -371,7 +446,7 @@ impl WindowMessage {
 
 impl Task for WindowMessage {
     fn data_len(&self) -> usize {
-        self.data.len()
+        self.data_len
     }
 
     fn wants_listeners(&self) -> bool {
@@ -379,7 +454,7 @@ impl Task for WindowMessage {
     }
 
     fn run(self: Box<Self>, window: Handle, origin: &Origin, listeners: &ListenerList) {
-        let message = self;
+        let mut message = self;
         if !message
             .target_origin
             .matches(message.source_origin.key(), origin.key())
@@ -392,9 +467,9 @@ impl Task for WindowMessage {
             return;
         }
         let source = message.live_source();
-        let handles = port::adopt(message.ports, window);
+        let handles = port::adopt(std::mem::take(&mut message.ports), window);
         let mut event = window_event(
-            &message.data,
+            message.data(),
             message.source_origin.as_c_ptr(),
             source,
             Some(window),
@@ -409,10 +484,10 @@ impl Task for WindowMessage {
                     reason: pm_drop_reason::PM_DROP_FILTERED,
                     source_origin: message.source_origin.as_c_ptr(),
                     target_origin: origin.as_c_ptr(),
-                    requested_origin: &message.requested,
+                    requested_origin: &message.requested(),
                     source,
                     target: Some(window),
-                    data_len: message.data.len(),
+                    data_len: message.data_len,
                 })
             },
         );
@@ -420,19 +495,19 @@ impl Task for WindowMessage {
 
     /// Drops the undelivered message: closes the ports it carried and reports it.
     fn discard(
-        self: Box<Self>,
+        mut self: Box<Self>,
         reason: pm_drop_reason,
         target: Option<Handle>,
         target_origin: Option<&Origin>,
     ) {
-        let data_len = self.data.len();
+        let data_len = self.data_len;
         let source = self.live_source();
-        port::close_detached(self.ports);
+        port::close_detached(std::mem::take(&mut self.ports));
         diagnostics::report(DropReport {
             reason,
             source_origin: self.source_origin.as_c_ptr(),
             target_origin: diagnostics::origin_ptr(target_origin),
-            requested_origin: &self.requested,
+            requested_origin: &self.requested(),
             source,
             target,
             data_len,

@@ -758,14 +758,14 @@ fn deliver_window(
                 Some(route) => link_in(m.ports, route),
                 None => Vec::new(),
             };
-            let task: Box<dyn Task> = Box::new(WindowMessage {
-                data: m.data.into(),
+            let task: Box<dyn Task> = Box::new(WindowMessage::new(
+                m.data,
+                m.requested.as_bytes(),
                 source,
-                source_origin: m.claimed.clone(),
-                target_origin: m.wanted.clone(),
-                requested: m.requested.into(),
+                m.claimed.clone(),
+                m.wanted.clone(),
                 ports,
-            });
+            ));
             match window::enqueue(target, task, true) {
                 Ok(()) => Ok(Delivery::Delivered),
                 Err((error, task)) => {
