@@ -427,7 +427,7 @@ pub fn opaque_host_port_hint(target_origin: &str) -> Option<String> {
     }
     let suggestion = format!("http://{host}:{}", &rest[..port_len]);
     match Url::parse(s) {
-        Ok(url) if !matches!(Origin::of_url(&url), Origin::Opaque(_)) => None,
+        Ok(url) if !Origin::of_url(&url).is_opaque() => None,
         Ok(url) => Some(format!(
             "{target_origin:?} is a URL of scheme \"{}:\" with an opaque origin, which matches no \
              window; did you mean \"{suggestion}\"?",
