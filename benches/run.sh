@@ -80,4 +80,10 @@ if command -v node >/dev/null 2>&1; then
 else
   echo "note: node not found; the Node.js binding row is skipped" >&2
 fi
+
+# The Python row (python/benches/post_listener.py): a SYNC post to a Python listener reading
+# origin and text, against ctypes' own floor (qsort + one Python callback) in the same run.
+echo
+POSTMESSAGE_LIB="$LIBDIR/libpostmessage.so" "${PYTHON:-python3}" python/benches/post_listener.py \
+  || { s=$?; [ "$s" -eq 1 ] && status=1 || exit 2; }
 exit "$status"
