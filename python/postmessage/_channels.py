@@ -117,6 +117,7 @@ class MessagePort:
         """True once closed here, transferred away, or closed with its window."""
         return self._handle is None
 
+    @_listeners.dispatches
     def post_message(self, data, transfer=()) -> bool:
         """Posts ``data`` (str as UTF-8, or bytes-like) to the entangled partner port, handing it
         the MessagePorts in ``transfer`` (closed here once posted).
@@ -139,6 +140,7 @@ class MessagePort:
                 _mark_closed(ports)
         return _check(code) == Result.OK
 
+    @_listeners.dispatches
     def add_listener(self, callback) -> int:
         """Registers ``callback(event)`` for messages to this port; returns its id. The first
         listener starts the port: messages that waited are delivered now (in SYNC mode, before
@@ -193,9 +195,9 @@ def _port_event_maker(handle, window):
     window, not the MessagePort object (so that dropping it cannot keep a window alive)."""
     window_ref = weakref.ref(window) if window is not None else None
 
-    def make_event(event):
+    def make_event(event_address):
         port = MessagePort._for(handle, window_ref() if window_ref is not None else None)
-        return MessageEvent._from_c(event, port)
+        return MessageEvent._from_c(event_address, port)
 
     return make_event
 
@@ -296,6 +298,7 @@ class BroadcastChannel:
     def closed(self) -> bool:
         return self._handle is None
 
+    @_listeners.dispatches
     def post_message(self, data) -> None:
         """Sends ``data`` (str as UTF-8, or bytes-like) to the other same-name, same-origin
         channels. Listeners in SYNC windows run before this returns. Raises ``QueueFullError`` /
@@ -353,8 +356,8 @@ class BroadcastChannel:
 def _broadcast_event_maker(handle, name, window):
     window_ref = weakref.ref(window) if window is not None else None
 
-    def make_event(event):
+    def make_event(event_address):
         channel = BroadcastChannel._for(handle, name, window_ref() if window_ref is not None else None)
-        return MessageEvent._from_c(event, channel)
+        return MessageEvent._from_c(event_address, channel)
 
     return make_event

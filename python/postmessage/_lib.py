@@ -22,6 +22,7 @@ from ctypes import (
     CFUNCTYPE,
     POINTER,
     Structure,
+    c_char,
     c_char_p,
     c_int,
     c_size_t,
@@ -107,16 +108,18 @@ lib, LIBRARY_PATH = _load()
 
 
 class pm_message_event(Structure):
-    """``pm_message_event``; the library only ever appends fields."""
+    """``pm_message_event``; the library only ever appends fields. ``data`` is a ``char *``
+    pointer object (``data[:data_len]`` copies the bytes in one step), ``ports`` a
+    ``pm_port **`` one (``ports[i]`` is a handle)."""
 
     _fields_ = [
-        ("data", c_void_p),
+        ("data", POINTER(c_char)),
         ("data_len", c_size_t),
         ("origin", c_char_p),
         ("last_event_id", c_char_p),
         ("source", c_void_p),
         ("target", c_void_p),
-        ("ports", c_void_p),
+        ("ports", POINTER(c_void_p)),
         ("ports_len", c_size_t),
     ]
 
@@ -135,7 +138,9 @@ class pm_drop_event(Structure):
     ]
 
 
-pm_listener_fn = CFUNCTYPE(None, POINTER(pm_message_event), c_void_p)
+# The event arrives as its address (an int), which ctypes makes far more cheaply than a pointer
+# object; the listener reads it with pm_message_event.from_address.
+pm_listener_fn = CFUNCTYPE(None, c_void_p, c_void_p)
 pm_destroy_fn = CFUNCTYPE(None, c_void_p)
 pm_wake_fn = CFUNCTYPE(None, c_void_p, c_void_p)
 pm_drop_fn = CFUNCTYPE(None, POINTER(pm_drop_event), c_void_p)
@@ -199,6 +204,22 @@ for _name, (_restype, _argtypes) in _PROTOTYPES.items():
         ) from None
     _fn.restype = _restype
     _fn.argtypes = _argtypes
+
+
+# pm_post_message for Window.post_message's common case, called without argtypes: with them,
+# ctypes converts each argument through its type's from_param, a Python-level call per argument
+# per post. Its callers pass exactly typed values: c_void_p handles (Window keeps one per
+# handle), bytes for the data and the targetOrigin (NUL-terminated by Python), and a c_size_t
+# length (size_arg).
+post_message_unconverted = lib["pm_post_message"]
+post_message_unconverted.restype = c_int
+post_message_unconverted.argtypes = None
+_SIZES = tuple(c_size_t(n) for n in range(1024))
+
+
+def size_arg(n: int):
+    """A c_size_t for ``n`` >= 0 (shared, never mutated, for the small ones)."""
+    return _SIZES[n] if n < 1024 else c_size_t(n)
 
 
 def last_error() -> str:

@@ -12,6 +12,10 @@ any unraisable exception by default) and the remaining listeners still run, as i
 ``BaseException`` that is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``) stops the
 dispatch instead: the remaining listeners of the posts in progress on this thread are skipped,
 and the outermost Python call that started them re-raises it.
+
+A callback gets the event's address (``pm_listener_fn`` takes a ``c_void_p``) and the listener's
+key: ctypes then makes two ints, not a pointer object, and the event is read with one
+``from_address``.
 """
 
 from __future__ import annotations
@@ -28,17 +32,65 @@ _keys = itertools.count(1)
 # key -> (callback, make_event). Mutated only with single dict operations (atomic under the GIL),
 # so no lock is needed, and none can be deadlocked by a callback or a finalizer.
 _entries: dict = {}
-_thread = threading.local()  # .depth: Python calls dispatching on this thread; .stopper
+_entries_get = _entries.get
+
+# Thread id -> the KeyboardInterrupt/SystemExit a callback raised on that thread, waiting for the
+# dispatching Python call that started it to re-raise it. Empty almost always, so the hot paths
+# (every listener call, every post) pay one truthiness test of a module global for it, not a
+# thread-local lookup; single dict operations only (atomic under the GIL).
+_stoppers: dict = {}
+# The code objects of the functions that call into the library in a way that may run callbacks
+# on the calling thread (see ``dispatches``): a callback finds out whether such a call is on its
+# thread's stack -- whether a stopper will be re-raised -- by walking its frames, which only a
+# KeyboardInterrupt/SystemExit makes it do.
+_dispatch_codes: set = set()
+_get_ident = threading.get_ident
 
 
-def _on_event(event_ptr, key):
-    if getattr(_thread, "stopper", None) is not None:
+def dispatches(function):
+    """Marks ``function`` as one that may run callbacks on its thread (a post, ``run_pending``,
+    adding a port listener...): it must call ``raise_pending()`` after each such library call
+    (or wrap it in ``with dispatching():``)."""
+    _dispatch_codes.add(function.__code__)
+    return function
+
+
+def _dispatch_on_stack(frame) -> bool:
+    """Whether a ``dispatches`` function is running at or below ``frame`` on this thread."""
+    while frame is not None:
+        if frame.f_code in _dispatch_codes:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def raise_pending() -> None:
+    """Re-raises the KeyboardInterrupt/SystemExit a callback on this thread raised, if any.
+    Call it only when ``_stoppers`` is non-empty (``if _listeners._stoppers: raise_pending()``)."""
+    stopper = _stoppers.pop(_get_ident(), None)
+    if stopper is not None:
+        raise stopper
+
+
+def _stopping() -> bool:
+    """Whether a KeyboardInterrupt/SystemExit is on its way out of this thread's dispatch."""
+    return _get_ident() in _stoppers
+
+
+def _on_event(event_address, key):
+    # The per-message path: kept to a few dictionary operations and one call.
+    if _stoppers and _get_ident() in _stoppers:
         return  # a KeyboardInterrupt/SystemExit is on its way out: run no more listeners
-    entry = _entries.get(key)
+    entry = _entries_get(key)
     if entry is None:
         return
-    callback, make_event = entry
-    call_guarded(callback, make_event, event_ptr.contents)
+    callback = entry[0]
+    try:
+        callback(entry[1](event_address))
+    except Exception as exc:
+        _report_safely(exc, callback)
+    except BaseException as exc:
+        stop_or_report(exc, callback)
 
 
 def call_guarded(callback, make_argument, raw, err_msg=None) -> None:
@@ -50,10 +102,17 @@ def call_guarded(callback, make_argument, raw, err_msg=None) -> None:
     except Exception as exc:
         _report_safely(exc, callback, err_msg)
     except BaseException as exc:
-        if getattr(_thread, "depth", 0) > 0:
-            _thread.stopper = exc  # re-raised by the `dispatching` call that started this
-        else:
-            _report_safely(exc, callback, err_msg)
+        stop_or_report(exc, callback, err_msg)
+
+
+def stop_or_report(exc, callback, err_msg=None) -> None:
+    """A KeyboardInterrupt/SystemExit from a callback: kept for the Python call on this thread
+    that started the dispatch (which re-raises it; the remaining listeners are skipped), or
+    reported when there is none (the library called back on a thread of its own, or from C)."""
+    if _dispatch_on_stack(sys._getframe(1)):
+        _stoppers[_get_ident()] = exc
+    else:
+        _report_safely(exc, callback, err_msg)
 
 
 def _report_safely(exc, callback, err_msg=None):
@@ -91,22 +150,23 @@ def registered_count() -> int:
 
 
 class dispatching:
-    """Wraps a library call that may run listeners on this thread (a post, ``run_pending``,
-    adding a port listener, which starts the port): re-raises a ``KeyboardInterrupt`` or
-    ``SystemExit`` that a listener, waker or drop handler raised."""
+    """Wraps a library call that may run listeners on this thread inside a ``dispatches``
+    function: re-raises a ``KeyboardInterrupt`` or ``SystemExit`` that a listener, waker or drop
+    handler raised. When the call itself raised, the stopper is kept for an outer dispatching
+    call, or dropped if there is none (the call's own exception propagates)."""
 
     __slots__ = ()
 
     def __enter__(self):
-        _thread.depth = getattr(_thread, "depth", 0) + 1
+        return self
 
     def __exit__(self, exc_type, exc, tb):
-        _thread.depth -= 1
-        stopper = getattr(_thread, "stopper", None)
-        if stopper is not None and (exc is None or _thread.depth == 0):
-            _thread.stopper = None  # never left behind once the outermost call is done
-            if exc is None:
-                raise stopper
+        if not _stoppers:
+            return False
+        if exc is None:
+            raise_pending()
+        elif not _dispatch_on_stack(sys._getframe(2)):
+            _stoppers.pop(_get_ident(), None)  # never left behind once the outermost call is done
         return False
 
 

@@ -88,10 +88,7 @@ def _call(callback, record_ptr, length, err_msg) -> int:
     except Exception as exc:
         _listeners._report_safely(exc, callback, err_msg)
     except BaseException as exc:
-        if getattr(_listeners._thread, "depth", 0) > 0:
-            _listeners._thread.stopper = exc
-        else:
-            _listeners._report_safely(exc, callback, err_msg)
+        _listeners.stop_or_report(exc, callback, err_msg)
     return Result.ERR_INVALID_ARGUMENT
 
 
@@ -149,6 +146,7 @@ class RemoteWindow(Window):
         return super().__repr__().replace("postmessage.Window", "postmessage.RemoteWindow", 1)
 
 
+@_listeners.dispatches
 def deliver(record, target: Window | None = None, source: Window | None = None) -> bool:
     """Passes a record from another process to ``pm_remote_deliver``.
 

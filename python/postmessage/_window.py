@@ -23,9 +23,12 @@ from ._errors import (
 
 lib = _lib.lib
 
-# Handle value -> the Window object for it. Weak, so holding a Window is up to the program; an
-# event whose source or target nobody holds gets a fresh non-owning Window (see Window._for).
-_registry: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+# Handle value -> a weak reference to the Window object for it. Weak, so holding a Window is up
+# to the program; an event whose source or target nobody holds gets a fresh non-owning Window
+# (see Window._for). A plain dict of weakref.ref (each removes its own entry when its Window
+# dies) rather than a WeakValueDictionary, whose Python-level get() every event paid twice.
+_registry: dict = {}
+_registry_get = _registry.get
 # Guards handle state changes (open -> closed) and the parent/children links. Reentrant, because
 # a finalizer (Window.__del__) may run on a thread that already holds it. Never held while the
 # library may call back into Python.
@@ -46,6 +49,23 @@ class DispatchMode(enum.IntEnum):
     SYNC = 0
     #: Posts queue a task; ``Window.run_pending()`` runs it (the HTML standard's behaviour).
     QUEUED = 1
+
+
+def _registered(handle):
+    """The live Window object registered for ``handle``, or None."""
+    ref = _registry_get(handle)
+    return ref() if ref is not None else None
+
+
+def _register(window, handle) -> None:
+    def forget(ref, handle=handle):
+        try:
+            if _registry.get(handle) is ref:
+                del _registry[handle]
+        except Exception:  # at interpreter exit, or a racing re-registration: nothing to undo
+            pass
+
+    _registry[handle] = weakref.ref(window, forget)
 
 
 def _on_wake(window_handle, _user_data):
@@ -161,6 +181,26 @@ def _message_bytes(data) -> bytes:
     return view.tobytes()
 
 
+_post_unconverted = _lib.post_message_unconverted
+_NO_TRANSFER = ()  # post_message's default (the empty tuple is a single object)
+# targetOrigin str -> its C string, for the ones that passed _c_string (a handful per program:
+# cleared when it would grow past _TARGET_ORIGINS_MAX). Whether one is *valid* is the library's
+# to say on each post.
+_target_origins: dict = {}
+_target_origins_get = _target_origins.get
+_TARGET_ORIGINS_MAX = 256
+
+
+def _str_bytes(data):
+    """``data`` as UTF-8 if it is a str that has such an encoding, else None."""
+    if type(data) is str:
+        try:
+            return data.encode()
+        except UnicodeEncodeError:
+            return None  # _message_bytes raises the error
+    return None
+
+
 def _closed_error() -> InvalidHandleError:
     return InvalidHandleError("the Window is closed (its handle was freed, or its parent was closed or navigated)")
 
@@ -179,7 +219,8 @@ class Window:
     The same window is always the same object while the program holds it, so ``event.source is a``.
     """
 
-    __slots__ = ("_handle", "_owned", "_parent", "_children", "_attached", "__weakref__")
+    # _c: the handle as a c_void_p, passed as is to the unconverted pm_post_message.
+    __slots__ = ("_handle", "_c", "_owned", "_parent", "_children", "_attached", "__weakref__")
 
     def __init__(self, url, parent: Window | None = None):
         url_c = _c_string(url, "url")
@@ -197,11 +238,12 @@ class Window:
     def _attach(self, handle, parent, owned: bool) -> None:
         with _state:
             self._handle = handle
+            self._c = ctypes.c_void_p(handle)
             self._owned = owned
             self._parent = parent
             self._children = weakref.WeakSet()
             self._attached = weakref.WeakSet()  # MessagePort / BroadcastChannel objects of its document
-            _registry[handle] = self
+            _register(self, handle)
             if parent is not None:
                 parent._children.add(self)
 
@@ -212,11 +254,11 @@ class Window:
         garbage collection."""
         if not handle:
             return None
-        window = _registry.get(handle)
+        window = _registered(handle)
         if window is not None:
             return window
         with _state:
-            window = _registry.get(handle)
+            window = _registered(handle)
             if window is not None:
                 return window
             parent_handle = lib.pm_window_parent(handle)
@@ -341,7 +383,7 @@ class Window:
         _callback_arg(callback)
         if origins is None:
             handle = self._live_handle()
-            key = _listeners.register(callback, MessageEvent._from_c)
+            key = _listeners.register(callback, _event_from_c)
             listener_id = lib.pm_add_listener_full(
                 handle, _listeners.LISTENER_TRAMPOLINE, key, _listeners.DESTROY_TRAMPOLINE
             )
@@ -356,7 +398,7 @@ class Window:
                 raise e
             array = (ctypes.c_char_p * max(len(entries), 1))(*entries)
             handle = self._live_handle()
-            key = _listeners.register(callback, MessageEvent._from_c)
+            key = _listeners.register(callback, _event_from_c)
             listener_id = lib.pm_add_listener_for_origins(
                 handle,
                 array,
@@ -375,6 +417,7 @@ class Window:
         not a listener of the current document raises ``InvalidHandleError``."""
         _check(lib.pm_remove_listener(self._live_handle(), _listener_id_arg(listener_id)))
 
+    @_listeners.dispatches
     def post_message(self, target: Window, data, target_origin, transfer=()) -> bool:
         """Posts ``data`` from this window to ``target`` (``target.postMessage(data, targetOrigin,
         transfer)`` run by this window's script).
@@ -392,12 +435,41 @@ class Window:
         (nothing is posted or transferred), ``QueueFullError`` when the target's queue is full,
         ``DepthError`` when nested posting from listeners gets too deep.
         """
+        # The common case (open windows, str/bytes data, a str targetOrigin seen before, nothing
+        # to transfer) straight to the library, with arguments ctypes passes as they are; all
+        # else, and every error, takes _post_message.
+        if (
+            (transfer is _NO_TRANSFER or transfer is None)
+            and self._handle is not None
+            and type(target) is Window
+            and target._handle is not None
+        ):
+            origin_c = _target_origins_get(target_origin) if type(target_origin) is str else None
+            if origin_c is not None:
+                payload = data if type(data) is bytes else _str_bytes(data)
+                if payload is not None:
+                    code = _post_unconverted(self._c, target._c, payload, _lib.size_arg(len(payload)), origin_c)
+                    if _listeners._stoppers:
+                        _listeners.raise_pending()
+                    if code == 0:
+                        return True
+                    if code == 1:
+                        return False
+                    raise error_for(code, _lib.last_error())
+        return self._post_message(target, data, target_origin, transfer)
+
+    @_listeners.dispatches
+    def _post_message(self, target: Window, data, target_origin, transfer) -> bool:
         if not isinstance(target, Window):
             raise TypeError("target must be a Window, not {}".format(type(target).__name__))
         source_handle = self._live_handle()
         target_handle = target._live_handle()
         payload = _message_bytes(data)
         origin_c = _c_string(target_origin, "target_origin")
+        if type(target_origin) is str:
+            if len(_target_origins) >= _TARGET_ORIGINS_MAX:
+                _target_origins.clear()
+            _target_origins[target_origin] = origin_c
         ports, array = _channels.transfer_list(transfer)
         if not ports:
             with _listeners.dispatching():
@@ -478,6 +550,7 @@ class Window:
                 _wakers[handle] = previous
             _check(code)
 
+    @_listeners.dispatches
     def run_pending(self, max=None) -> int:
         """Delivers up to ``max`` (default: all) queued messages, in order, on this thread, and
         returns how many were taken off the queue (messages that were dropped instead -- origin
@@ -564,27 +637,11 @@ class MessageEvent:
         self.ports = list(ports)
 
     @classmethod
-    def _from_c(cls, event: _lib.pm_message_event, receiver=None) -> MessageEvent:
-        """``receiver``: the MessagePort or BroadcastChannel whose listener this is (None for a
-        window listener: the event's target then is the Window)."""
-        if receiver is None:
-            target = Window._for(event.target)
-            owner = target
-        else:
-            target = receiver
-            owner = receiver._window
-        ports = []
-        if event.ports_len:
-            handles = ctypes.cast(event.ports, ctypes.POINTER(ctypes.c_void_p))
-            ports = [_channels.MessagePort._for(handles[i], owner) for i in range(event.ports_len)]
-        return cls(
-            ctypes.string_at(event.data, event.data_len) if event.data_len else b"",
-            (event.origin or b"").decode("utf-8", "replace"),
-            (event.last_event_id or b"").decode("utf-8", "replace"),
-            Window._for(event.source),
-            target,
-            ports,
-        )
+    def _from_c(cls, event_address: int, receiver=None) -> MessageEvent:
+        """The event at ``event_address`` (a ``pm_message_event *``), copied. ``receiver``: the
+        MessagePort or BroadcastChannel whose listener this is (None for a window listener: the
+        event's target then is the Window)."""
+        return _event_from_c(event_address, receiver)
 
     @property
     def text(self) -> str:
@@ -616,6 +673,63 @@ class MessageEvent:
     def __repr__(self) -> str:
         data = self.data if len(self.data) <= 40 else self.data[:40] + b"..."
         return "<postmessage.MessageEvent origin={!r} data={!r}>".format(self.origin, data)
+
+
+_event_at = _lib.pm_message_event.from_address
+_new_event = object.__new__
+# Origin / lastEventId C strings -> str: the same few origins arrive again and again.
+_strings: dict = {None: "", b"": ""}
+_strings_get = _strings.get
+_STRINGS_MAX = 256
+
+
+def _string(raw) -> str:
+    text = _strings_get(raw)
+    if text is None:
+        text = raw.decode("utf-8", "replace")
+        if len(_strings) >= _STRINGS_MAX:
+            _strings.clear()
+            _strings[None] = _strings[b""] = ""
+        _strings[raw] = text
+    return text
+
+
+def _event_from_c(event_address: int, receiver=None) -> MessageEvent:
+    """``make_event`` of a window listener (``receiver`` None) and the body of
+    ``MessageEvent._from_c``: one ``from_address``, then the fields, copied. Runs for every
+    message a Python listener gets, so the Window lookups are spelled out."""
+    event = _event_at(event_address)
+    e = _new_event(MessageEvent)
+    n = event.data_len
+    e.data = event.data[:n] if n else b""
+    raw = event.origin
+    origin = _strings_get(raw)
+    e.origin = origin if origin is not None else _string(raw)
+    raw = event.last_event_id
+    last_event_id = _strings_get(raw)
+    e.last_event_id = last_event_id if last_event_id is not None else _string(raw)
+    handle = event.source
+    if handle:
+        ref = _registry_get(handle)
+        source = ref() if ref is not None else None
+        e.source = source if source is not None else Window._for(handle)
+    else:
+        e.source = None
+    if receiver is None:
+        handle = event.target
+        ref = _registry_get(handle)
+        target = ref() if ref is not None else None
+        owner = e.target = target if target is not None else Window._for(handle)
+    else:
+        e.target = receiver
+        owner = receiver._window
+    n = event.ports_len
+    if n:
+        handles = event.ports
+        e.ports = [_channels.MessagePort._for(handles[i], owner) for i in range(n)]
+    else:
+        e.ports = []
+    return e
 
 
 from . import _channels  # noqa: E402  (MessagePort needs Window: imported once both exist)
