@@ -210,16 +210,12 @@ for _name, (_restype, _argtypes) in _PROTOTYPES.items():
 # ctypes converts each argument through its type's from_param, a Python-level call per argument
 # per post. Its callers pass exactly typed values: c_void_p handles (Window keeps one per
 # handle), bytes for the data and the targetOrigin (NUL-terminated by Python), and a c_size_t
-# length (size_arg).
+# length (SIZES).
 post_message_unconverted = lib["pm_post_message"]
 post_message_unconverted.restype = c_int
 post_message_unconverted.argtypes = None
-_SIZES = tuple(c_size_t(n) for n in range(1024))
-
-
-def size_arg(n: int):
-    """A c_size_t for ``n`` >= 0 (shared, never mutated, for the small ones)."""
-    return _SIZES[n] if n < 1024 else c_size_t(n)
+#: c_size_t(n) for the small lengths, shared (never mutated): making one costs a call per post.
+SIZES = tuple(c_size_t(n) for n in range(1024))
 
 
 def last_error() -> str:

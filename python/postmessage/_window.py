@@ -182,6 +182,9 @@ def _message_bytes(data) -> bytes:
 
 
 _post_unconverted = _lib.post_message_unconverted
+_SIZES = _lib.SIZES
+_SIZES_LEN = len(_SIZES)
+_stoppers = _listeners._stoppers  # the same dict (never rebound)
 _NO_TRANSFER = ()  # post_message's default (the empty tuple is a single object)
 # targetOrigin str -> its C string, for the ones that passed _c_string (a handful per program:
 # cleared when it would grow past _TARGET_ORIGINS_MAX). Whether one is *valid* is the library's
@@ -448,8 +451,11 @@ class Window:
             if origin_c is not None:
                 payload = data if type(data) is bytes else _str_bytes(data)
                 if payload is not None:
-                    code = _post_unconverted(self._c, target._c, payload, _lib.size_arg(len(payload)), origin_c)
-                    if _listeners._stoppers:
+                    n = len(payload)
+                    code = _post_unconverted(
+                        self._c, target._c, payload, _SIZES[n] if n < _SIZES_LEN else ctypes.c_size_t(n), origin_c
+                    )
+                    if _stoppers:
                         _listeners.raise_pending()
                     if code == 0:
                         return True
