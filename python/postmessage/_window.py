@@ -690,6 +690,8 @@ _STRINGS_MAX = 256
 
 
 def _string(raw) -> str:
+    if not raw:
+        return ""  # NULL or empty (also while another thread refills a cleared cache)
     text = _strings_get(raw)
     if text is None:
         text = raw.decode("utf-8", "replace")
