@@ -108,19 +108,6 @@ class PostErrors(Base):
             with self.assertRaises(postmessage.QueueFullError):
                 self.a.post_message(self.b, "2", "*")
 
-    def test_depth_limit_on_the_fast_path(self):
-        errors = []
-
-        def bounce(e):
-            try:
-                e.target.post_message(e.target, "again", "*")
-            except postmessage.DepthError as exc:
-                errors.append(exc)
-
-        self.a.add_listener(bounce)
-        self.assertTrue(self.a.post_message(self.a, "go", "*"))
-        self.assertEqual(len(errors), 1)
-
 
 class TheEvent(Base):
     def test_fields(self):
