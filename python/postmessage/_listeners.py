@@ -72,11 +72,6 @@ def raise_pending() -> None:
         raise stopper
 
 
-def _stopping() -> bool:
-    """Whether a KeyboardInterrupt/SystemExit is on its way out of this thread's dispatch."""
-    return _get_ident() in _stoppers
-
-
 def _on_event(event_address, key):
     # The per-message path: kept to a few dictionary operations and one call.
     if _stoppers and _get_ident() in _stoppers:
