@@ -193,6 +193,40 @@ class Stoppers(Base):
         self.assertTrue(self.a.post_message(self.b, "after", "*"))  # nothing left behind
         self.assertEqual([e.text for e in self.got], ["x", "after"])
 
+    def test_keyboard_interrupt_from_a_broadcast_listener_reaches_the_poster(self):
+        sender = postmessage.BroadcastChannel(self.a, "news")
+        receiver = postmessage.BroadcastChannel(Window("http://127.0.0.1/", parent=self.a), "news")
+
+        def interrupt(e):
+            raise KeyboardInterrupt
+
+        receiver.add_listener(interrupt)
+        with unraisable_hook() as seen:
+            with self.assertRaises(KeyboardInterrupt):
+                sender.post_message("x")
+        self.assertEqual(seen, [])
+        self.assertEqual(_window._stoppers, {})
+
+    def test_keyboard_interrupt_from_a_delivered_record_reaches_deliver(self):
+        records = []
+        source = Window("http://127.0.0.1/")
+        proxy = postmessage.RemoteWindow("http://localhost/", records.append, parent=source)
+        try:
+            self.assertTrue(source.post_message(proxy, "x", "*"))
+        finally:
+            source.close()
+
+        def interrupt(e):
+            raise KeyboardInterrupt
+
+        self.b.add_listener(interrupt)
+        with unraisable_hook() as seen:
+            with self.assertRaises(KeyboardInterrupt):
+                self.b.deliver(records[0])
+        self.assertEqual(seen, [])
+        self.assertEqual([e.text for e in self.got], ["x"])  # the listener before it ran
+        self.assertEqual(_window._stoppers, {})
+
     def test_a_stopper_belongs_to_its_thread(self):
         # Another thread's KeyboardInterrupt on its way out stops that thread's dispatch only.
         other_thread = object()
