@@ -187,7 +187,6 @@ class BrowsingContext {
   constructor(h, url, parent, options) {
     this.h = h;
     this.id = nextId++;
-    this.outstanding = 0; // queued deliveries scheduled on the loop, not yet run
     this.url = url;
     this.parent = parent;
     this.children = [];
@@ -655,35 +654,12 @@ function onDrop(reason, sourceOrigin, targetOrigin, requested, source, target) {
     `Failed to execute 'postMessage' on 'DOMWindow': The target origin provided ('${shown}') does not match the recipient window's origin ('${targetOrigin}').`);
 }
 
-// Queued delivery. The waker fired (window h's queue went non-empty; src/addon.c turned that into
-// a call on the JS thread): schedule one immediate per queued message. Each delivery is then its
-// own HTML task: Node runs the microtask checkpoint between immediates, so a promise callback
-// of one message runs before the next message. What listeners queue meanwhile is scheduled by
-// the last delivery, for a later turn of the loop: a document posting to itself forever cannot
-// starve timers and I/O. Immediates hold the loop only while messages wait. At most
-// MAX_SCHEDULED are in flight per window; the last one schedules the next batch.
-function onWake(h) {
-  const bc = windows.get(h);
-  if (bc) schedule(bc);
-}
+// Queued delivery is driven by src/addon.c: the library's waker signals a libuv async handle,
+// whose callback runs each woken window's queue, calling onWindowMessage (and the port and
+// broadcast callbacks) once per message as its own task: Node's microtask checkpoint runs after
+// each, as between HTML tasks. Messages queued meanwhile wait for the next turn of the loop.
 
-const MAX_SCHEDULED = 64; // immediates in flight per window: bounds the garbage of a long queue
-
-function schedule(bc) {
-  const n = Math.min(native.windowPending(bc.h), MAX_SCHEDULED) - bc.outstanding;
-  if (n <= 0) return;
-  bc.outstanding += n;
-  for (let i = 0; i < n; i++) setImmediate(deliverOne, bc);
-}
-
-function deliverOne(bc) {
-  bc.outstanding--;
-  if (bc.closed) return;
-  native.windowRunPending(bc.h, 1);
-  if (bc.outstanding === 0 && !bc.closed) schedule(bc);
-}
-
-native.init(onWindowMessage, onPortMessage, onBroadcastMessage, onDrop, onWake);
+native.init(onWindowMessage, onPortMessage, onBroadcastMessage, onDrop);
 native.setDropReports(true);
 
 // ---- the public API --------------------------------------------------------------------------

@@ -11,15 +11,23 @@
  * value that JS code got wrong is just an error code, never a crash.
  *
  * Threads: listeners and drop reports run on the thread that posts or drains. In Node that is
- * the main JS thread (queued delivery is drained there, from the threadsafe function the waker
+ * the main JS thread (queued delivery is drained there, from the libuv async handle the waker
  * signals). A callback that arrives on any other thread cannot touch JS; it is counted and
  * ignored (see foreign_calls()).
+ *
+ * Queued delivery (see drain()): the waker records the window and signals one uv_async_t per
+ * env; its callback, on the JS thread with no JavaScript on the stack, runs each woken window's
+ * queue in one pm_window_run_pending call. Each message's listener call is a
+ * napi_make_callback from there, so Node runs its microtask checkpoint (and nextTicks) after
+ * every message, as HTML runs one between tasks, and as Node's own MessagePort does.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <postmessage.h>
 
 #include <pthread.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,9 +42,16 @@ typedef struct addon {
   napi_ref on_port;              /* (port, data, ports) */
   napi_ref on_broadcast;         /* (channel, data, origin) */
   napi_ref on_drop;              /* (reason, sourceOrigin, targetOrigin, requested, source, target) */
-  napi_ref on_wake;              /* (window): schedules the deliveries on Node's loop */
-  napi_threadsafe_function tsfn; /* woken by the library's waker, from any thread */
-  size_t counted_wakes;          /* wakes from the JS thread not yet drained: tsfn is ref'd while > 0 */
+  napi_async_context async_ctx;  /* for napi_make_callback from the drain */
+  struct async_box *wake;        /* the uv_async_t the waker signals (NULL once closed) */
+  napi_async_cleanup_hook_handle cleanup; /* closes it before the env's loop goes */
+  int top_level;                 /* in drain(), no JS on the stack: listener calls are make_callbacks */
+  int holding;                   /* the async handle is ref'd (messages wait) */
+  /* Windows whose queue the waker reported non-empty, not yet drained (wake_lock). */
+  pthread_mutex_t wake_lock;
+  pm_window **woken;
+  size_t nwoken, capwoken;
+  int wake_closed;               /* the handle is closing: wakers must not touch it (wake_lock) */
   int drop_handler;              /* this env installed the process-wide drop handler */
   int thread_gone;               /* the env is being torn down: call no JS */
   /* Per-message values that repeat (most traffic is one source, one origin): the JS values of
@@ -294,13 +309,25 @@ static int on_js_thread(addon *ad) {
 }
 
 /* Calls a registered JS function; a JS exception cannot unwind through the library, so it is
- * reported as an uncaught exception (lib/ catches listener errors itself; this is the backstop). */
+ * reported as an uncaught exception (lib/ catches listener errors itself; this is the backstop).
+ * Called straight from drain() (no JS on the stack) it is a napi_make_callback, after which Node
+ * runs the microtask checkpoint and nextTicks; nested calls (sync delivery, a listener's own
+ * posts) are plain calls, as their checkpoint belongs to the outermost callback. */
 static void call_js(addon *ad, napi_ref fn_ref, size_t argc, napi_value *argv) {
   napi_env env = ad->env;
   napi_value fn, recv, result;
   if (!fn_ref || napi_get_reference_value(env, fn_ref, &fn) != napi_ok || !fn) return;
-  napi_get_undefined(env, &recv);
-  if (napi_call_function(env, recv, fn, argc, argv, &result) != napi_ok) {
+  napi_status st;
+  if (ad->top_level) {
+    ad->top_level = 0;
+    napi_get_global(env, &recv); /* MakeCallback needs an object receiver (for its context) */
+    st = napi_make_callback(env, ad->async_ctx, recv, fn, argc, argv, &result);
+    ad->top_level = 1;
+  } else {
+    napi_get_undefined(env, &recv);
+    st = napi_call_function(env, recv, fn, argc, argv, &result);
+  }
+  if (st != napi_ok) {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (pending) {
@@ -418,59 +445,145 @@ static void drop_handler(const pm_drop_event *ev, void *user_data) {
   napi_close_handle_scope(env, scope);
 }
 
-/* The waker: runs on whichever thread queued the message. It only signals Node's loop.
- * A wake from the JS thread itself is "counted": the threadsafe function is ref'd until the
- * matching drain, so `node script.js` does not exit with a message still queued; wakes from
- * other threads do not hold the loop (the tsfn's ref can only change on the JS thread). */
-typedef struct wake {
-  pm_window *window;
-  int counted;
-} wake;
+/* ---- queued delivery: the waker and the drain ------------------------------------------
+ *
+ * libuv's async handle, declared here: node-api-headers ships no uv.h, and these few libuv 1.x
+ * entry points (exported by every Node binary for addons, see napi_get_uv_event_loop) have kept
+ * their ABI since libuv 1.0. The handle's size comes from uv_handle_size(), so its layout is
+ * never assumed; it lives at the end of an async_box, found again by its offset. */
+typedef struct uv_handle_s uv_handle_t;
+typedef struct uv_async_s uv_async_t;
+extern size_t uv_handle_size(int type);
+extern int uv_async_init(struct uv_loop_s *loop, uv_async_t *async, void (*cb)(uv_async_t *));
+extern int uv_async_send(uv_async_t *async);
+extern void uv_close(uv_handle_t *handle, void (*cb)(uv_handle_t *));
+extern void uv_ref(uv_handle_t *handle);
+extern void uv_unref(uv_handle_t *handle);
+#define PM_UV_ASYNC 1 /* UV_ASYNC in uv_handle_type: the first after UV_UNKNOWN_HANDLE */
 
+typedef struct async_box {
+  addon *ad;
+  napi_async_cleanup_hook_handle cleanup;
+  alignas(max_align_t) unsigned char handle[]; /* uv_async_t, uv_handle_size(UV_ASYNC) bytes */
+} async_box;
+
+static async_box *box_of(void *handle) {
+  return (async_box *)(void *)((unsigned char *)handle - offsetof(async_box, handle));
+}
+
+static uv_async_t *async_of(async_box *b) { return (uv_async_t *)(void *)b->handle; }
+
+/* Adds w to the woken list unless it is there (wake_lock held). 0 when out of memory. */
+static int add_woken(addon *ad, pm_window *w) {
+  for (size_t i = 0; i < ad->nwoken; i++)
+    if (ad->woken[i] == w) return 1;
+  if (ad->nwoken == ad->capwoken) {
+    size_t cap = ad->capwoken ? ad->capwoken * 2 : 16;
+    pm_window **t = realloc(ad->woken, cap * sizeof *t);
+    if (!t) return 0;
+    ad->woken = t;
+    ad->capwoken = cap;
+  }
+  ad->woken[ad->nwoken++] = w;
+  return 1;
+}
+
+/* The waker: runs on whichever thread queued the message (the window's queue just became
+ * non-empty). It records the window and signals the env's async handle (uv_async_send is
+ * thread-safe; sends coalesce into one drain). A wake from the JS thread also refs the handle,
+ * so `node script.js` does not exit with a message still queued; the drain unrefs it once every
+ * queue it knows is empty, so idle documents hold no loop reference. */
 static void waker(pm_window *window, void *user_data) {
   addon *ad = user_data;
-  wake *w = malloc(sizeof *w);
-  if (!w) return; /* the message stays queued; the next wake or drain delivers it */
-  w->window = window;
-  w->counted = pthread_equal(ad->thread, pthread_self());
-  if (w->counted && ad->counted_wakes++ == 0) napi_ref_threadsafe_function(ad->env, ad->tsfn);
-  if (napi_call_threadsafe_function(ad->tsfn, w, napi_tsfn_nonblocking) != napi_ok) {
-    if (w->counted && --ad->counted_wakes == 0) napi_unref_threadsafe_function(ad->env, ad->tsfn);
-    free(w);
+  pthread_mutex_lock(&ad->wake_lock);
+  int ok = !ad->wake_closed && add_woken(ad, window);
+  if (ok) uv_async_send(async_of(ad->wake));
+  pthread_mutex_unlock(&ad->wake_lock);
+  /* not ok: closing, or out of memory; the message stays queued until the next wake */
+  if (ok && pthread_equal(ad->thread, pthread_self()) && !ad->thread_gone && !ad->holding) {
+    ad->holding = 1;
+    uv_ref((uv_handle_t *)(void *)async_of(ad->wake));
   }
 }
 
-static void tsfn_call(napi_env env, napi_value js_cb, void *context, void *data) {
-  (void)js_cb;
-  addon *ad = context;
-  wake *w = data;
-  if (env) { /* NULL while the env is shutting down: just free */
-    napi_handle_scope scope;
-    if (napi_open_handle_scope(env, &scope) == napi_ok) {
-      napi_value argv[1] = {handle_value(env, w->window)};
-      call_js(ad, ad->on_wake, 1, argv);
-      napi_close_handle_scope(env, scope);
+/* The async handle's callback, on the JS thread with no JavaScript on the stack. Each woken
+ * window delivers the messages queued when its turn comes, one pm_window_run_pending call for
+ * all of them; what listeners queue meanwhile waits for the next turn of the loop (the window
+ * goes back on the list), so a document posting to itself forever cannot starve timers or I/O. */
+static void drain(uv_async_t *async) {
+  addon *ad = box_of(async)->ad;
+  if (!ad || ad->thread_gone) return;
+  pthread_mutex_lock(&ad->wake_lock);
+  pm_window **list = ad->woken;
+  size_t n = ad->nwoken;
+  ad->woken = NULL;
+  ad->nwoken = ad->capwoken = 0;
+  pthread_mutex_unlock(&ad->wake_lock);
+
+  napi_handle_scope scope;
+  int scoped = napi_open_handle_scope(ad->env, &scope) == napi_ok;
+  for (size_t i = 0; i < n && scoped; i++) {
+    size_t want = pm_window_pending(list[i]); /* 0 for a window freed meanwhile */
+    if (want == 0) continue;
+    ad->top_level = 1;
+    pm_window_run_pending(list[i], want);
+    ad->top_level = 0;
+    if (ad->thread_gone) break;
+    if (pm_window_pending(list[i]) > 0) { /* queued meanwhile: the next turn */
+      pthread_mutex_lock(&ad->wake_lock);
+      if (!ad->wake_closed && add_woken(ad, list[i])) uv_async_send(async);
+      pthread_mutex_unlock(&ad->wake_lock);
     }
-    if (w->counted && --ad->counted_wakes == 0) napi_unref_threadsafe_function(env, ad->tsfn);
   }
-  free(w);
+  if (scoped) napi_close_handle_scope(ad->env, scope);
+  free(list);
+
+  pthread_mutex_lock(&ad->wake_lock);
+  int waiting = ad->nwoken > 0;
+  pthread_mutex_unlock(&ad->wake_lock);
+  if (waiting != ad->holding && !ad->thread_gone) {
+    ad->holding = waiting;
+    if (waiting) uv_ref((uv_handle_t *)(void *)async);
+    else uv_unref((uv_handle_t *)(void *)async);
+  }
+}
+
+static void async_closed(uv_handle_t *handle) {
+  async_box *b = box_of(handle);
+  napi_remove_async_cleanup_hook(b->cleanup);
+  free(b);
+}
+
+/* Env teardown (a worker exiting, the process ending): the handle must be closed before Node
+ * closes the loop. Wakers from other threads see wake_closed and leave it alone. */
+static void close_async(napi_async_cleanup_hook_handle handle, void *arg) {
+  async_box *b = arg;
+  addon *ad = b->ad; /* NULL when the addon's data was finalized first */
+  b->cleanup = handle;
+  if (ad) {
+    pthread_mutex_lock(&ad->wake_lock);
+    ad->wake_closed = 1;
+    ad->wake = NULL;
+    pthread_mutex_unlock(&ad->wake_lock);
+  }
+  uv_close((uv_handle_t *)(void *)async_of(b), async_closed);
 }
 
 /* ---- functions exported to lib/ ------------------------------------------------------ */
 
 static napi_value result_value(napi_env env, pm_result r) { return num(env, (double)r); }
 
-/* init(onWindow, onPort, onBroadcast, onDrop, onWake) */
+/* init(onWindow, onPort, onBroadcast, onDrop) */
 static napi_value js_init(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (!get_args(env, info, 5, argv)) return NULL;
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
   addon *ad = get_addon(env);
-  napi_ref *refs[5] = {&ad->on_window, &ad->on_port, &ad->on_broadcast, &ad->on_drop, &ad->on_wake};
-  for (int i = 0; i < 5; i++) {
+  napi_ref *refs[4] = {&ad->on_window, &ad->on_port, &ad->on_broadcast, &ad->on_drop};
+  for (int i = 0; i < 4; i++) {
     napi_valuetype t;
     CHECK(napi_typeof(env, argv[i], &t));
     if (t != napi_function) {
-      napi_throw_type_error(env, NULL, "init expects five functions");
+      napi_throw_type_error(env, NULL, "init expects four functions");
       return NULL;
     }
     if (*refs[i]) napi_delete_reference(env, *refs[i]);
@@ -766,12 +879,19 @@ static void addon_finalize(napi_env env, void *data, void *hint) {
   ad->thread_gone = 1;
   for (size_t i = 0; i < ad->ntops; i++) pm_window_free(ad->tops[i]);
   free(ad->tops);
-  napi_ref refs[7] = {ad->on_window, ad->on_port, ad->on_broadcast, ad->on_drop, ad->on_wake,
+  napi_ref refs[6] = {ad->on_window, ad->on_port, ad->on_broadcast, ad->on_drop,
                       ad->last_origin_value, ad->last_source_value};
   free(ad->last_origin);
-  for (int i = 0; i < 7; i++)
+  for (int i = 0; i < 6; i++)
     if (refs[i]) napi_delete_reference(env, refs[i]);
-  /* the tsfn is released by Node at env teardown (its finalizer is a no-op) */
+  if (ad->async_ctx) napi_async_destroy(env, ad->async_ctx);
+  /* the async handle was closed by close_async, which Node runs before this */
+  pthread_mutex_lock(&ad->wake_lock);
+  ad->wake_closed = 1;
+  if (ad->wake) ad->wake->ad = NULL;
+  pthread_mutex_unlock(&ad->wake_lock);
+  free(ad->woken);
+  pthread_mutex_destroy(&ad->wake_lock);
   free(ad);
 }
 
@@ -783,15 +903,28 @@ static napi_value addon_init(napi_env env, napi_value exports) {
   }
   ad->env = env;
   ad->thread = pthread_self();
+  pthread_mutex_init(&ad->wake_lock, NULL);
+  /* the async handle the waker signals: unref'd, so idle documents keep no loop reference */
+  struct uv_loop_s *loop = NULL;
+  size_t hsize = uv_handle_size(PM_UV_ASYNC);
+  async_box *box = NULL;
   napi_value name;
-  napi_create_string_utf8(env, "postmessage-waker", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, ad, tsfn_call, &ad->tsfn) != napi_ok) {
+  napi_create_string_utf8(env, "postmessage", NAPI_AUTO_LENGTH, &name);
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || hsize == 0 || hsize > 4096 ||
+      !(box = calloc(1, sizeof *box + hsize)) || uv_async_init(loop, async_of(box), drain) != 0) {
+    free(box);
     free(ad);
-    throw_last_napi(env, "napi_create_threadsafe_function");
+    napi_throw_error(env, NULL, "postmessage addon: cannot set up the libuv async handle");
     return NULL;
   }
-  /* idle documents keep no event-loop reference (see waker) */
-  napi_unref_threadsafe_function(env, ad->tsfn);
+  box->ad = ad;
+  ad->wake = box;
+  uv_unref((uv_handle_t *)(void *)async_of(box));
+  if (napi_async_init(env, NULL, name, &ad->async_ctx) != napi_ok ||
+      napi_add_async_cleanup_hook(env, close_async, box, &box->cleanup) != napi_ok) {
+    throw_last_napi(env, "napi_async_init");
+    return NULL; /* the handle stays open: the env is unusable anyway */
+  }
   if (napi_set_instance_data(env, ad, addon_finalize, NULL) != napi_ok) {
     free(ad);
     throw_last_napi(env, "napi_set_instance_data");
