@@ -592,7 +592,13 @@ function receivePorts(realm, handles) {
   });
 }
 
+// origin and source are undefined when they are the same as in the previous call (the addon
+// saves making them again for every message of a stream).
+let lastOrigin = '';
+let lastSource = 0n;
 function onWindowMessage(id, data, origin, source, portHandles) {
+  if (origin === undefined) origin = lastOrigin; else lastOrigin = origin;
+  if (source === undefined) source = lastSource; else lastSource = source;
   const bc = windowsById.get(id);
   if (!bc || !bc.realm) {
     if (portHandles) for (const h of portHandles) native.portClose(h);

@@ -54,12 +54,16 @@ typedef struct addon {
   int wake_closed;               /* the handle is closing: wakers must not touch it (wake_lock) */
   int drop_handler;              /* this env installed the process-wide drop handler */
   int thread_gone;               /* the env is being torn down: call no JS */
-  /* Per-message values that repeat (most traffic is one source, one origin): the JS values of
-   * the last ones, reused instead of allocated again. */
-  char *last_origin;
-  napi_ref last_origin_value;
-  pm_window *last_source;
-  napi_ref last_source_value;
+  /* Window messages mostly repeat one source and origin: onWindowMessage gets `undefined` for
+   * "the same as the last one I was sent" (lib/ keeps the last values). sent_valid is cleared
+   * whenever a call may not have reached lib/, so both sides always agree. */
+  char *sent_origin;
+  size_t sent_origin_cap;
+  pm_window *sent_source;
+  int sent_valid;
+  /* While drain() runs: values of its outer handle scope, reused by every message. */
+  int dv_valid;
+  napi_value dv_undefined, dv_global, dv_fn[4];
   /* Top-level windows this env created and has not freed: freed with the env (a worker that
    * exits, the process ending), so no listener or waker outlives the env it would call. */
   pm_window **tops;
@@ -313,14 +317,34 @@ static int on_js_thread(addon *ad) {
  * Called straight from drain() (no JS on the stack) it is a napi_make_callback, after which Node
  * runs the microtask checkpoint and nextTicks; nested calls (sync delivery, a listener's own
  * posts) are plain calls, as their checkpoint belongs to the outermost callback. */
-static void call_js(addon *ad, napi_ref fn_ref, size_t argc, napi_value *argv) {
+enum { FN_WINDOW, FN_PORT, FN_BROADCAST, FN_DROP };
+
+static napi_ref fn_ref_of(addon *ad, int which) {
+  switch (which) {
+  case FN_WINDOW: return ad->on_window;
+  case FN_PORT: return ad->on_port;
+  case FN_BROADCAST: return ad->on_broadcast;
+  default: return ad->on_drop;
+  }
+}
+
+/* 1 when the function ran to completion. */
+static int call_js(addon *ad, int which, size_t argc, napi_value *argv) {
   napi_env env = ad->env;
-  napi_value fn, recv, result;
-  if (!fn_ref || napi_get_reference_value(env, fn_ref, &fn) != napi_ok || !fn) return;
+  napi_value fn = NULL, recv, result;
+  if (ad->dv_valid) {
+    fn = ad->dv_fn[which];
+  } else {
+    napi_ref ref = fn_ref_of(ad, which);
+    if (ref) napi_get_reference_value(env, ref, &fn);
+  }
+  if (!fn) return 0;
   napi_status st;
   if (ad->top_level) {
     ad->top_level = 0;
-    napi_get_global(env, &recv); /* MakeCallback needs an object receiver (for its context) */
+    /* MakeCallback needs an object receiver (for its context) */
+    if (ad->dv_valid) recv = ad->dv_global;
+    else napi_get_global(env, &recv);
     st = napi_make_callback(env, ad->async_ctx, recv, fn, argc, argv, &result);
     ad->top_level = 1;
   } else {
@@ -335,43 +359,29 @@ static void call_js(addon *ad, napi_ref fn_ref, size_t argc, napi_value *argv) {
       napi_get_and_clear_last_exception(env, &exc);
       napi_fatal_exception(env, exc);
     }
+    return 0;
   }
+  return 1;
 }
 
-/* The message's origin as a JS string, reusing the last one when it is the same. */
-static napi_value origin_value(addon *ad, const char *origin) {
-  napi_env env = ad->env;
+static napi_value undefined_value(addon *ad) {
+  if (ad->dv_valid) return ad->dv_undefined;
   napi_value v = NULL;
-  if (ad->last_origin && strcmp(ad->last_origin, origin) == 0 &&
-      napi_get_reference_value(env, ad->last_origin_value, &v) == napi_ok && v)
-    return v;
-  napi_create_string_utf8(env, origin, NAPI_AUTO_LENGTH, &v);
+  napi_get_undefined(ad->env, &v);
+  return v;
+}
+
+/* Remembers the origin last sent to onWindowMessage; 0 when out of memory. */
+static int remember_origin(addon *ad, const char *origin) {
   size_t n = strlen(origin) + 1;
-  char *copy = malloc(n);
-  if (!copy) return v;
-  memcpy(copy, origin, n);
-  if (ad->last_origin_value) napi_delete_reference(env, ad->last_origin_value);
-  ad->last_origin_value = NULL;
-  free(ad->last_origin);
-  ad->last_origin = NULL;
-  if (napi_create_reference(env, v, 1, &ad->last_origin_value) == napi_ok) ad->last_origin = copy;
-  else free(copy);
-  return v;
-}
-
-/* The source window's handle as a BigInt, reusing the last one when it is the same. */
-static napi_value source_value(addon *ad, pm_window *source) {
-  napi_env env = ad->env;
-  napi_value v = NULL;
-  if (source && source == ad->last_source && napi_get_reference_value(env, ad->last_source_value, &v) == napi_ok && v)
-    return v;
-  v = handle_value(env, source);
-  if (!source) return v;
-  if (ad->last_source_value) napi_delete_reference(env, ad->last_source_value);
-  ad->last_source_value = NULL;
-  ad->last_source = NULL;
-  if (napi_create_reference(env, v, 1, &ad->last_source_value) == napi_ok) ad->last_source = source;
-  return v;
+  if (n > ad->sent_origin_cap) {
+    char *p = realloc(ad->sent_origin, n);
+    if (!p) return 0;
+    ad->sent_origin = p;
+    ad->sent_origin_cap = n;
+  }
+  memcpy(ad->sent_origin, origin, n);
+  return 1;
 }
 
 /* ---- library callbacks ---------------------------------------------------------------- */
@@ -383,41 +393,52 @@ static void window_listener(const pm_message_event *ev, void *user_data) {
   napi_env env = ad->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value undef = undefined_value(ad);
   napi_value argv[5];
   argv[0] = num(env, ctx->id);
   argv[1] = message_value(env, ev->data, ev->data_len);
-  argv[2] = origin_value(ad, ev->origin);
-  argv[3] = source_value(ad, ev->source);
-  argv[4] = ports_array(env, ev->ports, ev->ports_len);
-  call_js(ad, ad->on_window, 5, argv);
+  if (ad->sent_valid && strcmp(ad->sent_origin, ev->origin) == 0) {
+    argv[2] = undef;
+  } else {
+    napi_create_string_utf8(env, ev->origin, NAPI_AUTO_LENGTH, &argv[2]);
+    ad->sent_valid = 0;
+  }
+  argv[3] = ad->sent_valid && ad->sent_source == ev->source ? undef : handle_value(env, ev->source);
+  argv[4] = ev->ports_len ? ports_array(env, ev->ports, ev->ports_len) : undef;
+  /* set before the call: a nested delivery (sync mode) inside it leaves its own values */
+  ad->sent_valid = (ad->sent_valid || remember_origin(ad, ev->origin));
+  ad->sent_source = ev->source;
+  if (!call_js(ad, FN_WINDOW, 5, argv)) ad->sent_valid = 0;
   napi_close_handle_scope(env, scope);
 }
 
 static void port_listener(const pm_message_event *ev, void *user_data) {
   listen_ctx *ctx = user_data;
-  if (!on_js_thread(ctx->ad)) return;
-  napi_env env = ctx->ad->env;
+  addon *ad = ctx->ad;
+  if (!on_js_thread(ad)) return;
+  napi_env env = ad->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value argv[3];
   argv[0] = num(env, ctx->id);
   argv[1] = message_value(env, ev->data, ev->data_len);
-  argv[2] = ports_array(env, ev->ports, ev->ports_len);
-  call_js(ctx->ad, ctx->ad->on_port, 3, argv);
+  argv[2] = ev->ports_len ? ports_array(env, ev->ports, ev->ports_len) : undefined_value(ad);
+  call_js(ad, FN_PORT, 3, argv);
   napi_close_handle_scope(env, scope);
 }
 
 static void broadcast_listener(const pm_message_event *ev, void *user_data) {
   listen_ctx *ctx = user_data;
-  if (!on_js_thread(ctx->ad)) return;
-  napi_env env = ctx->ad->env;
+  addon *ad = ctx->ad;
+  if (!on_js_thread(ad)) return;
+  napi_env env = ad->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value argv[3];
   argv[0] = num(env, ctx->id);
   argv[1] = message_value(env, ev->data, ev->data_len);
-  argv[2] = origin_value(ctx->ad, ev->origin);
-  call_js(ctx->ad, ctx->ad->on_broadcast, 3, argv);
+  napi_create_string_utf8(env, ev->origin, NAPI_AUTO_LENGTH, &argv[2]);
+  call_js(ad, FN_BROADCAST, 3, argv);
   napi_close_handle_scope(env, scope);
 }
 
@@ -441,7 +462,7 @@ static void drop_handler(const pm_drop_event *ev, void *user_data) {
   argv[4] = handle_value(env, ev->source);
   argv[5] = handle_value(env, ev->target);
   argv[6] = num(env, (double)ev->data_len);
-  call_js(ad, ad->on_drop, 7, argv);
+  call_js(ad, FN_DROP, 7, argv);
   napi_close_handle_scope(env, scope);
 }
 
@@ -522,6 +543,16 @@ static void drain(uv_async_t *async) {
 
   napi_handle_scope scope;
   int scoped = napi_open_handle_scope(ad->env, &scope) == napi_ok;
+  if (scoped) { /* the values every message's call uses, made once */
+    napi_env env = ad->env;
+    int ok = napi_get_undefined(env, &ad->dv_undefined) == napi_ok && napi_get_global(env, &ad->dv_global) == napi_ok;
+    for (int k = 0; k < 4 && ok; k++) {
+      napi_ref ref = fn_ref_of(ad, k);
+      ad->dv_fn[k] = NULL;
+      if (ref) ok = napi_get_reference_value(env, ref, &ad->dv_fn[k]) == napi_ok;
+    }
+    ad->dv_valid = ok;
+  }
   for (size_t i = 0; i < n && scoped; i++) {
     size_t want = pm_window_pending(list[i]); /* 0 for a window freed meanwhile */
     if (want == 0) continue;
@@ -535,6 +566,7 @@ static void drain(uv_async_t *async) {
       pthread_mutex_unlock(&ad->wake_lock);
     }
   }
+  ad->dv_valid = 0;
   if (scoped) napi_close_handle_scope(ad->env, scope);
   free(list);
 
@@ -587,6 +619,9 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
       return NULL;
     }
     if (*refs[i]) napi_delete_reference(env, *refs[i]);
+    *refs[i] = NULL;
+    ad->dv_valid = 0; /* a drain running now must not keep calling the old functions */
+    ad->sent_valid = 0;
     CHECK(napi_create_reference(env, argv[i], 1, refs[i]));
   }
   return NULL;
@@ -879,10 +914,9 @@ static void addon_finalize(napi_env env, void *data, void *hint) {
   ad->thread_gone = 1;
   for (size_t i = 0; i < ad->ntops; i++) pm_window_free(ad->tops[i]);
   free(ad->tops);
-  napi_ref refs[6] = {ad->on_window, ad->on_port, ad->on_broadcast, ad->on_drop,
-                      ad->last_origin_value, ad->last_source_value};
-  free(ad->last_origin);
-  for (int i = 0; i < 6; i++)
+  napi_ref refs[4] = {ad->on_window, ad->on_port, ad->on_broadcast, ad->on_drop};
+  free(ad->sent_origin);
+  for (int i = 0; i < 4; i++)
     if (refs[i]) napi_delete_reference(env, refs[i]);
   if (ad->async_ctx) napi_async_destroy(env, ad->async_ctx);
   /* the async handle was closed by close_async, which Node runs before this */

@@ -1,0 +1,86 @@
+// The delivery fast paths give the same events as the plain ones: the addon sends a message's
+// origin and source only when they differ from the previous message's (lib/ remembers them),
+// queued messages are drained in batches from the loop, and strings skip V8's serializer.
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { pm, until } = require('./helpers');
+
+const RECORD = `var got = []; onmessage = function (e) {
+  got.push([e.data, e.origin, e.source === null ? 'null' : e.source === parent ? 'parent' : e.source === frames[0] ? 'frame0' : e.source === frames[1] ? 'frame1' : 'other']);
+};`;
+
+for (const delivery of ['sync', 'queued']) {
+  test(`${delivery}: interleaved sources and origins each arrive with their own origin and source`, async () => {
+    const top = new pm.Document('http://top.test/', { delivery });
+    const f0 = top.createIframe('http://zero.test/');
+    const f1 = top.createIframe('http://one.test/');
+    try {
+      top.evaluate(RECORD);
+      f0.evaluate('function send(m) { parent.postMessage(m, "*"); }');
+      f1.evaluate('function send(m) { parent.postMessage(m, "*"); }');
+      const order = [[f0, 'a'], [f0, 'b'], [f1, 'c'], [f0, 'd'], [f1, 'e'], [f1, 'f'], [top, 'g'], [f0, 'h']];
+      for (const [d, m] of order) {
+        if (d === top) top.evaluate(`postMessage(${JSON.stringify(m)}, "*")`);
+        else d.evaluate(`send(${JSON.stringify(m)})`);
+      }
+      f1.close(); // a message whose source is gone: source null, origin kept
+      f0.evaluate('send("i")');
+      await until(() => top.evaluate('got.length') === order.length + 1);
+      const got = top.evaluate('JSON.stringify(got)');
+      // f1's messages were sent before it closed; in sync mode they were delivered at once (source
+      // f1 then); queued, they arrive after the close, with source null.
+      const f1Source = delivery === 'sync' ? 'frame1' : 'null';
+      assert.deepEqual(JSON.parse(got), [
+        ['a', 'http://zero.test', 'frame0'], ['b', 'http://zero.test', 'frame0'],
+        ['c', 'http://one.test', f1Source], ['d', 'http://zero.test', 'frame0'],
+        ['e', 'http://one.test', f1Source], ['f', 'http://one.test', f1Source],
+        ['g', 'http://top.test', 'parent'], ['h', 'http://zero.test', 'frame0'],
+        ['i', 'http://zero.test', 'frame0'],
+      ]);
+    } finally {
+      top.close();
+    }
+  });
+}
+
+test('queued: a sync delivery nested inside a queued one does not confuse the next message\'s origin', async () => {
+  // top (queued) gets messages from f0; its listener posts to a sync document, whose listener
+  // runs inside that call with another origin and source. The next queued message to top must
+  // still carry f0's origin and source.
+  const top = new pm.Document('http://top.test/');
+  const f0 = top.createIframe('http://zero.test/');
+  const s = top.createIframe('http://sync.test/', { delivery: 'sync' });
+  try {
+    s.evaluate('var seen = []; onmessage = function (e) { seen.push(e.origin + "|" + (e.source === parent)); };');
+    top.evaluate(`var got = []; onmessage = function (e) {
+      got.push(e.data + "|" + e.origin + "|" + (e.source === frames[0]));
+      frames[1].postMessage("nested " + e.data, "*");
+    };`);
+    f0.evaluate('for (var i = 0; i < 4; i++) parent.postMessage("m" + i, "*");');
+    await until(() => top.evaluate('got.length') === 4);
+    assert.deepEqual([...top.evaluate('got')], ['m0|http://zero.test|true', 'm1|http://zero.test|true', 'm2|http://zero.test|true', 'm3|http://zero.test|true']);
+    assert.deepEqual([...s.evaluate('seen')], Array(4).fill('http://top.test|true'));
+  } finally {
+    top.close();
+  }
+});
+
+test('queued: navigating the receiver in the middle of a drained batch discards the rest', async () => {
+  const top = new pm.Document('http://top.test/');
+  const f0 = top.createIframe('http://zero.test/');
+  try {
+    f0.evaluate('var got = []; onmessage = function (e) { got.push(e.data); if (e.data === 2) __nav(); };');
+    f0.window.__nav = () => f0.navigate('http://zero.test/next');
+    f0.evaluate('var keep = 1;');
+    top.evaluate('for (var i = 0; i < 6; i++) frames[0].postMessage(i, "*");');
+    const old = f0.window;
+    await until(() => old.got.length === 3);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual([...old.got], [0, 1, 2]);
+    assert.equal(f0.evaluate('typeof got'), 'undefined');
+    assert.equal(f0.pending, 0);
+  } finally {
+    top.close();
+  }
+});
