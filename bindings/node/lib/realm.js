@@ -13,8 +13,13 @@ function install(global, host) {
   'use strict';
   const { defineProperty, freeze } = Object;
   // Event.timeStamp: milliseconds since the realm's time origin, at millisecond resolution
-  // (performance.now() would cost a third of a message delivery).
+  // (performance.now() would cost a third of a message delivery). Reading the clock costs as
+  // much as the rest of an event's creation on some machines (150-200 ns under some
+  // hypervisors), so a realm reads it for each new event only once its script has read some
+  // event's timeStamp; until then events are made without it, and such an event's timeStamp,
+  // if read later, is the time of that first read.
   const timeOrigin = host.timeOrigin;
+  let stampEvents = false;
 
   // ---- DOMException (WebIDL) -------------------------------------------------------------
   const legacyCodes = {
@@ -46,6 +51,28 @@ function install(global, host) {
   defineProperty(DOMException.prototype, Symbol.toStringTag, { value: 'DOMException', configurable: true });
 
   // ---- Event (DOM) -----------------------------------------------------------------------
+  // An event's state (one shape for every event, so dispatch's property loads stay monomorphic).
+  class EventState {
+    constructor(type, trusted) {
+      this.type = type;
+      this.bubbles = false;
+      this.cancelable = false;
+      this.composed = false;
+      this.target = null;
+      this.currentTarget = null;
+      this.phase = 0;
+      this.canceled = false;
+      this.stop = false;
+      this.stopNow = false;
+      this.dispatching = false;
+      this.trusted = trusted;
+      this.passive = false;
+      this.timeStamp = stampEvents ? Date.now() - timeOrigin : null;
+    }
+  }
+  // Passed as `init` by the host's own event constructions: skips the WebIDL argument steps.
+  // Never reachable from script (a closure value of this prelude).
+  const INTERNAL = freeze({});
   // State lives in private fields (a WeakMap per event costs the GC dearly at message rates).
   let stateOf; // (event) -> its private state, for dispatch; undefined for non-events
   class Event {
@@ -54,12 +81,12 @@ function install(global, host) {
       stateOf = (e) => (e !== null && typeof e === 'object' && #s in e ? e.#s : undefined);
     }
     constructor(type, init) {
+      if (init === INTERNAL) { // the host's events: type is a string, no init dictionary
+        this.#s = new EventState(type, true);
+        return;
+      }
       if (arguments.length === 0) throw new TypeError("Failed to construct 'Event': 1 argument required, but only 0 present.");
-      this.#s = {
-        type: String(type), bubbles: false, cancelable: false, composed: false,
-        target: null, currentTarget: null, phase: 0, canceled: false, stop: false, stopNow: false,
-        dispatching: false, trusted: false, passive: false, timeStamp: Date.now() - timeOrigin,
-      };
+      this.#s = new EventState(String(type), false);
       if (init != null) {
         this.#s.bubbles = !!init.bubbles;
         this.#s.cancelable = !!init.cancelable;
@@ -78,7 +105,14 @@ function install(global, host) {
     get returnValue() { return !this.#s.canceled; }
     set returnValue(v) { if (!v) this.preventDefault(); }
     get isTrusted() { return this.#s.trusted; }
-    get timeStamp() { return this.#s.timeStamp; }
+    get timeStamp() {
+      const s = this.#s;
+      if (s.timeStamp === null) {
+        stampEvents = true;
+        s.timeStamp = Date.now() - timeOrigin;
+      }
+      return s.timeStamp;
+    }
     get cancelBubble() { return this.#s.stop; }
     set cancelBubble(v) { if (v) this.#s.stop = true; }
     preventDefault() { const s = this.#s; if (s.cancelable && !s.passive) s.canceled = true; }
@@ -104,16 +138,19 @@ function install(global, host) {
     #ports = EMPTY_PORTS;
     static {
       trustedMessage = (type, data, origin, source, ports) => {
-        const e = new MessageEvent(type);
+        const e = new MessageEvent(type, INTERNAL);
         e.#data = data;
         e.#origin = origin;
         e.#source = source;
         if (ports.length) e.#ports = freeze(ports);
-        stateOf(e).trusted = true;
         return e;
       };
     }
     constructor(type, init) {
+      if (init === INTERNAL) {
+        super(type, INTERNAL);
+        return;
+      }
       if (arguments.length === 0) throw new TypeError("Failed to construct 'MessageEvent': 1 argument required, but only 0 present.");
       super(type, init);
       if (init == null) return;
@@ -158,11 +195,16 @@ function install(global, host) {
   // ---- EventTarget (DOM) ------------------------------------------------------------------
   // Listener lists live in a WeakMap keyed by the target, so the methods also work on the
   // realm's global (a vm context's global cannot get EventTarget.prototype in its chain).
+  // A list is never changed in place: adding or removing a listener stores a new array, so a
+  // dispatch walks the array it started with (DOM's clone of the listener list) without
+  // copying it for every event.
   const targets = new WeakMap();
-  const listenersOf = (t) => {
-    let l = targets.get(t);
-    if (!l) { l = []; targets.set(t, l); }
-    return l;
+  const NO_LISTENERS = freeze([]);
+  const listenersOf = (t) => targets.get(t) || NO_LISTENERS;
+  const addEntry = (t, entry) => { targets.set(t, [...listenersOf(t), entry]); };
+  const removeAt = (t, list, i) => {
+    list[i].removed = true;
+    targets.set(t, list.slice(0, i).concat(list.slice(i + 1)));
   };
   const flatten = (options) => (typeof options === 'boolean' ? { capture: options } : options == null ? {} : options);
   function addEventListener(type, callback, options) {
@@ -176,15 +218,14 @@ function install(global, host) {
       if (o.signal.aborted) return;
       o.signal.addEventListener('abort', () => removeEventListener.call(this, type, callback, options));
     }
-    const list = listenersOf(this);
-    if (list.some((e) => e.type === entry.type && e.callback === callback && e.capture === entry.capture)) return;
-    list.push(entry);
+    if (listenersOf(this).some((e) => e.type === entry.type && e.callback === callback && e.capture === entry.capture)) return;
+    addEntry(this, entry);
   }
   function removeEventListener(type, callback, options) {
     const o = flatten(options);
     const list = listenersOf(this);
     const i = list.findIndex((e) => !e.handler && e.type === String(type) && e.callback === callback && e.capture === !!o.capture);
-    if (i >= 0) { list[i].removed = true; list.splice(i, 1); }
+    if (i >= 0) removeAt(this, list, i);
   }
   function dispatchEvent(event) {
     const s = evState.get(event);
@@ -200,13 +241,14 @@ function install(global, host) {
     s.target = target;
     s.currentTarget = target;
     s.phase = 2;
-    const list = targets.get(target);
-    if (list && list.length) {
-      const snapshot = list.slice();
-      for (const pass of [true, false]) {
-        for (const entry of snapshot) {
-          if (s.stopNow) break;
-          if (entry.removed || entry.type !== s.type || entry.capture !== pass) continue;
+    const list = targets.get(target); // never changed in place: this is the dispatch's snapshot
+    if (list !== undefined) {
+      const n = list.length;
+      for (let pass = 0; pass < 2; pass++) { // capture listeners first, then the others
+        const capture = pass === 0;
+        for (let i = 0; i < n && !s.stopNow; i++) {
+          const entry = list[i];
+          if (entry.removed || entry.capture !== capture || entry.type !== s.type) continue;
           if (entry.once) removeEventListener.call(target, entry.type, entry.callback, { capture: entry.capture });
           invoke(target, entry, event, s);
         }
@@ -240,7 +282,7 @@ function install(global, host) {
   const removeListener = removeEventListener;
   const dispatchOn = dispatchEvent;
   class EventTarget {
-    constructor() { targets.set(this, []); }
+    constructor() { targets.set(this, NO_LISTENERS); }
   }
   for (const [name, fn] of [['addEventListener', addEventListener], ['removeEventListener', removeEventListener], ['dispatchEvent', dispatchEvent]]) {
     defineProperty(EventTarget.prototype, name, { value: fn, writable: true, configurable: true });
@@ -268,7 +310,7 @@ function install(global, host) {
           if (slot) {
             const list = listenersOf(t);
             const i = list.indexOf(slot.entry);
-            if (i >= 0) { list[i].removed = true; list.splice(i, 1); }
+            if (i >= 0) removeAt(t, list, i);
             slots.delete(t);
           }
           return;
@@ -276,7 +318,7 @@ function install(global, host) {
         if (!slot) {
           slot = { value, entry: null };
           slot.entry = { type, callback: slot, capture: false, once: false, passive: false, removed: false, handler: true };
-          listenersOf(t).push(slot.entry);
+          addEntry(t, slot.entry);
           slots.set(t, slot);
         } else {
           slot.value = value;

@@ -84,3 +84,65 @@ test('queued: navigating the receiver in the middle of a drained batch discards 
     top.close();
   }
 });
+
+test('dispatch walks the listener list as it was when dispatch began (DOM clones the list)', () => {
+  const d = new pm.Document('http://a.test/');
+  try {
+    const out = d.evaluate(`
+      var t = new EventTarget(), log = [];
+      function late() { log.push('late'); }
+      function b() { log.push('b'); }
+      t.addEventListener('x', function () { log.push('a'); t.addEventListener('x', late); t.removeEventListener('x', b); });
+      t.addEventListener('x', b);
+      t.addEventListener('x', function () { log.push('cap'); }, true);   // capture listeners run first
+      t.addEventListener('x', function () { log.push('c'); });
+      t.dispatchEvent(new Event('x'));
+      log.push('|');
+      t.dispatchEvent(new Event('x'));
+      log.join(',')`);
+    // b was removed during the first dispatch (not called), late added during it (not called then)
+    assert.equal(out, 'cap,a,c,|,cap,a,c,late');
+    // a handler attribute keeps its place; setting it to null removes it mid-dispatch too
+    assert.equal(d.evaluate(`var u = new BroadcastChannel('x'), l2 = [];
+      u.addEventListener('message', function () { l2.push(1); u.onmessage = null; });
+      u.onmessage = function () { l2.push(2); };
+      u.addEventListener('message', function () { l2.push(3); });
+      u.dispatchEvent(new MessageEvent('message')); u.close(); l2.join()`), '1,3');
+  } finally {
+    d.close();
+  }
+});
+
+test('Event.timeStamp: creation time in ms since the time origin, also when read later', () => {
+  const d = new pm.Document('http://a.test/');
+  try {
+    const r = d.evaluate(`
+      var first = new Event('x');
+      var busy = function (ms) { var t0 = Date.now(); while (Date.now() - t0 < ms); };
+      busy(30);
+      var t1 = first.timeStamp;          // never read before: the time of this first read
+      var e2 = new Event('y');           // from now on stamped at creation
+      busy(40);
+      var t2 = e2.timeStamp;
+      var e3 = new MessageEvent('message');
+      [typeof t1, t1 >= 0, t2 >= t1, t2 - t1 < 30, e3.timeStamp >= t2 + 30]`);
+    assert.deepEqual([...r], ['number', true, true, true, true]);
+  } finally {
+    d.close();
+  }
+});
+
+test('queued: a delivered event read later keeps its creation timeStamp', async () => {
+  const { a, b } = require('./helpers').seedPair();
+  try {
+    b.evaluate(`var evs = [], stamps = []; new Event('warm').timeStamp;
+      onmessage = function (e) { evs.push(e); stamps.push(Date.now()); };`);
+    a.evaluate('frames[0].postMessage("one", "*")');
+    await until(() => b.evaluate('evs.length') === 1);
+    await new Promise((r) => setTimeout(r, 40));
+    const [ts, late] = b.evaluate('[evs[0].timeStamp, new Event("now").timeStamp]');
+    assert.ok(late - ts >= 30, `delivered at ${ts}, read at ${late}`);
+  } finally {
+    a.close();
+  }
+});
