@@ -596,17 +596,23 @@ function receivePorts(realm, handles) {
 // saves making them again for every message of a stream).
 let lastOrigin = '';
 let lastSource = 0n;
+let lastSourceBC = null; // windows.get(lastSource), while that context is open
 function onWindowMessage(id, data, origin, source, portHandles) {
   if (origin === undefined) origin = lastOrigin; else lastOrigin = origin;
-  if (source === undefined) source = lastSource; else lastSource = source;
+  if (source !== undefined) {
+    lastSource = source;
+    lastSourceBC = source === 0n ? null : windows.get(source) || null;
+  } else if (lastSourceBC !== null && lastSourceBC.closed) {
+    lastSourceBC = windows.get(lastSource) || null;
+  }
   const bc = windowsById.get(id);
   if (!bc || !bc.realm) {
     if (portHandles) for (const h of portHandles) native.portClose(h);
     return;
   }
   const realm = bc.realm;
-  const ports = receivePorts(realm, portHandles);
-  const src = source === 0n ? null : windowProxy(realm, windows.get(source));
+  const ports = portHandles === undefined ? NO_PORTS : receivePorts(realm, portHandles);
+  const src = lastSourceBC === null ? null : windowProxy(realm, lastSourceBC);
   let value;
   try {
     value = deserialize(realm, data, ports);

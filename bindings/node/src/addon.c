@@ -64,6 +64,10 @@ typedef struct addon {
   /* While drain() runs: values of its outer handle scope, reused by every message. */
   int dv_valid;
   napi_value dv_undefined, dv_global, dv_fn[4];
+  /* the last listener id's JS number, within one drain chunk */
+  int dv_id_valid;
+  double dv_id;
+  napi_value dv_id_value;
   /* Top-level windows this env created and has not freed: freed with the env (a worker that
    * exits, the process ending), so no listener or waker outlives the env it would call. */
   pm_window **tops;
@@ -386,16 +390,29 @@ static int remember_origin(addon *ad, const char *origin) {
 
 /* ---- library callbacks ---------------------------------------------------------------- */
 
+/* Called by drain() (no JS on the stack), the listeners use its chunk's handle scope. */
+static int in_drain_chunk(addon *ad) { return ad->top_level && ad->dv_valid; }
+
+static napi_value id_value(addon *ad, double id) {
+  if (!in_drain_chunk(ad)) return num(ad->env, id);
+  if (!ad->dv_id_valid || ad->dv_id != id) {
+    ad->dv_id_value = num(ad->env, id);
+    ad->dv_id = id;
+    ad->dv_id_valid = ad->dv_id_value != NULL;
+  }
+  return ad->dv_id_value;
+}
+
 static void window_listener(const pm_message_event *ev, void *user_data) {
   listen_ctx *ctx = user_data;
   addon *ad = ctx->ad;
   if (!on_js_thread(ad)) return;
   napi_env env = ad->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_handle_scope scope = NULL;
+  if (!in_drain_chunk(ad) && napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value undef = undefined_value(ad);
   napi_value argv[5];
-  argv[0] = num(env, ctx->id);
+  argv[0] = id_value(ad, ctx->id);
   argv[1] = message_value(env, ev->data, ev->data_len);
   if (ad->sent_valid && strcmp(ad->sent_origin, ev->origin) == 0) {
     argv[2] = undef;
@@ -409,7 +426,7 @@ static void window_listener(const pm_message_event *ev, void *user_data) {
   ad->sent_valid = (ad->sent_valid || remember_origin(ad, ev->origin));
   ad->sent_source = ev->source;
   if (!call_js(ad, FN_WINDOW, 5, argv)) ad->sent_valid = 0;
-  napi_close_handle_scope(env, scope);
+  if (scope) napi_close_handle_scope(env, scope);
 }
 
 static void port_listener(const pm_message_event *ev, void *user_data) {
@@ -465,6 +482,9 @@ static void drop_handler(const pm_drop_event *ev, void *user_data) {
   call_js(ad, FN_DROP, 7, argv);
   napi_close_handle_scope(env, scope);
 }
+
+/* Messages delivered under one handle scope by drain(): bounds what a long queue keeps alive. */
+#define DRAIN_CHUNK 64
 
 /* ---- queued delivery: the waker and the drain ------------------------------------------
  *
@@ -556,9 +576,19 @@ static void drain(uv_async_t *async) {
   for (size_t i = 0; i < n && scoped; i++) {
     size_t want = pm_window_pending(list[i]); /* 0 for a window freed meanwhile */
     if (want == 0) continue;
-    ad->top_level = 1;
-    pm_window_run_pending(list[i], want);
-    ad->top_level = 0;
+    /* in chunks, each in a handle scope of its own that the listener calls share */
+    while (want > 0 && !ad->thread_gone) {
+      napi_handle_scope chunk;
+      if (napi_open_handle_scope(ad->env, &chunk) != napi_ok) break;
+      ad->dv_id_valid = 0;
+      ad->top_level = 1;
+      size_t ran = pm_window_run_pending(list[i], want < DRAIN_CHUNK ? want : DRAIN_CHUNK);
+      ad->top_level = 0;
+      ad->dv_id_valid = 0;
+      napi_close_handle_scope(ad->env, chunk);
+      if (ran == 0 || ran > want) break;
+      want -= ran;
+    }
     if (ad->thread_gone) break;
     if (pm_window_pending(list[i]) > 0) { /* queued meanwhile: the next turn */
       pthread_mutex_lock(&ad->wake_lock);
