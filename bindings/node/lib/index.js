@@ -387,8 +387,8 @@ function windowPost(fromRealm, targetBC, argc, message, targetOrigin, transfer) 
     if (!validTargetOrigin(origin)) throwForResult(fromRealm, R.SYNTAX, 'postMessage');
     return;
   }
-  const handles = ports.length ? ports.map((p) => portInfo.get(p).h) : undefined;
-  const r = native.post(fromRealm.bc.h, targetBC.h, buf, origin, handles);
+  const r = ports.length ? native.post(fromRealm.bc.h, targetBC.h, buf, origin, ports.map((p) => portInfo.get(p).h))
+    : native.post(fromRealm.bc.h, targetBC.h, buf, origin);
   if (r === R.OK || r === R.DROPPED) {
     if (ports.length || buffers.length) commitTransfer(ports, buffers);
   }

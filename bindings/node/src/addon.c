@@ -229,22 +229,25 @@ typedef struct payload {
 /* data: a string (encoded here) or a Uint8Array/ArrayBuffer (taken as is). 0 on bad input. */
 static int payload_of(napi_env env, napi_value v, payload *p) {
   p->owned = NULL;
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok) return 0;
-  if (t != napi_string) return bytes_of(env, v, &p->data, &p->len);
-  size_t units = 0;
-  if (napi_get_value_string_utf16(env, v, NULL, 0, &units) != napi_ok) return 0;
-  size_t need = 2 + units * 2 + 2; /* + room for the terminator napi writes */
+  /* A short string, the common message, takes one call: copied straight into `small`
+   * (buf + 2 is 2-aligned: small is at an 8-aligned offset, malloc aligns to 16). */
   uint8_t *buf = p->small;
-  if (need > sizeof p->small) {
-    buf = p->owned = malloc(need);
-    if (!buf) return 0;
+  size_t cap = (sizeof p->small - 2) / 2; /* code units, with napi's terminator */
+  size_t got = 0;
+  napi_status st = napi_get_value_string_utf16(env, v, (char16_t *)(void *)(buf + 2), cap, &got);
+  if (st == napi_string_expected) return bytes_of(env, v, &p->data, &p->len);
+  if (st != napi_ok) return 0;
+  if (got + 1 >= cap) { /* filled: maybe cut short; measure and copy again */
+    size_t units = 0;
+    if (napi_get_value_string_utf16(env, v, NULL, 0, &units) != napi_ok) return 0;
+    if (units + 1 > cap) {
+      buf = p->owned = malloc(2 + units * 2 + 2);
+      if (!buf) return 0;
+      if (napi_get_value_string_utf16(env, v, (char16_t *)(void *)(buf + 2), units + 1, &got) != napi_ok) return 0;
+    }
   }
   buf[0] = TAG_STRING;
   buf[1] = 0;
-  size_t got = 0;
-  /* buf + 2 is 2-aligned: small is at an 8-aligned offset, malloc aligns to 16 */
-  napi_get_value_string_utf16(env, v, (char16_t *)(void *)(buf + 2), units + 1, &got);
   p->data = buf;
   p->len = 2 + got * 2;
   return 1;
@@ -782,7 +785,8 @@ static napi_value js_set_queue_limit(napi_env env, napi_callback_info info) {
 /* post(source, target, bytes, targetOrigin, transferPorts) -> result */
 static napi_value js_post(napi_env env, napi_callback_info info) {
   napi_value argv[5];
-  if (!get_args(env, info, 5, argv)) return NULL;
+  size_t argc = 5;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   char origin_small[256];
   char *origin = origin_small;
   size_t olen = 0;
@@ -800,7 +804,9 @@ static napi_value js_post(napi_env env, napi_callback_info info) {
   pm_port **ports;
   size_t nports;
   payload p;
-  if (!ports_of(env, argv[4], &ports, &nports)) {
+  ports = NULL;
+  nports = 0;
+  if (argc >= 5 && !ports_of(env, argv[4], &ports, &nports)) { /* omitted: no transfer */
     if (origin != origin_small) free(origin);
     napi_throw_type_error(env, NULL, "post: transfer must be an array of port handles");
     return NULL;
@@ -811,9 +817,9 @@ static napi_value js_post(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "post: data must be a string or a Uint8Array");
     return NULL;
   }
-  pm_result r = pm_post_message_transfer((pm_window *)handle_of(env, argv[0]),
-                                         (pm_window *)handle_of(env, argv[1]), p.data, p.len, origin,
-                                         ports, nports);
+  pm_window *source = (pm_window *)handle_of(env, argv[0]), *target = (pm_window *)handle_of(env, argv[1]);
+  pm_result r = nports ? pm_post_message_transfer(source, target, p.data, p.len, origin, ports, nports)
+                       : pm_post_message(source, target, p.data, p.len, origin);
   payload_free(&p);
   if (origin != origin_small) free(origin);
   free(ports);

@@ -146,3 +146,46 @@ test('queued: a delivered event read later keeps its creation timeStamp', async 
     a.close();
   }
 });
+
+for (const delivery of ['sync', 'queued']) {
+  test(`${delivery}: strings around the addon's stack buffer, lone surrogates, empty; values that look like the wire tags`, async () => {
+    const { a, b } = require('./helpers').seedPair({ delivery });
+    try {
+      b.evaluate('var got = []; onmessage = function (e) { got.push(e.data); };');
+      // The addon copies strings of up to 510 UTF-16 code units on the stack, longer ones twice.
+      const sent = a.evaluate(`(function () {
+        var out = ['', '\\ud800', 'x\\udc00', '\\udbff\\udfff', '\\u0000', 'é€😀'];
+        for (var n = 505; n <= 515; n++) {
+          out.push('a'.repeat(n));
+          out.push('\\ud83d' + 'é'.repeat(n - 2) + '\\ud83d');   // lone high surrogates at both ends
+        }
+        out.push('\\u0003\\u0000abc', '\\u0001', '\\u0002');   // the first bytes of the wire format
+        out.push(-0, NaN, 0, 1.5, 12345678901234567890n, -1n, true, null, undefined,
+                 { 0: 3 }, [3, 0], new Uint8Array([3, 0, 65, 0]), new String('boxed'));
+        out.forEach(function (m) { frames[0].postMessage(m, '*'); });
+        return out;
+      })()`);
+      await until(() => b.evaluate('got.length') === sent.length);
+      const got = b.evaluate('got');
+      assert.equal(got.length, sent.length);
+      for (let i = 0; i < sent.length; i++) {
+        const s = sent[i];
+        const g = got[i];
+        if (typeof s === 'string') {
+          assert.equal(typeof g, 'string', `message ${i}`);
+          assert.equal(g.length, s.length, `message ${i}: length`);
+          assert.ok(g === s, `message ${i}: ${JSON.stringify(s.slice(0, 8))}… differs`);
+        } else if (typeof s === 'number') {
+          assert.ok(Object.is(g, s), `message ${i}: ${g} is not ${s}`);
+        } else if (s !== null && typeof s === 'object') {
+          assert.deepEqual(JSON.stringify(Object.entries(g)), JSON.stringify(Object.entries(s)), `message ${i}`);
+          assert.equal(Object.prototype.toString.call(g), Object.prototype.toString.call(s), `message ${i}: type`);
+        } else {
+          assert.equal(g, s, `message ${i}`);
+        }
+      }
+    } finally {
+      a.close();
+    }
+  });
+}
