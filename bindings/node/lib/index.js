@@ -194,6 +194,7 @@ class BrowsingContext {
     this.closed = false;
     this.realm = null;
     this.delivery = options.delivery;
+    this.navigatedAt = 0; // navCount when this context last navigated
   }
   get top() { let b = this; while (b.parent) b = b.parent; return b; }
   get origin() { return native.windowOrigin(this.h); }
@@ -606,14 +607,17 @@ function onWindowMessage(id, data, origin, source, portHandles) {
   } else if (lastSourceBC !== null && lastSourceBC.closed) {
     lastSourceBC = windows.get(lastSource) || null;
   }
-  const bc = windowsById.get(id);
+  deliverWindow(windowsById.get(id), data, origin, lastSourceBC, portHandles);
+}
+
+function deliverWindow(bc, data, origin, sourceBC, portHandles) {
   if (!bc || !bc.realm) {
     if (portHandles) for (const h of portHandles) native.portClose(h);
     return;
   }
   const realm = bc.realm;
   const ports = portHandles === undefined ? NO_PORTS : receivePorts(realm, portHandles);
-  const src = lastSourceBC === null ? null : windowProxy(realm, lastSourceBC);
+  const src = sourceBC === null ? null : windowProxy(realm, sourceBC);
   let value;
   try {
     value = deserialize(realm, data, ports);
@@ -622,6 +626,63 @@ function onWindowMessage(id, data, origin, source, portHandles) {
     return;
   }
   realm.api.fireMessage(realm.global, 'message', value, origin, src, ports);
+}
+
+// Queued delivery in batches (src/addon.c, "batched queued delivery"): the records of one
+// drain chunk, taken off the library's queues before any of them runs. Each is its own task:
+// Node's microtask checkpoint and nextTicks run between them (process._tickCallback is what
+// Node itself runs between two immediates). A window that navigated after its records were
+// taken gets none of them (HTML discards the tasks of a document that is no longer active),
+// as the library does for those still queued; closed windows, ports and channels are looked up
+// by id and are gone. Without process._tickCallback (not a documented API), or with
+// PM_NODE_UNBATCHED set, init gets no onBatch and every delivery is its own native callback.
+const runTicks = typeof process._tickCallback === 'function' && !process.env.PM_NODE_UNBATCHED ? process._tickCallback : null;
+let navCount = 0; // navigations so far (BrowsingContext.navigatedAt)
+const RECORD = [6, 4, 4, 7]; // record lengths by tag
+
+function onBatch() {
+  const n = arguments.length;
+  const taken = navCount;
+  let origin = '';
+  let source = 0n;
+  let sourceBC = null;
+  let error = null;
+  for (let i = 0; i < n;) {
+    const tag = arguments[i];
+    const len = RECORD[tag] || n;
+    try {
+      if (i !== 0) runTicks(); // the checkpoint after the previous task
+      switch (tag) {
+        case 0: {
+          const o = arguments[i + 3];
+          const s = arguments[i + 4];
+          if (o !== undefined) origin = o;
+          if (s !== undefined) {
+            source = s;
+            sourceBC = s === 0n ? null : windows.get(s) || null;
+          } else if (sourceBC !== null && sourceBC.closed) {
+            sourceBC = windows.get(source) || null;
+          }
+          const bc = windowsById.get(arguments[i + 1]);
+          const ports = arguments[i + 5];
+          if (bc !== undefined && bc.navigatedAt > taken) { // taken for the document it replaced
+            if (ports) for (const h of ports) native.portClose(h);
+          } else {
+            deliverWindow(bc, arguments[i + 2], origin, sourceBC, ports);
+          }
+          break;
+        }
+        case 1: onPortMessage(arguments[i + 1], arguments[i + 2], arguments[i + 3]); break;
+        case 2: onBroadcastMessage(arguments[i + 1], arguments[i + 2], arguments[i + 3]); break;
+        case 3: onDrop(arguments[i + 1], arguments[i + 2], arguments[i + 3], arguments[i + 4], arguments[i + 5], arguments[i + 6]); break;
+        default: break;
+      }
+    } catch (e) {
+      if (error === null) error = e; // deliver the rest, then report it (the addon's backstop)
+    }
+    i += len;
+  }
+  if (error !== null) throw error;
 }
 
 function onPortMessage(id, data, portHandles) {
@@ -672,7 +733,7 @@ function onDrop(reason, sourceOrigin, targetOrigin, requested, source, target) {
 // broadcast callbacks) once per message as its own task: Node's microtask checkpoint runs after
 // each, as between HTML tasks. Messages queued meanwhile wait for the next turn of the loop.
 
-native.init(onWindowMessage, onPortMessage, onBroadcastMessage, onDrop);
+native.init(onWindowMessage, onPortMessage, onBroadcastMessage, onDrop, runTicks ? onBatch : undefined);
 native.setDropReports(true);
 
 // ---- the public API --------------------------------------------------------------------------
@@ -779,6 +840,7 @@ class Document {
     for (const c of bc.children) retireContext(c);
     bc.children = [];
     retireRealm(bc.realm);
+    bc.navigatedAt = ++navCount;
     bc.url = url;
     createRealm(bc);
   }
