@@ -864,5 +864,5 @@ module.exports = {
   handleOf: (doc) => live(doc).h,
   version: native.version(),
   /** Counters for tests and diagnostics. */
-  stats: () => ({ windows: windows.size, ports: portsByHandle.size, channels: channelsByHandle.size, foreignCalls: native.foreignCalls() }),
+  stats: () => ({ windows: windows.size, ports: portsByHandle.size, channels: channelsByHandle.size, foreignCalls: native.foreignCalls(), batched: runTicks !== null }),
 };

@@ -71,15 +71,20 @@ test('queued: navigating the receiver in the middle of a drained batch discards 
   const f0 = top.createIframe('http://zero.test/');
   try {
     f0.evaluate('var got = []; onmessage = function (e) { got.push(e.data); if (e.data === 2) __nav(); };');
-    f0.window.__nav = () => f0.navigate('http://zero.test/next');
-    f0.evaluate('var keep = 1;');
+    f0.window.__nav = () => {
+      f0.navigate('http://zero.test/next');
+      f0.evaluate('var later = []; onmessage = function (e) { later.push(e.data); };');
+    };
     top.evaluate('for (var i = 0; i < 6; i++) frames[0].postMessage(i, "*");');
     const old = f0.window;
     await until(() => old.got.length === 3);
     await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual([...old.got], [0, 1, 2]);
-    assert.equal(f0.evaluate('typeof got'), 'undefined');
+    // 3..5 were posted to the old document: the new one never sees them
+    assert.deepEqual([...f0.evaluate('later')], []);
     assert.equal(f0.pending, 0);
+    top.evaluate('frames[0].postMessage("new", "*")');
+    await until(() => f0.evaluate('later.length') === 1);
   } finally {
     top.close();
   }
@@ -189,3 +194,94 @@ for (const delivery of ['sync', 'queued']) {
     }
   });
 }
+
+// Queued deliveries are handed to lib/ a drain chunk at a time (src/addon.c); each message is
+// still its own task. These tests hold with and without batching (see the last test).
+
+test('queued: every message of a batch is its own task (promise chains, nextTicks, queueMicrotask)', async () => {
+  const { a, b } = require('./helpers').seedPair();
+  try {
+    b.window.__tick = (f) => process.nextTick(f);
+    b.evaluate(`var log = []; onmessage = function (e) {
+      var m = e.data;
+      log.push(m);
+      Promise.resolve().then(function () { log.push(m + 'p1'); }).then(function () { log.push(m + 'p2'); })
+        .then(function () { return Promise.resolve(); }).then(function () { log.push(m + 'p3'); });
+      queueMicrotask(function () { log.push(m + 'q'); });
+      __tick(function () { log.push(m + 't'); });
+    };`);
+    a.evaluate('for (var i = 0; i < 150; i++) frames[0].postMessage("m" + i, "*");'); // more than a chunk
+    await until(() => b.evaluate('log.length') === 150 * 6);
+    const log = [...b.evaluate('log')];
+    const want = [];
+    for (let i = 0; i < 150; i++) {
+      const m = `m${i}`;
+      // HTML: all microtasks of a task before the next task; Node: nextTicks with them
+      want.push(m, `${m}t`, `${m}p1`, `${m}q`, `${m}p2`, `${m}p3`);
+    }
+    assert.deepEqual(log, want);
+  } finally {
+    a.close();
+  }
+});
+
+test('queued: closing the receiver in the middle of a batch drops the rest; ports in them are closed', async () => {
+  const top = new pm.Document('http://top.test/');
+  const f0 = top.createIframe('http://zero.test/');
+  try {
+    f0.evaluate('var got = []; onmessage = function (e) { got.push(e.data); if (e.data === 1) __close(); };');
+    f0.window.__close = () => f0.close();
+    const before = pm.stats().ports;
+    top.evaluate(`var kept = [];
+      for (var i = 0; i < 4; i++) { var ch = new MessageChannel(); kept.push(ch.port1); frames[0].postMessage(i, "*", [ch.port2]); }`);
+    const old = f0.window;
+    await until(() => old.got.length === 2);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual([...old.got], [0, 1]);
+    assert.equal(f0.closed, true);
+    // the two delivered ports died with f0's realm, the two undelivered ones were closed
+    assert.equal(pm.stats().ports, before + 4);
+    top.evaluate('kept.forEach(function (p) { p.close(); })');
+    assert.equal(pm.stats().ports, before);
+  } finally {
+    top.close();
+  }
+});
+
+test('queued: port, window and broadcast messages and drop warnings keep their order within a batch', async () => {
+  const { recorder, seedPair } = require('./helpers');
+  const rec = recorder();
+  const { a, b } = seedPair({ console: rec.console });
+  try {
+    b.evaluate(`var log = [], ch = new MessageChannel(), bc1 = new BroadcastChannel('k'), bc2 = new BroadcastChannel('k');
+      ch.port2.onmessage = function (e) { log.push('port ' + e.data); };
+      bc2.onmessage = function (e) { log.push('bc ' + e.data); };
+      onmessage = function (e) { log.push('win ' + e.data); };
+      console.warn = function (m) { log.push('warn ' + m.split("'")[5]); };`); // the recorder's
+    // b posts to itself through every path in one go; a wrong targetOrigin is a drop
+    b.evaluate(`postMessage(1, "*"); ch.port1.postMessage(2); postMessage(3, "http://elsewhere.test");
+      bc1.postMessage(4); postMessage(5, "*"); ch.port1.postMessage(6);`);
+    await until(() => b.evaluate('log.length') === 6);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual([...b.evaluate('log')], ['win 1', 'port 2', 'warn http://elsewhere.test', 'bc 4', 'win 5', 'port 6']);
+  } finally {
+    a.close();
+  }
+});
+
+test('queued deliveries are batched unless PM_NODE_UNBATCHED is set (or Node lacks process._tickCallback)', () => {
+  assert.equal(pm.stats().batched, !process.env.PM_NODE_UNBATCHED && typeof process._tickCallback === 'function');
+});
+
+test('the same behaviour without batching: these tests and window.test.js with PM_NODE_UNBATCHED=1', { skip: !!process.env.PM_NODE_UNBATCHED, timeout: 240000 }, () => {
+  const { spawnSync } = require('node:child_process');
+  const path = require('node:path');
+  const env = { ...process.env, PM_NODE_UNBATCHED: '1' };
+  delete env.NODE_TEST_CONTEXT; // set by this runner: the child would report to it, not to stdout
+  const r = spawnSync(process.execPath, ['--test', path.join(__dirname, 'fastpath.test.js'), path.join(__dirname, 'window.test.js'), path.join(__dirname, 'ports.test.js')], {
+    env, encoding: 'utf8', timeout: 230000,
+  });
+  const tail = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /^# (pass|fail)|^not ok/.test(l)).join('\n');
+  assert.equal(r.status, 0, tail);
+  assert.match(r.stdout, /^# fail 0$/m);
+});
