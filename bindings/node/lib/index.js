@@ -374,7 +374,7 @@ function windowPost(fromRealm, targetBC, argc, message, targetOrigin, transfer) 
     origin = targetOrigin.targetOrigin === undefined ? '/' : String(targetOrigin.targetOrigin);
     list = targetOrigin.transfer;
   } else if (targetOrigin !== undefined) {
-    origin = String(targetOrigin);
+    origin = typeof targetOrigin === 'string' ? targetOrigin : String(targetOrigin);
   }
   if (!fromRealm.alive) return; // script of a document that is gone: nothing to send from
   const { ports, buffers } = checkTransfer(fromRealm, list, null);
@@ -389,12 +389,32 @@ function windowPost(fromRealm, targetBC, argc, message, targetOrigin, transfer) 
     if (!validTargetOrigin(origin)) throwForResult(fromRealm, R.SYNTAX, 'postMessage');
     return;
   }
-  const r = ports.length ? native.post(fromRealm.bc.h, targetBC.h, buf, origin, ports.map((p) => portInfo.get(p).h))
-    : native.post(fromRealm.bc.h, targetBC.h, buf, origin);
+  const o = originArg(origin);
+  const r = ports.length ? native.post(fromRealm.bc.h, targetBC.h, buf, o, ports.map((p) => portInfo.get(p).h))
+    : native.post(fromRealm.bc.h, targetBC.h, buf, o);
   if (r === R.OK || r === R.DROPPED) {
     if (ports.length || buffers.length) commitTransfer(ports, buffers);
   }
   else if (r !== R.INVALID_HANDLE) throwForResult(fromRealm, r, 'postMessage');
+}
+
+// targetOrigin as post() takes it: the addon's index for a string it has interned (saving the
+// string's conversion on every post; most traffic repeats a few targetOrigins), else the string.
+const originIds = new Map(); // string -> index, or the string itself once the addon's table is full
+let lastOriginArg = null;
+let lastOriginId = null;
+function originArg(o) {
+  if (o === lastOriginArg) return lastOriginId;
+  let id = originIds.get(o);
+  if (id === undefined) {
+    if (originIds.size >= 256) return o;
+    id = native.internOrigin(o);
+    if (id < 0) id = o;
+    originIds.set(o, id);
+  }
+  lastOriginArg = o;
+  lastOriginId = id;
+  return id;
 }
 
 function validTargetOrigin(o) {

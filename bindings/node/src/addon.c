@@ -78,6 +78,10 @@ typedef struct addon {
   int b_origin_valid;
   pm_window *b_source;
   int b_source_valid;
+  /* targetOrigin strings lib/ interned (internOrigin): post() takes their index instead of the
+   * string, saving its UTF-8 conversion on every post. Append-only, at most MAX_ORIGINS. */
+  char *origins[256];
+  size_t norigins;
   /* Top-level windows this env created and has not freed: freed with the env (a worker that
    * exits, the process ending), so no listener or waker outlives the env it would call. */
   pm_window **tops;
@@ -900,22 +904,67 @@ static napi_value js_set_queue_limit(napi_env env, napi_callback_info info) {
                                                      (size_t)msgs, (size_t)bytes));
 }
 
-/* post(source, target, bytes, targetOrigin, transferPorts) -> result */
+#define MAX_ORIGINS (sizeof ((addon *)0)->origins / sizeof ((addon *)0)->origins[0])
+
+/* internOrigin(targetOrigin) -> its index for post(), or -1 (the table is full, or the string
+ * has a NUL, which post() must see to refuse it). Interning the same string again gives the
+ * same index. */
+static napi_value js_intern_origin(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "internOrigin: expected a string");
+    return NULL;
+  }
+  char *s = malloc(len + 1);
+  if (!s) return num(env, -1);
+  napi_get_value_string_utf8(env, argv[0], s, len + 1, &len);
+  addon *ad = get_addon(env);
+  if (strlen(s) != len) {
+    free(s);
+    return num(env, -1);
+  }
+  for (size_t i = 0; i < ad->norigins; i++) {
+    if (strcmp(ad->origins[i], s) == 0) {
+      free(s);
+      return num(env, (double)i);
+    }
+  }
+  if (ad->norigins == MAX_ORIGINS) {
+    free(s);
+    return num(env, -1);
+  }
+  ad->origins[ad->norigins] = s;
+  return num(env, (double)ad->norigins++);
+}
+
+/* post(source, target, bytes, targetOrigin, transferPorts) -> result. targetOrigin is a string
+ * or an index from internOrigin. */
 static napi_value js_post(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   size_t argc = 5;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   char origin_small[256];
   char *origin = origin_small;
+  int origin_owned = 0; /* origin was malloc'd here */
   size_t olen = 0;
-  /* the common targetOrigin fits on the stack */
-  if (napi_get_value_string_utf8(env, argv[3], origin_small, sizeof origin_small, &olen) != napi_ok) {
+  double oid = 0;
+  if (napi_get_value_double(env, argv[3], &oid) == napi_ok) { /* an interned targetOrigin */
+    addon *ad = get_addon(env);
+    if (!(oid >= 0 && oid < (double)ad->norigins && oid == (double)(size_t)oid)) {
+      napi_throw_type_error(env, NULL, "post: targetOrigin is not a string or an interned origin's index");
+      return NULL;
+    }
+    origin = ad->origins[(size_t)oid];
+  } else if (napi_get_value_string_utf8(env, argv[3], origin_small, sizeof origin_small, &olen) != napi_ok) {
+    /* the common targetOrigin fits on the stack */
     napi_throw_type_error(env, NULL, "post: targetOrigin must be a string");
     return NULL;
-  }
-  if (olen >= sizeof origin_small - 1) {
+  } else if (olen >= sizeof origin_small - 1) {
     origin = string_of(env, argv[3]);
     if (!origin) return NULL;
+    origin_owned = 1;
   } else if (strlen(origin_small) != olen) {
     return result_value(env, PM_ERR_SYNTAX); /* an embedded NUL: not a URL */
   }
@@ -925,12 +974,12 @@ static napi_value js_post(napi_env env, napi_callback_info info) {
   ports = NULL;
   nports = 0;
   if (argc >= 5 && !ports_of(env, argv[4], &ports, &nports)) { /* omitted: no transfer */
-    if (origin != origin_small) free(origin);
+    if (origin != origin_small && origin_owned) free(origin);
     napi_throw_type_error(env, NULL, "post: transfer must be an array of port handles");
     return NULL;
   }
   if (!payload_of(env, argv[2], &p)) {
-    if (origin != origin_small) free(origin);
+    if (origin != origin_small && origin_owned) free(origin);
     free(ports);
     napi_throw_type_error(env, NULL, "post: data must be a string or a Uint8Array");
     return NULL;
@@ -939,7 +988,7 @@ static napi_value js_post(napi_env env, napi_callback_info info) {
   pm_result r = nports ? pm_post_message_transfer(source, target, p.data, p.len, origin, ports, nports)
                        : pm_post_message(source, target, p.data, p.len, origin);
   payload_free(&p);
-  if (origin != origin_small) free(origin);
+  if (origin != origin_small && origin_owned) free(origin);
   free(ports);
   return result_value(env, r);
 }
@@ -1071,6 +1120,7 @@ static void addon_finalize(napi_env env, void *data, void *hint) {
   napi_ref refs[5] = {ad->on_window, ad->on_port, ad->on_broadcast, ad->on_drop, ad->on_batch};
   free(ad->sent_origin);
   free(ad->b_origin);
+  for (size_t i = 0; i < ad->norigins; i++) free(ad->origins[i]);
   free(ad->batch);
   for (int i = 0; i < 5; i++)
     if (refs[i]) napi_delete_reference(env, refs[i]);
@@ -1139,6 +1189,7 @@ static napi_value addon_init(napi_env env, napi_value exports) {
       {"windowRunPending", js_window_run_pending},
       {"setQueueLimit", js_set_queue_limit},
       {"post", js_post},
+      {"internOrigin", js_intern_origin},
       {"channelNew", js_channel_new},
       {"portPost", js_port_post},
       {"portListen", js_port_listen},

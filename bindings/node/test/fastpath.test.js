@@ -285,3 +285,47 @@ test('the same behaviour without batching: these tests and window.test.js with P
   assert.equal(r.status, 0, tail);
   assert.match(r.stdout, /^# fail 0$/m);
 });
+
+test('interned targetOrigins: the addon\'s index stands for the string; bad indexes are TypeErrors', () => {
+  const native = require('../build/postmessage.node');
+  const w = native.windowNew('http://a.test/');
+  const other = native.windowNew('http://b.test/');
+  try {
+    const i = native.internOrigin('http://b.test');
+    assert.equal(typeof i, 'number');
+    assert.ok(i >= 0);
+    assert.equal(native.internOrigin('http://b.test'), i); // same string, same index
+    const j = native.internOrigin('http://elsewhere.test');
+    assert.notEqual(j, i);
+    assert.equal(native.post(w, other, 'x', i), 0);    // PM_OK: b.test matches
+    assert.equal(native.post(w, other, 'x', j), 1);    // PM_DROPPED: mismatch
+    assert.equal(native.internOrigin('http://a\0b'), -1); // a NUL is never interned (post refuses it)
+    for (const bad of [NaN, -1, 1.5, 1e9, Infinity]) assert.throws(() => native.post(w, other, 'x', bad), TypeError, String(bad));
+    assert.throws(() => native.internOrigin(5), TypeError);
+  } finally {
+    native.windowFree(w);
+    native.windowFree(other);
+  }
+});
+
+test('sync: hundreds of distinct targetOrigins (past the interned table) each match or not as their string says', () => {
+  const { a, b } = require('./helpers').seedPair({ delivery: 'sync', warnOnDrop: false });
+  try {
+    b.evaluate('var got = []; onmessage = function (e) { got.push(e.data); };');
+    const n = a.evaluate(`(function () {
+      var sent = 0;
+      for (var i = 0; i < 600; i++) {
+        var o = i % 50 === 0 ? 'http://localhost' : i % 75 === 1 ? 'http://localhost:80/p' + i : 'http://o' + i + '.test';
+        frames[0].postMessage(i, o);
+        if (o.indexOf('localhost') >= 0) sent++;
+      }
+      return sent;
+    })()`);
+    assert.equal(a.evaluate(`(function () { try { frames[0].postMessage('nul', 'http://localhost\\u0000x'); } catch (e) { return e.name; } })()`), 'SyntaxError');
+    const got = [...b.evaluate('got')];
+    assert.equal(got.length, n);
+    assert.ok(got.every((i) => i % 50 === 0 || i % 75 === 1), JSON.stringify(got));
+  } finally {
+    a.close();
+  }
+});
