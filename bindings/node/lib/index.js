@@ -187,7 +187,6 @@ class BrowsingContext {
   constructor(h, url, parent, options) {
     this.h = h;
     this.id = nextId++;
-    this.outstanding = 0; // queued deliveries scheduled on the loop, not yet run
     this.url = url;
     this.parent = parent;
     this.children = [];
@@ -195,6 +194,7 @@ class BrowsingContext {
     this.closed = false;
     this.realm = null;
     this.delivery = options.delivery;
+    this.navigatedAt = 0; // navCount when this context last navigated
   }
   get top() { let b = this; while (b.parent) b = b.parent; return b; }
   get origin() { return native.windowOrigin(this.h); }
@@ -307,6 +307,7 @@ function windowProxy(realm, bc) {
   const crossOrigin = () => bc.closed || !bc.realm || !sameOrigin(realm.bc, bc);
   proxy = new Proxy(Object.create(null), {
     get(_t, prop) {
+      if (prop === 'postMessage') return poster; // the one every message reads: no detour
       const l = local(prop);
       if (l) return l.v;
       if (!crossOrigin()) return Reflect.get(bc.realm.global, prop);
@@ -373,7 +374,7 @@ function windowPost(fromRealm, targetBC, argc, message, targetOrigin, transfer) 
     origin = targetOrigin.targetOrigin === undefined ? '/' : String(targetOrigin.targetOrigin);
     list = targetOrigin.transfer;
   } else if (targetOrigin !== undefined) {
-    origin = String(targetOrigin);
+    origin = typeof targetOrigin === 'string' ? targetOrigin : String(targetOrigin);
   }
   if (!fromRealm.alive) return; // script of a document that is gone: nothing to send from
   const { ports, buffers } = checkTransfer(fromRealm, list, null);
@@ -388,12 +389,32 @@ function windowPost(fromRealm, targetBC, argc, message, targetOrigin, transfer) 
     if (!validTargetOrigin(origin)) throwForResult(fromRealm, R.SYNTAX, 'postMessage');
     return;
   }
-  const handles = ports.length ? ports.map((p) => portInfo.get(p).h) : undefined;
-  const r = native.post(fromRealm.bc.h, targetBC.h, buf, origin, handles);
+  const o = originArg(origin);
+  const r = ports.length ? native.post(fromRealm.bc.h, targetBC.h, buf, o, ports.map((p) => portInfo.get(p).h))
+    : native.post(fromRealm.bc.h, targetBC.h, buf, o);
   if (r === R.OK || r === R.DROPPED) {
     if (ports.length || buffers.length) commitTransfer(ports, buffers);
   }
   else if (r !== R.INVALID_HANDLE) throwForResult(fromRealm, r, 'postMessage');
+}
+
+// targetOrigin as post() takes it: the addon's index for a string it has interned (saving the
+// string's conversion on every post; most traffic repeats a few targetOrigins), else the string.
+const originIds = new Map(); // string -> index, or the string itself once the addon's table is full
+let lastOriginArg = null;
+let lastOriginId = null;
+function originArg(o) {
+  if (o === lastOriginArg) return lastOriginId;
+  let id = originIds.get(o);
+  if (id === undefined) {
+    if (originIds.size >= 256) return o;
+    id = native.internOrigin(o);
+    if (id < 0) id = o;
+    originIds.set(o, id);
+  }
+  lastOriginArg = o;
+  lastOriginId = id;
+  return id;
 }
 
 function validTargetOrigin(o) {
@@ -593,15 +614,30 @@ function receivePorts(realm, handles) {
   });
 }
 
+// origin and source are undefined when they are the same as in the previous call (the addon
+// saves making them again for every message of a stream).
+let lastOrigin = '';
+let lastSource = 0n;
+let lastSourceBC = null; // windows.get(lastSource), while that context is open
 function onWindowMessage(id, data, origin, source, portHandles) {
-  const bc = windowsById.get(id);
+  if (origin === undefined) origin = lastOrigin; else lastOrigin = origin;
+  if (source !== undefined) {
+    lastSource = source;
+    lastSourceBC = source === 0n ? null : windows.get(source) || null;
+  } else if (lastSourceBC !== null && lastSourceBC.closed) {
+    lastSourceBC = windows.get(lastSource) || null;
+  }
+  deliverWindow(windowsById.get(id), data, origin, lastSourceBC, portHandles);
+}
+
+function deliverWindow(bc, data, origin, sourceBC, portHandles) {
   if (!bc || !bc.realm) {
     if (portHandles) for (const h of portHandles) native.portClose(h);
     return;
   }
   const realm = bc.realm;
-  const ports = receivePorts(realm, portHandles);
-  const src = source === 0n ? null : windowProxy(realm, windows.get(source));
+  const ports = portHandles === undefined ? NO_PORTS : receivePorts(realm, portHandles);
+  const src = sourceBC === null ? null : windowProxy(realm, sourceBC);
   let value;
   try {
     value = deserialize(realm, data, ports);
@@ -610,6 +646,63 @@ function onWindowMessage(id, data, origin, source, portHandles) {
     return;
   }
   realm.api.fireMessage(realm.global, 'message', value, origin, src, ports);
+}
+
+// Queued delivery in batches (src/addon.c, "batched queued delivery"): the records of one
+// drain chunk, taken off the library's queues before any of them runs. Each is its own task:
+// Node's microtask checkpoint and nextTicks run between them (process._tickCallback is what
+// Node itself runs between two immediates). A window that navigated after its records were
+// taken gets none of them (HTML discards the tasks of a document that is no longer active),
+// as the library does for those still queued; closed windows, ports and channels are looked up
+// by id and are gone. Without process._tickCallback (not a documented API), or with
+// PM_NODE_UNBATCHED set, init gets no onBatch and every delivery is its own native callback.
+const runTicks = typeof process._tickCallback === 'function' && !process.env.PM_NODE_UNBATCHED ? process._tickCallback : null;
+let navCount = 0; // navigations so far (BrowsingContext.navigatedAt)
+const RECORD = [6, 4, 4, 7]; // record lengths by tag
+
+function onBatch() {
+  const n = arguments.length;
+  const taken = navCount;
+  let origin = '';
+  let source = 0n;
+  let sourceBC = null;
+  let error = null;
+  for (let i = 0; i < n;) {
+    const tag = arguments[i];
+    const len = RECORD[tag] || n;
+    try {
+      if (i !== 0) runTicks(); // the checkpoint after the previous task
+      switch (tag) {
+        case 0: {
+          const o = arguments[i + 3];
+          const s = arguments[i + 4];
+          if (o !== undefined) origin = o;
+          if (s !== undefined) {
+            source = s;
+            sourceBC = s === 0n ? null : windows.get(s) || null;
+          } else if (sourceBC !== null && sourceBC.closed) {
+            sourceBC = windows.get(source) || null;
+          }
+          const bc = windowsById.get(arguments[i + 1]);
+          const ports = arguments[i + 5];
+          if (bc !== undefined && bc.navigatedAt > taken) { // taken for the document it replaced
+            if (ports) for (const h of ports) native.portClose(h);
+          } else {
+            deliverWindow(bc, arguments[i + 2], origin, sourceBC, ports);
+          }
+          break;
+        }
+        case 1: onPortMessage(arguments[i + 1], arguments[i + 2], arguments[i + 3]); break;
+        case 2: onBroadcastMessage(arguments[i + 1], arguments[i + 2], arguments[i + 3]); break;
+        case 3: onDrop(arguments[i + 1], arguments[i + 2], arguments[i + 3], arguments[i + 4], arguments[i + 5], arguments[i + 6]); break;
+        default: break;
+      }
+    } catch (e) {
+      if (error === null) error = e; // deliver the rest, then report it (the addon's backstop)
+    }
+    i += len;
+  }
+  if (error !== null) throw error;
 }
 
 function onPortMessage(id, data, portHandles) {
@@ -655,35 +748,12 @@ function onDrop(reason, sourceOrigin, targetOrigin, requested, source, target) {
     `Failed to execute 'postMessage' on 'DOMWindow': The target origin provided ('${shown}') does not match the recipient window's origin ('${targetOrigin}').`);
 }
 
-// Queued delivery. The waker fired (window h's queue went non-empty; src/addon.c turned that into
-// a call on the JS thread): schedule one immediate per queued message. Each delivery is then its
-// own HTML task: Node runs the microtask checkpoint between immediates, so a promise callback
-// of one message runs before the next message. What listeners queue meanwhile is scheduled by
-// the last delivery, for a later turn of the loop: a document posting to itself forever cannot
-// starve timers and I/O. Immediates hold the loop only while messages wait. At most
-// MAX_SCHEDULED are in flight per window; the last one schedules the next batch.
-function onWake(h) {
-  const bc = windows.get(h);
-  if (bc) schedule(bc);
-}
+// Queued delivery is driven by src/addon.c: the library's waker signals a libuv async handle,
+// whose callback runs each woken window's queue, calling onWindowMessage (and the port and
+// broadcast callbacks) once per message as its own task: Node's microtask checkpoint runs after
+// each, as between HTML tasks. Messages queued meanwhile wait for the next turn of the loop.
 
-const MAX_SCHEDULED = 64; // immediates in flight per window: bounds the garbage of a long queue
-
-function schedule(bc) {
-  const n = Math.min(native.windowPending(bc.h), MAX_SCHEDULED) - bc.outstanding;
-  if (n <= 0) return;
-  bc.outstanding += n;
-  for (let i = 0; i < n; i++) setImmediate(deliverOne, bc);
-}
-
-function deliverOne(bc) {
-  bc.outstanding--;
-  if (bc.closed) return;
-  native.windowRunPending(bc.h, 1);
-  if (bc.outstanding === 0 && !bc.closed) schedule(bc);
-}
-
-native.init(onWindowMessage, onPortMessage, onBroadcastMessage, onDrop, onWake);
+native.init(onWindowMessage, onPortMessage, onBroadcastMessage, onDrop, runTicks ? onBatch : undefined);
 native.setDropReports(true);
 
 // ---- the public API --------------------------------------------------------------------------
@@ -790,6 +860,7 @@ class Document {
     for (const c of bc.children) retireContext(c);
     bc.children = [];
     retireRealm(bc.realm);
+    bc.navigatedAt = ++navCount;
     bc.url = url;
     createRealm(bc);
   }
@@ -813,5 +884,5 @@ module.exports = {
   handleOf: (doc) => live(doc).h,
   version: native.version(),
   /** Counters for tests and diagnostics. */
-  stats: () => ({ windows: windows.size, ports: portsByHandle.size, channels: channelsByHandle.size, foreignCalls: native.foreignCalls() }),
+  stats: () => ({ windows: windows.size, ports: portsByHandle.size, channels: channelsByHandle.size, foreignCalls: native.foreignCalls(), batched: runTicks !== null }),
 };

@@ -13,8 +13,13 @@ function install(global, host) {
   'use strict';
   const { defineProperty, freeze } = Object;
   // Event.timeStamp: milliseconds since the realm's time origin, at millisecond resolution
-  // (performance.now() would cost a third of a message delivery).
+  // (performance.now() would cost a third of a message delivery). Reading the clock costs as
+  // much as the rest of an event's creation on some machines (150-200 ns under some
+  // hypervisors), so a realm reads it for each new event only once its script has read some
+  // event's timeStamp; until then events are made without it, and such an event's timeStamp,
+  // if read later, is the time of that first read.
   const timeOrigin = host.timeOrigin;
+  let stampEvents = false;
 
   // ---- DOMException (WebIDL) -------------------------------------------------------------
   const legacyCodes = {
@@ -46,52 +51,109 @@ function install(global, host) {
   defineProperty(DOMException.prototype, Symbol.toStringTag, { value: 'DOMException', configurable: true });
 
   // ---- Event (DOM) -----------------------------------------------------------------------
-  // State lives in private fields (a WeakMap per event costs the GC dearly at message rates).
-  let stateOf; // (event) -> its private state, for dispatch; undefined for non-events
+  // Passed as `init` by the host's own event constructions: skips the WebIDL argument steps.
+  // Never reachable from script (a closure value of this prelude).
+  const INTERNAL = freeze({});
+  // An event's state lives in its own private fields (no second object per event: at message
+  // rates allocation is most of an event's cost). Dispatch is defined inside the class, where
+  // those fields are in reach; the rest of the prelude uses the functions below.
+  let isEvent; // (value) -> whether it is an Event of this realm
+  let dispatch; // (target, event) -> !canceled: DOM "dispatch" at a single target
+  let setTrusted; // (event, isTrusted)
+  let isDispatching; // (event) -> its dispatch flag
   class Event {
-    #s;
+    #type;
+    #bubbles = false;
+    #cancelable = false;
+    #composed = false;
+    #target = null;
+    #currentTarget = null;
+    #phase = 0;
+    #canceled = false;
+    #stop = false;
+    #stopNow = false;
+    #dispatching = false;
+    #trusted = false;
+    #passive = false;
+    #timeStamp = stampEvents ? Date.now() - timeOrigin : null;
     static {
-      stateOf = (e) => (e !== null && typeof e === 'object' && #s in e ? e.#s : undefined);
+      isEvent = (e) => e !== null && typeof e === 'object' && #type in e;
+      setTrusted = (e, v) => { e.#trusted = v; };
+      isDispatching = (e) => e.#dispatching;
+      // Dispatch at a single target (no tree here): AT_TARGET, capture listeners first.
+      dispatch = (target, event) => {
+        event.#dispatching = true;
+        event.#target = target;
+        event.#currentTarget = target;
+        event.#phase = 2;
+        const list = targets.get(target); // never changed in place: this is the dispatch's snapshot
+        if (list !== undefined) {
+          const n = list.length;
+          for (let pass = 0; pass < 2; pass++) { // capture listeners first, then the others
+            const capture = pass === 0;
+            for (let i = 0; i < n && !event.#stopNow; i++) {
+              const entry = list[i];
+              if (entry.removed || entry.capture !== capture || entry.type !== event.#type) continue;
+              if (entry.once) removeEventListener.call(target, entry.type, entry.callback, { capture: entry.capture });
+              event.#passive = entry.passive;
+              invoke(target, entry, event);
+              event.#passive = false;
+            }
+          }
+        }
+        event.#dispatching = false;
+        event.#phase = 0;
+        event.#currentTarget = null;
+        event.#stop = false;
+        event.#stopNow = false;
+        return !event.#canceled;
+      };
     }
     constructor(type, init) {
+      if (init === INTERNAL) { // the host's events: type is a string, no init dictionary
+        this.#type = type;
+        this.#trusted = true;
+        return;
+      }
       if (arguments.length === 0) throw new TypeError("Failed to construct 'Event': 1 argument required, but only 0 present.");
-      this.#s = {
-        type: String(type), bubbles: false, cancelable: false, composed: false,
-        target: null, currentTarget: null, phase: 0, canceled: false, stop: false, stopNow: false,
-        dispatching: false, trusted: false, passive: false, timeStamp: Date.now() - timeOrigin,
-      };
+      this.#type = String(type);
       if (init != null) {
-        this.#s.bubbles = !!init.bubbles;
-        this.#s.cancelable = !!init.cancelable;
-        this.#s.composed = !!init.composed;
+        this.#bubbles = !!init.bubbles;
+        this.#cancelable = !!init.cancelable;
+        this.#composed = !!init.composed;
       }
     }
-    get type() { return this.#s.type; }
-    get target() { return this.#s.target; }
-    get srcElement() { return this.#s.target; }
-    get currentTarget() { return this.#s.currentTarget; }
-    get eventPhase() { return this.#s.phase; }
-    get bubbles() { return this.#s.bubbles; }
-    get cancelable() { return this.#s.cancelable; }
-    get composed() { return this.#s.composed; }
-    get defaultPrevented() { return this.#s.canceled; }
-    get returnValue() { return !this.#s.canceled; }
+    get type() { return this.#type; }
+    get target() { return this.#target; }
+    get srcElement() { return this.#target; }
+    get currentTarget() { return this.#currentTarget; }
+    get eventPhase() { return this.#phase; }
+    get bubbles() { return this.#bubbles; }
+    get cancelable() { return this.#cancelable; }
+    get composed() { return this.#composed; }
+    get defaultPrevented() { return this.#canceled; }
+    get returnValue() { return !this.#canceled; }
     set returnValue(v) { if (!v) this.preventDefault(); }
-    get isTrusted() { return this.#s.trusted; }
-    get timeStamp() { return this.#s.timeStamp; }
-    get cancelBubble() { return this.#s.stop; }
-    set cancelBubble(v) { if (v) this.#s.stop = true; }
-    preventDefault() { const s = this.#s; if (s.cancelable && !s.passive) s.canceled = true; }
-    stopPropagation() { this.#s.stop = true; }
-    stopImmediatePropagation() { const s = this.#s; s.stop = true; s.stopNow = true; }
-    composedPath() { const s = this.#s; return s.dispatching && s.target ? [s.target] : []; }
+    get isTrusted() { return this.#trusted; }
+    get timeStamp() {
+      if (this.#timeStamp === null) {
+        stampEvents = true;
+        this.#timeStamp = Date.now() - timeOrigin;
+      }
+      return this.#timeStamp;
+    }
+    get cancelBubble() { return this.#stop; }
+    set cancelBubble(v) { if (v) this.#stop = true; }
+    preventDefault() { if (this.#cancelable && !this.#passive) this.#canceled = true; }
+    stopPropagation() { this.#stop = true; }
+    stopImmediatePropagation() { this.#stop = true; this.#stopNow = true; }
+    composedPath() { return this.#dispatching && this.#target ? [this.#target] : []; }
   }
   for (const [k, v] of [['NONE', 0], ['CAPTURING_PHASE', 1], ['AT_TARGET', 2], ['BUBBLING_PHASE', 3]]) {
     defineProperty(Event, k, { value: v, enumerable: true });
     defineProperty(Event.prototype, k, { value: v, enumerable: true });
   }
   defineProperty(Event.prototype, Symbol.toStringTag, { value: 'Event', configurable: true });
-  const evState = { get: (e) => stateOf(e) };
 
   // ---- MessageEvent (HTML) ----------------------------------------------------------------
   const EMPTY_PORTS = freeze([]);
@@ -104,16 +166,19 @@ function install(global, host) {
     #ports = EMPTY_PORTS;
     static {
       trustedMessage = (type, data, origin, source, ports) => {
-        const e = new MessageEvent(type);
+        const e = new MessageEvent(type, INTERNAL);
         e.#data = data;
         e.#origin = origin;
         e.#source = source;
         if (ports.length) e.#ports = freeze(ports);
-        stateOf(e).trusted = true;
         return e;
       };
     }
     constructor(type, init) {
+      if (init === INTERNAL) {
+        super(type, INTERNAL);
+        return;
+      }
       if (arguments.length === 0) throw new TypeError("Failed to construct 'MessageEvent': 1 argument required, but only 0 present.");
       super(type, init);
       if (init == null) return;
@@ -158,11 +223,16 @@ function install(global, host) {
   // ---- EventTarget (DOM) ------------------------------------------------------------------
   // Listener lists live in a WeakMap keyed by the target, so the methods also work on the
   // realm's global (a vm context's global cannot get EventTarget.prototype in its chain).
+  // A list is never changed in place: adding or removing a listener stores a new array, so a
+  // dispatch walks the array it started with (DOM's clone of the listener list) without
+  // copying it for every event.
   const targets = new WeakMap();
-  const listenersOf = (t) => {
-    let l = targets.get(t);
-    if (!l) { l = []; targets.set(t, l); }
-    return l;
+  const NO_LISTENERS = freeze([]);
+  const listenersOf = (t) => targets.get(t) || NO_LISTENERS;
+  const addEntry = (t, entry) => { targets.set(t, [...listenersOf(t), entry]); };
+  const removeAt = (t, list, i) => {
+    list[i].removed = true;
+    targets.set(t, list.slice(0, i).concat(list.slice(i + 1)));
   };
   const flatten = (options) => (typeof options === 'boolean' ? { capture: options } : options == null ? {} : options);
   function addEventListener(type, callback, options) {
@@ -176,51 +246,22 @@ function install(global, host) {
       if (o.signal.aborted) return;
       o.signal.addEventListener('abort', () => removeEventListener.call(this, type, callback, options));
     }
-    const list = listenersOf(this);
-    if (list.some((e) => e.type === entry.type && e.callback === callback && e.capture === entry.capture)) return;
-    list.push(entry);
+    if (listenersOf(this).some((e) => e.type === entry.type && e.callback === callback && e.capture === entry.capture)) return;
+    addEntry(this, entry);
   }
   function removeEventListener(type, callback, options) {
     const o = flatten(options);
     const list = listenersOf(this);
     const i = list.findIndex((e) => !e.handler && e.type === String(type) && e.callback === callback && e.capture === !!o.capture);
-    if (i >= 0) { list[i].removed = true; list.splice(i, 1); }
+    if (i >= 0) removeAt(this, list, i);
   }
   function dispatchEvent(event) {
-    const s = evState.get(event);
-    if (!s) throw new TypeError("Failed to execute 'dispatchEvent' on 'EventTarget': parameter 1 is not of type 'Event'.");
-    if (s.dispatching) throw new DOMException("Failed to execute 'dispatchEvent' on 'EventTarget': The event is already being dispatched.", 'InvalidStateError');
-    s.trusted = false;
+    if (!isEvent(event)) throw new TypeError("Failed to execute 'dispatchEvent' on 'EventTarget': parameter 1 is not of type 'Event'.");
+    if (isDispatching(event)) throw new DOMException("Failed to execute 'dispatchEvent' on 'EventTarget': The event is already being dispatched.", 'InvalidStateError');
+    setTrusted(event, false);
     return dispatch(this, event);
   }
-  // Dispatch at a single target (no tree here): AT_TARGET, capture listeners first.
-  function dispatch(target, event) {
-    const s = evState.get(event);
-    s.dispatching = true;
-    s.target = target;
-    s.currentTarget = target;
-    s.phase = 2;
-    const list = targets.get(target);
-    if (list && list.length) {
-      const snapshot = list.slice();
-      for (const pass of [true, false]) {
-        for (const entry of snapshot) {
-          if (s.stopNow) break;
-          if (entry.removed || entry.type !== s.type || entry.capture !== pass) continue;
-          if (entry.once) removeEventListener.call(target, entry.type, entry.callback, { capture: entry.capture });
-          invoke(target, entry, event, s);
-        }
-      }
-    }
-    s.dispatching = false;
-    s.phase = 0;
-    s.currentTarget = null;
-    s.stop = false;
-    s.stopNow = false;
-    return !s.canceled;
-  }
-  function invoke(target, entry, event, s) {
-    s.passive = entry.passive;
+  function invoke(target, entry, event) {
     try {
       const cb = entry.handler ? entry.callback.value : entry.callback;
       if (typeof cb === 'function') {
@@ -234,13 +275,12 @@ function install(global, host) {
     } catch (err) {
       reportException(err);
     }
-    s.passive = false;
   }
   const addListener = addEventListener;
   const removeListener = removeEventListener;
   const dispatchOn = dispatchEvent;
   class EventTarget {
-    constructor() { targets.set(this, []); }
+    constructor() { targets.set(this, NO_LISTENERS); }
   }
   for (const [name, fn] of [['addEventListener', addEventListener], ['removeEventListener', removeEventListener], ['dispatchEvent', dispatchEvent]]) {
     defineProperty(EventTarget.prototype, name, { value: fn, writable: true, configurable: true });
@@ -268,7 +308,7 @@ function install(global, host) {
           if (slot) {
             const list = listenersOf(t);
             const i = list.indexOf(slot.entry);
-            if (i >= 0) { list[i].removed = true; list.splice(i, 1); }
+            if (i >= 0) removeAt(t, list, i);
             slots.delete(t);
           }
           return;
@@ -276,7 +316,7 @@ function install(global, host) {
         if (!slot) {
           slot = { value, entry: null };
           slot.entry = { type, callback: slot, capture: false, once: false, passive: false, removed: false, handler: true };
-          listenersOf(t).push(slot.entry);
+          addEntry(t, slot.entry);
           slots.set(t, slot);
         } else {
           slot.value = value;
@@ -295,7 +335,7 @@ function install(global, host) {
     try {
       const message = err && typeof err === 'object' && 'message' in err ? String(err.message) : String(err);
       const ev = new ErrorEvent('error', { cancelable: true, message: `Uncaught ${message}`, error: err });
-      evState.get(ev).trusted = true;
+      setTrusted(ev, true);
       if (dispatch(global, ev)) host.consoleError(err);
     } finally {
       reporting = false;

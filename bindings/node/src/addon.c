@@ -11,15 +11,23 @@
  * value that JS code got wrong is just an error code, never a crash.
  *
  * Threads: listeners and drop reports run on the thread that posts or drains. In Node that is
- * the main JS thread (queued delivery is drained there, from the threadsafe function the waker
+ * the main JS thread (queued delivery is drained there, from the libuv async handle the waker
  * signals). A callback that arrives on any other thread cannot touch JS; it is counted and
  * ignored (see foreign_calls()).
+ *
+ * Queued delivery (see drain()): the waker records the window and signals one uv_async_t per
+ * env; its callback, on the JS thread with no JavaScript on the stack, runs each woken window's
+ * queue in one pm_window_run_pending call. Each message's listener call is a
+ * napi_make_callback from there, so Node runs its microtask checkpoint (and nextTicks) after
+ * every message, as HTML runs one between tasks, and as Node's own MessagePort does.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <postmessage.h>
 
 #include <pthread.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,17 +42,46 @@ typedef struct addon {
   napi_ref on_port;              /* (port, data, ports) */
   napi_ref on_broadcast;         /* (channel, data, origin) */
   napi_ref on_drop;              /* (reason, sourceOrigin, targetOrigin, requested, source, target) */
-  napi_ref on_wake;              /* (window): schedules the deliveries on Node's loop */
-  napi_threadsafe_function tsfn; /* woken by the library's waker, from any thread */
-  size_t counted_wakes;          /* wakes from the JS thread not yet drained: tsfn is ref'd while > 0 */
+  napi_ref on_batch;             /* (...records): queued deliveries of one drain chunk, or NULL */
+  napi_async_context async_ctx;  /* for napi_make_callback from the drain */
+  struct async_box *wake;        /* the uv_async_t the waker signals (NULL once closed) */
+  napi_async_cleanup_hook_handle cleanup; /* closes it before the env's loop goes */
+  int top_level;                 /* in drain(), no JS on the stack: listener calls are make_callbacks */
+  int holding;                   /* the async handle is ref'd (messages wait) */
+  /* Windows whose queue the waker reported non-empty, not yet drained (wake_lock). */
+  pthread_mutex_t wake_lock;
+  pm_window **woken;
+  size_t nwoken, capwoken;
+  int wake_closed;               /* the handle is closing: wakers must not touch it (wake_lock) */
   int drop_handler;              /* this env installed the process-wide drop handler */
   int thread_gone;               /* the env is being torn down: call no JS */
-  /* Per-message values that repeat (most traffic is one source, one origin): the JS values of
-   * the last ones, reused instead of allocated again. */
-  char *last_origin;
-  napi_ref last_origin_value;
-  pm_window *last_source;
-  napi_ref last_source_value;
+  /* Window messages mostly repeat one source and origin: onWindowMessage gets `undefined` for
+   * "the same as the last one I was sent" (lib/ keeps the last values). sent_valid is cleared
+   * whenever a call may not have reached lib/, so both sides always agree. */
+  char *sent_origin;
+  size_t sent_origin_cap;
+  pm_window *sent_source;
+  int sent_valid;
+  /* While drain() runs: values of its outer handle scope, reused by every message. */
+  int dv_valid;
+  napi_value dv_undefined, dv_global, dv_fn[5], dv_tag[4];
+  /* the last listener id's JS number, within one drain chunk */
+  int dv_id_valid;
+  double dv_id;
+  napi_value dv_id_value;
+  /* The records of the drain chunk being collected for onBatch (see batching()), and what the
+   * last window record of this batch said its origin and source were. */
+  napi_value *batch;
+  size_t nbatch;
+  char *b_origin;
+  size_t b_origin_cap;
+  int b_origin_valid;
+  pm_window *b_source;
+  int b_source_valid;
+  /* targetOrigin strings lib/ interned (internOrigin): post() takes their index instead of the
+   * string, saving its UTF-8 conversion on every post. Append-only, at most MAX_ORIGINS. */
+  char *origins[256];
+  size_t norigins;
   /* Top-level windows this env created and has not freed: freed with the env (a worker that
    * exits, the process ending), so no listener or waker outlives the env it would call. */
   pm_window **tops;
@@ -206,22 +243,25 @@ typedef struct payload {
 /* data: a string (encoded here) or a Uint8Array/ArrayBuffer (taken as is). 0 on bad input. */
 static int payload_of(napi_env env, napi_value v, payload *p) {
   p->owned = NULL;
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok) return 0;
-  if (t != napi_string) return bytes_of(env, v, &p->data, &p->len);
-  size_t units = 0;
-  if (napi_get_value_string_utf16(env, v, NULL, 0, &units) != napi_ok) return 0;
-  size_t need = 2 + units * 2 + 2; /* + room for the terminator napi writes */
+  /* A short string, the common message, takes one call: copied straight into `small`
+   * (buf + 2 is 2-aligned: small is at an 8-aligned offset, malloc aligns to 16). */
   uint8_t *buf = p->small;
-  if (need > sizeof p->small) {
-    buf = p->owned = malloc(need);
-    if (!buf) return 0;
+  size_t cap = (sizeof p->small - 2) / 2; /* code units, with napi's terminator */
+  size_t got = 0;
+  napi_status st = napi_get_value_string_utf16(env, v, (char16_t *)(void *)(buf + 2), cap, &got);
+  if (st == napi_string_expected) return bytes_of(env, v, &p->data, &p->len);
+  if (st != napi_ok) return 0;
+  if (got + 1 >= cap) { /* filled: maybe cut short; measure and copy again */
+    size_t units = 0;
+    if (napi_get_value_string_utf16(env, v, NULL, 0, &units) != napi_ok) return 0;
+    if (units + 1 > cap) {
+      buf = p->owned = malloc(2 + units * 2 + 2);
+      if (!buf) return 0;
+      if (napi_get_value_string_utf16(env, v, (char16_t *)(void *)(buf + 2), units + 1, &got) != napi_ok) return 0;
+    }
   }
   buf[0] = TAG_STRING;
   buf[1] = 0;
-  size_t got = 0;
-  /* buf + 2 is 2-aligned: small is at an 8-aligned offset, malloc aligns to 16 */
-  napi_get_value_string_utf16(env, v, (char16_t *)(void *)(buf + 2), units + 1, &got);
   p->data = buf;
   p->len = 2 + got * 2;
   return 1;
@@ -294,13 +334,46 @@ static int on_js_thread(addon *ad) {
 }
 
 /* Calls a registered JS function; a JS exception cannot unwind through the library, so it is
- * reported as an uncaught exception (lib/ catches listener errors itself; this is the backstop). */
-static void call_js(addon *ad, napi_ref fn_ref, size_t argc, napi_value *argv) {
+ * reported as an uncaught exception (lib/ catches listener errors itself; this is the backstop).
+ * Called straight from drain() (no JS on the stack) it is a napi_make_callback, after which Node
+ * runs the microtask checkpoint and nextTicks; nested calls (sync delivery, a listener's own
+ * posts) are plain calls, as their checkpoint belongs to the outermost callback. */
+enum { FN_WINDOW, FN_PORT, FN_BROADCAST, FN_DROP, FN_BATCH, FN_COUNT };
+
+static napi_ref fn_ref_of(addon *ad, int which) {
+  switch (which) {
+  case FN_WINDOW: return ad->on_window;
+  case FN_PORT: return ad->on_port;
+  case FN_BROADCAST: return ad->on_broadcast;
+  case FN_BATCH: return ad->on_batch;
+  default: return ad->on_drop;
+  }
+}
+
+/* 1 when the function ran to completion. */
+static int call_js(addon *ad, int which, size_t argc, napi_value *argv) {
   napi_env env = ad->env;
-  napi_value fn, recv, result;
-  if (!fn_ref || napi_get_reference_value(env, fn_ref, &fn) != napi_ok || !fn) return;
-  napi_get_undefined(env, &recv);
-  if (napi_call_function(env, recv, fn, argc, argv, &result) != napi_ok) {
+  napi_value fn = NULL, recv, result;
+  if (ad->dv_valid) {
+    fn = ad->dv_fn[which];
+  } else {
+    napi_ref ref = fn_ref_of(ad, which);
+    if (ref) napi_get_reference_value(env, ref, &fn);
+  }
+  if (!fn) return 0;
+  napi_status st;
+  if (ad->top_level) {
+    ad->top_level = 0;
+    /* MakeCallback needs an object receiver (for its context) */
+    if (ad->dv_valid) recv = ad->dv_global;
+    else napi_get_global(env, &recv);
+    st = napi_make_callback(env, ad->async_ctx, recv, fn, argc, argv, &result);
+    ad->top_level = 1;
+  } else {
+    napi_get_undefined(env, &recv);
+    st = napi_call_function(env, recv, fn, argc, argv, &result);
+  }
+  if (st != napi_ok) {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (pending) {
@@ -308,89 +381,182 @@ static void call_js(addon *ad, napi_ref fn_ref, size_t argc, napi_value *argv) {
       napi_get_and_clear_last_exception(env, &exc);
       napi_fatal_exception(env, exc);
     }
+    return 0;
   }
+  return 1;
 }
 
-/* The message's origin as a JS string, reusing the last one when it is the same. */
-static napi_value origin_value(addon *ad, const char *origin) {
-  napi_env env = ad->env;
+static napi_value undefined_value(addon *ad) {
+  if (ad->dv_valid) return ad->dv_undefined;
   napi_value v = NULL;
-  if (ad->last_origin && strcmp(ad->last_origin, origin) == 0 &&
-      napi_get_reference_value(env, ad->last_origin_value, &v) == napi_ok && v)
-    return v;
-  napi_create_string_utf8(env, origin, NAPI_AUTO_LENGTH, &v);
-  size_t n = strlen(origin) + 1;
-  char *copy = malloc(n);
-  if (!copy) return v;
-  memcpy(copy, origin, n);
-  if (ad->last_origin_value) napi_delete_reference(env, ad->last_origin_value);
-  ad->last_origin_value = NULL;
-  free(ad->last_origin);
-  ad->last_origin = NULL;
-  if (napi_create_reference(env, v, 1, &ad->last_origin_value) == napi_ok) ad->last_origin = copy;
-  else free(copy);
+  napi_get_undefined(ad->env, &v);
   return v;
 }
 
-/* The source window's handle as a BigInt, reusing the last one when it is the same. */
-static napi_value source_value(addon *ad, pm_window *source) {
-  napi_env env = ad->env;
-  napi_value v = NULL;
-  if (source && source == ad->last_source && napi_get_reference_value(env, ad->last_source_value, &v) == napi_ok && v)
-    return v;
-  v = handle_value(env, source);
-  if (!source) return v;
-  if (ad->last_source_value) napi_delete_reference(env, ad->last_source_value);
-  ad->last_source_value = NULL;
-  ad->last_source = NULL;
-  if (napi_create_reference(env, v, 1, &ad->last_source_value) == napi_ok) ad->last_source = source;
-  return v;
+/* Copies s into *buf (grown as needed); 0 when out of memory. */
+static int remember(char **buf, size_t *cap, const char *s) {
+  size_t n = strlen(s) + 1;
+  if (n > *cap) {
+    char *p = realloc(*buf, n);
+    if (!p) return 0;
+    *buf = p;
+    *cap = n;
+  }
+  memcpy(*buf, s, n);
+  return 1;
+}
+
+/* Remembers the origin last sent to onWindowMessage; 0 when out of memory. */
+static int remember_origin(addon *ad, const char *origin) {
+  return remember(&ad->sent_origin, &ad->sent_origin_cap, origin);
+}
+
+/* ---- batched queued delivery ------------------------------------------------------------
+ * Inside drain(), when lib/ gave init an onBatch function, the listeners and the drop handler
+ * call no JS: each appends a record (values of the drain chunk's handle scope) and drain()
+ * hands the chunk's records to onBatch in one make_callback. lib/ delivers them in order and
+ * runs Node's microtask checkpoint and nextTicks between them, as Node does between
+ * immediates; the make_callback per message this saves was the largest cost of a delivery.
+ * Records: [0, id, data, origin|undefined, source|undefined, ports|undefined] (a window
+ * message; origin and source undefined when the same as the batch's previous window record),
+ * [1, id, data, ports|undefined] (a port), [2, id, data, origin] (a broadcast channel),
+ * [3, reason, sourceOrigin, targetOrigin, requested, source, target] (a drop). */
+enum { REC_WINDOW, REC_PORT, REC_BROADCAST, REC_DROP };
+#define BATCH_CAP 896 /* napi_values: a chunk's 64 tasks, with room to spare (full: flushed) */
+
+static int batching(addon *ad) { return ad->top_level && ad->dv_valid && ad->dv_fn[FN_BATCH] && ad->batch; }
+
+/* Hands the collected records to onBatch; the next batch starts with nothing remembered. */
+static void flush_batch(addon *ad) {
+  size_t n = ad->nbatch;
+  ad->nbatch = 0;
+  ad->b_origin_valid = ad->b_source_valid = 0;
+  if (n) call_js(ad, FN_BATCH, n, ad->batch);
+}
+
+/* n slots for a record (flushing first when full); NULL values read as undefined. */
+static napi_value *batch_room(addon *ad, size_t n) {
+  if (ad->nbatch + n > BATCH_CAP) flush_batch(ad);
+  napi_value *r = ad->batch + ad->nbatch;
+  ad->nbatch += n;
+  return r;
+}
+
+static void batch_fix(addon *ad, napi_value *r, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!r[i]) r[i] = ad->dv_undefined;
 }
 
 /* ---- library callbacks ---------------------------------------------------------------- */
+
+/* Called by drain() (no JS on the stack), the listeners use its chunk's handle scope. */
+static int in_drain_chunk(addon *ad) { return ad->top_level && ad->dv_valid; }
+
+static napi_value id_value(addon *ad, double id) {
+  if (!in_drain_chunk(ad)) return num(ad->env, id);
+  if (!ad->dv_id_valid || ad->dv_id != id) {
+    ad->dv_id_value = num(ad->env, id);
+    ad->dv_id = id;
+    ad->dv_id_valid = ad->dv_id_value != NULL;
+  }
+  return ad->dv_id_value;
+}
 
 static void window_listener(const pm_message_event *ev, void *user_data) {
   listen_ctx *ctx = user_data;
   addon *ad = ctx->ad;
   if (!on_js_thread(ad)) return;
   napi_env env = ad->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (batching(ad)) {
+    napi_value *r = batch_room(ad, 6);
+    r[0] = ad->dv_tag[REC_WINDOW];
+    r[1] = id_value(ad, ctx->id);
+    r[2] = message_value(env, ev->data, ev->data_len);
+    if (ad->b_origin_valid && strcmp(ad->b_origin, ev->origin) == 0) {
+      r[3] = ad->dv_undefined;
+    } else {
+      r[3] = NULL;
+      napi_create_string_utf8(env, ev->origin, NAPI_AUTO_LENGTH, &r[3]);
+      ad->b_origin_valid = r[3] && remember(&ad->b_origin, &ad->b_origin_cap, ev->origin);
+    }
+    if (ad->b_source_valid && ad->b_source == ev->source) {
+      r[4] = ad->dv_undefined;
+    } else {
+      r[4] = handle_value(env, ev->source);
+      ad->b_source = ev->source;
+      ad->b_source_valid = r[4] != NULL;
+    }
+    r[5] = ev->ports_len ? ports_array(env, ev->ports, ev->ports_len) : ad->dv_undefined;
+    batch_fix(ad, r, 6);
+    return;
+  }
+  napi_handle_scope scope = NULL;
+  if (!in_drain_chunk(ad) && napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value undef = undefined_value(ad);
   napi_value argv[5];
-  argv[0] = num(env, ctx->id);
+  argv[0] = id_value(ad, ctx->id);
   argv[1] = message_value(env, ev->data, ev->data_len);
-  argv[2] = origin_value(ad, ev->origin);
-  argv[3] = source_value(ad, ev->source);
-  argv[4] = ports_array(env, ev->ports, ev->ports_len);
-  call_js(ad, ad->on_window, 5, argv);
-  napi_close_handle_scope(env, scope);
+  if (ad->sent_valid && strcmp(ad->sent_origin, ev->origin) == 0) {
+    argv[2] = undef;
+  } else {
+    napi_create_string_utf8(env, ev->origin, NAPI_AUTO_LENGTH, &argv[2]);
+    ad->sent_valid = 0;
+  }
+  argv[3] = ad->sent_valid && ad->sent_source == ev->source ? undef : handle_value(env, ev->source);
+  argv[4] = ev->ports_len ? ports_array(env, ev->ports, ev->ports_len) : undef;
+  /* set before the call: a nested delivery (sync mode) inside it leaves its own values */
+  ad->sent_valid = (ad->sent_valid || remember_origin(ad, ev->origin));
+  ad->sent_source = ev->source;
+  if (!call_js(ad, FN_WINDOW, 5, argv)) ad->sent_valid = 0;
+  if (scope) napi_close_handle_scope(env, scope);
 }
 
 static void port_listener(const pm_message_event *ev, void *user_data) {
   listen_ctx *ctx = user_data;
-  if (!on_js_thread(ctx->ad)) return;
-  napi_env env = ctx->ad->env;
+  addon *ad = ctx->ad;
+  if (!on_js_thread(ad)) return;
+  napi_env env = ad->env;
+  if (batching(ad)) {
+    napi_value *r = batch_room(ad, 4);
+    r[0] = ad->dv_tag[REC_PORT];
+    r[1] = id_value(ad, ctx->id);
+    r[2] = message_value(env, ev->data, ev->data_len);
+    r[3] = ev->ports_len ? ports_array(env, ev->ports, ev->ports_len) : ad->dv_undefined;
+    batch_fix(ad, r, 4);
+    return;
+  }
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value argv[3];
   argv[0] = num(env, ctx->id);
   argv[1] = message_value(env, ev->data, ev->data_len);
-  argv[2] = ports_array(env, ev->ports, ev->ports_len);
-  call_js(ctx->ad, ctx->ad->on_port, 3, argv);
+  argv[2] = ev->ports_len ? ports_array(env, ev->ports, ev->ports_len) : undefined_value(ad);
+  call_js(ad, FN_PORT, 3, argv);
   napi_close_handle_scope(env, scope);
 }
 
 static void broadcast_listener(const pm_message_event *ev, void *user_data) {
   listen_ctx *ctx = user_data;
-  if (!on_js_thread(ctx->ad)) return;
-  napi_env env = ctx->ad->env;
+  addon *ad = ctx->ad;
+  if (!on_js_thread(ad)) return;
+  napi_env env = ad->env;
+  if (batching(ad)) {
+    napi_value *r = batch_room(ad, 4);
+    r[0] = ad->dv_tag[REC_BROADCAST];
+    r[1] = id_value(ad, ctx->id);
+    r[2] = message_value(env, ev->data, ev->data_len);
+    r[3] = NULL;
+    napi_create_string_utf8(env, ev->origin, NAPI_AUTO_LENGTH, &r[3]);
+    batch_fix(ad, r, 4);
+    return;
+  }
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value argv[3];
   argv[0] = num(env, ctx->id);
   argv[1] = message_value(env, ev->data, ev->data_len);
-  argv[2] = origin_value(ctx->ad, ev->origin);
-  call_js(ctx->ad, ctx->ad->on_broadcast, 3, argv);
+  napi_create_string_utf8(env, ev->origin, NAPI_AUTO_LENGTH, &argv[2]);
+  call_js(ad, FN_BROADCAST, 3, argv);
   napi_close_handle_scope(env, scope);
 }
 
@@ -404,6 +570,19 @@ static void drop_handler(const pm_drop_event *ev, void *user_data) {
   addon *ad = atomic_load(&g_drop_addon);
   if (!ad || !on_js_thread(ad)) return;
   napi_env env = ad->env;
+  if (batching(ad)) {
+    napi_value *r = batch_room(ad, 7);
+    r[0] = ad->dv_tag[REC_DROP];
+    r[1] = num(env, (double)ev->reason);
+    r[2] = r[3] = r[4] = NULL;
+    napi_create_string_utf8(env, ev->source_origin, NAPI_AUTO_LENGTH, &r[2]);
+    napi_create_string_utf8(env, ev->target_origin, NAPI_AUTO_LENGTH, &r[3]);
+    napi_create_string_utf8(env, ev->requested_origin, NAPI_AUTO_LENGTH, &r[4]);
+    r[5] = handle_value(env, ev->source);
+    r[6] = handle_value(env, ev->target);
+    batch_fix(ad, r, 7);
+    return;
+  }
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value argv[7];
@@ -414,66 +593,190 @@ static void drop_handler(const pm_drop_event *ev, void *user_data) {
   argv[4] = handle_value(env, ev->source);
   argv[5] = handle_value(env, ev->target);
   argv[6] = num(env, (double)ev->data_len);
-  call_js(ad, ad->on_drop, 7, argv);
+  call_js(ad, FN_DROP, 7, argv);
   napi_close_handle_scope(env, scope);
 }
 
-/* The waker: runs on whichever thread queued the message. It only signals Node's loop.
- * A wake from the JS thread itself is "counted": the threadsafe function is ref'd until the
- * matching drain, so `node script.js` does not exit with a message still queued; wakes from
- * other threads do not hold the loop (the tsfn's ref can only change on the JS thread). */
-typedef struct wake {
-  pm_window *window;
-  int counted;
-} wake;
+/* Messages delivered under one handle scope by drain(): bounds what a long queue keeps alive. */
+#define DRAIN_CHUNK 64
 
+/* ---- queued delivery: the waker and the drain ------------------------------------------
+ *
+ * libuv's async handle, declared here: node-api-headers ships no uv.h, and these few libuv 1.x
+ * entry points (exported by every Node binary for addons, see napi_get_uv_event_loop) have kept
+ * their ABI since libuv 1.0. The handle's size comes from uv_handle_size(), so its layout is
+ * never assumed; it lives at the end of an async_box, found again by its offset. */
+typedef struct uv_handle_s uv_handle_t;
+typedef struct uv_async_s uv_async_t;
+extern size_t uv_handle_size(int type);
+extern int uv_async_init(struct uv_loop_s *loop, uv_async_t *async, void (*cb)(uv_async_t *));
+extern int uv_async_send(uv_async_t *async);
+extern void uv_close(uv_handle_t *handle, void (*cb)(uv_handle_t *));
+extern void uv_ref(uv_handle_t *handle);
+extern void uv_unref(uv_handle_t *handle);
+#define PM_UV_ASYNC 1 /* UV_ASYNC in uv_handle_type: the first after UV_UNKNOWN_HANDLE */
+
+typedef struct async_box {
+  addon *ad;
+  napi_async_cleanup_hook_handle cleanup;
+  alignas(max_align_t) unsigned char handle[]; /* uv_async_t, uv_handle_size(UV_ASYNC) bytes */
+} async_box;
+
+static async_box *box_of(void *handle) {
+  return (async_box *)(void *)((unsigned char *)handle - offsetof(async_box, handle));
+}
+
+static uv_async_t *async_of(async_box *b) { return (uv_async_t *)(void *)b->handle; }
+
+/* Adds w to the woken list unless it is there (wake_lock held). 0 when out of memory. */
+static int add_woken(addon *ad, pm_window *w) {
+  for (size_t i = 0; i < ad->nwoken; i++)
+    if (ad->woken[i] == w) return 1;
+  if (ad->nwoken == ad->capwoken) {
+    size_t cap = ad->capwoken ? ad->capwoken * 2 : 16;
+    pm_window **t = realloc(ad->woken, cap * sizeof *t);
+    if (!t) return 0;
+    ad->woken = t;
+    ad->capwoken = cap;
+  }
+  ad->woken[ad->nwoken++] = w;
+  return 1;
+}
+
+/* The waker: runs on whichever thread queued the message (the window's queue just became
+ * non-empty). It records the window and signals the env's async handle (uv_async_send is
+ * thread-safe; sends coalesce into one drain). A wake from the JS thread also refs the handle,
+ * so `node script.js` does not exit with a message still queued; the drain unrefs it once every
+ * queue it knows is empty, so idle documents hold no loop reference. */
 static void waker(pm_window *window, void *user_data) {
   addon *ad = user_data;
-  wake *w = malloc(sizeof *w);
-  if (!w) return; /* the message stays queued; the next wake or drain delivers it */
-  w->window = window;
-  w->counted = pthread_equal(ad->thread, pthread_self());
-  if (w->counted && ad->counted_wakes++ == 0) napi_ref_threadsafe_function(ad->env, ad->tsfn);
-  if (napi_call_threadsafe_function(ad->tsfn, w, napi_tsfn_nonblocking) != napi_ok) {
-    if (w->counted && --ad->counted_wakes == 0) napi_unref_threadsafe_function(ad->env, ad->tsfn);
-    free(w);
+  pthread_mutex_lock(&ad->wake_lock);
+  int ok = !ad->wake_closed && add_woken(ad, window);
+  if (ok) uv_async_send(async_of(ad->wake));
+  pthread_mutex_unlock(&ad->wake_lock);
+  /* not ok: closing, or out of memory; the message stays queued until the next wake */
+  if (ok && pthread_equal(ad->thread, pthread_self()) && !ad->thread_gone && !ad->holding) {
+    ad->holding = 1;
+    uv_ref((uv_handle_t *)(void *)async_of(ad->wake));
   }
 }
 
-static void tsfn_call(napi_env env, napi_value js_cb, void *context, void *data) {
-  (void)js_cb;
-  addon *ad = context;
-  wake *w = data;
-  if (env) { /* NULL while the env is shutting down: just free */
-    napi_handle_scope scope;
-    if (napi_open_handle_scope(env, &scope) == napi_ok) {
-      napi_value argv[1] = {handle_value(env, w->window)};
-      call_js(ad, ad->on_wake, 1, argv);
-      napi_close_handle_scope(env, scope);
+/* The async handle's callback, on the JS thread with no JavaScript on the stack. Each woken
+ * window delivers the messages queued when its turn comes, one pm_window_run_pending call for
+ * all of them; what listeners queue meanwhile waits for the next turn of the loop (the window
+ * goes back on the list), so a document posting to itself forever cannot starve timers or I/O. */
+static void drain(uv_async_t *async) {
+  addon *ad = box_of(async)->ad;
+  if (!ad || ad->thread_gone) return;
+  pthread_mutex_lock(&ad->wake_lock);
+  pm_window **list = ad->woken;
+  size_t n = ad->nwoken;
+  ad->woken = NULL;
+  ad->nwoken = ad->capwoken = 0;
+  pthread_mutex_unlock(&ad->wake_lock);
+
+  napi_handle_scope scope;
+  int scoped = napi_open_handle_scope(ad->env, &scope) == napi_ok;
+  if (scoped) { /* the values every message's call uses, made once */
+    napi_env env = ad->env;
+    int ok = napi_get_undefined(env, &ad->dv_undefined) == napi_ok && napi_get_global(env, &ad->dv_global) == napi_ok;
+    for (int k = 0; k < FN_COUNT && ok; k++) {
+      napi_ref ref = fn_ref_of(ad, k);
+      ad->dv_fn[k] = NULL;
+      if (ref) ok = napi_get_reference_value(env, ref, &ad->dv_fn[k]) == napi_ok;
     }
-    if (w->counted && --ad->counted_wakes == 0) napi_unref_threadsafe_function(env, ad->tsfn);
+    for (int k = 0; k < 4 && ok; k++) ok = napi_create_int32(env, k, &ad->dv_tag[k]) == napi_ok;
+    ad->dv_valid = ok;
   }
-  free(w);
+  for (size_t i = 0; i < n && scoped; i++) {
+    size_t want = pm_window_pending(list[i]); /* 0 for a window freed meanwhile */
+    if (want == 0) continue;
+    /* in chunks, each in a handle scope of its own that the listener calls share */
+    while (want > 0 && !ad->thread_gone) {
+      napi_handle_scope chunk;
+      if (napi_open_handle_scope(ad->env, &chunk) != napi_ok) break;
+      ad->dv_id_valid = 0;
+      ad->nbatch = 0;
+      ad->b_origin_valid = ad->b_source_valid = 0;
+      ad->top_level = 1;
+      size_t ran = pm_window_run_pending(list[i], want < DRAIN_CHUNK ? want : DRAIN_CHUNK);
+      if (!ad->thread_gone) flush_batch(ad);
+      ad->nbatch = 0;
+      ad->top_level = 0;
+      ad->dv_id_valid = 0;
+      napi_close_handle_scope(ad->env, chunk);
+      if (ran == 0 || ran > want) break;
+      want -= ran;
+    }
+    if (ad->thread_gone) break;
+    if (pm_window_pending(list[i]) > 0) { /* queued meanwhile: the next turn */
+      pthread_mutex_lock(&ad->wake_lock);
+      if (!ad->wake_closed && add_woken(ad, list[i])) uv_async_send(async);
+      pthread_mutex_unlock(&ad->wake_lock);
+    }
+  }
+  ad->dv_valid = 0;
+  if (scoped) napi_close_handle_scope(ad->env, scope);
+  free(list);
+
+  pthread_mutex_lock(&ad->wake_lock);
+  int waiting = ad->nwoken > 0;
+  pthread_mutex_unlock(&ad->wake_lock);
+  if (waiting != ad->holding && !ad->thread_gone) {
+    ad->holding = waiting;
+    if (waiting) uv_ref((uv_handle_t *)(void *)async);
+    else uv_unref((uv_handle_t *)(void *)async);
+  }
+}
+
+static void async_closed(uv_handle_t *handle) {
+  async_box *b = box_of(handle);
+  napi_remove_async_cleanup_hook(b->cleanup);
+  free(b);
+}
+
+/* Env teardown (a worker exiting, the process ending): the handle must be closed before Node
+ * closes the loop. Wakers from other threads see wake_closed and leave it alone. */
+static void close_async(napi_async_cleanup_hook_handle handle, void *arg) {
+  async_box *b = arg;
+  addon *ad = b->ad; /* NULL when the addon's data was finalized first */
+  b->cleanup = handle;
+  if (ad) {
+    pthread_mutex_lock(&ad->wake_lock);
+    ad->wake_closed = 1;
+    ad->wake = NULL;
+    pthread_mutex_unlock(&ad->wake_lock);
+  }
+  uv_close((uv_handle_t *)(void *)async_of(b), async_closed);
 }
 
 /* ---- functions exported to lib/ ------------------------------------------------------ */
 
 static napi_value result_value(napi_env env, pm_result r) { return num(env, (double)r); }
 
-/* init(onWindow, onPort, onBroadcast, onDrop, onWake) */
+/* init(onWindow, onPort, onBroadcast, onDrop[, onBatch]): without onBatch, every queued
+ * delivery is its own make_callback. */
 static napi_value js_init(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   if (!get_args(env, info, 5, argv)) return NULL;
   addon *ad = get_addon(env);
-  napi_ref *refs[5] = {&ad->on_window, &ad->on_port, &ad->on_broadcast, &ad->on_drop, &ad->on_wake};
+  napi_ref *refs[5] = {&ad->on_window, &ad->on_port, &ad->on_broadcast, &ad->on_drop, &ad->on_batch};
   for (int i = 0; i < 5; i++) {
     napi_valuetype t;
     CHECK(napi_typeof(env, argv[i], &t));
+    if (i == 4 && t == napi_undefined) {
+      if (*refs[i]) napi_delete_reference(env, *refs[i]);
+      *refs[i] = NULL;
+      continue;
+    }
     if (t != napi_function) {
-      napi_throw_type_error(env, NULL, "init expects five functions");
+      napi_throw_type_error(env, NULL, "init expects four functions and an optional fifth");
       return NULL;
     }
     if (*refs[i]) napi_delete_reference(env, *refs[i]);
+    *refs[i] = NULL;
+    ad->dv_valid = 0; /* a drain running now must not keep calling the old functions */
+    ad->sent_valid = 0;
     CHECK(napi_create_reference(env, argv[i], 1, refs[i]));
   }
   return NULL;
@@ -601,43 +904,91 @@ static napi_value js_set_queue_limit(napi_env env, napi_callback_info info) {
                                                      (size_t)msgs, (size_t)bytes));
 }
 
-/* post(source, target, bytes, targetOrigin, transferPorts) -> result */
-static napi_value js_post(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (!get_args(env, info, 5, argv)) return NULL;
-  char origin_small[256];
-  char *origin = origin_small;
-  size_t olen = 0;
-  /* the common targetOrigin fits on the stack */
-  if (napi_get_value_string_utf8(env, argv[3], origin_small, sizeof origin_small, &olen) != napi_ok) {
-    napi_throw_type_error(env, NULL, "post: targetOrigin must be a string");
+#define MAX_ORIGINS (sizeof ((addon *)0)->origins / sizeof ((addon *)0)->origins[0])
+
+/* internOrigin(targetOrigin) -> its index for post(), or -1 (the table is full, or the string
+ * has a NUL, which post() must see to refuse it). Interning the same string again gives the
+ * same index. */
+static napi_value js_intern_origin(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "internOrigin: expected a string");
     return NULL;
   }
-  if (olen >= sizeof origin_small - 1) {
+  char *s = malloc(len + 1);
+  if (!s) return num(env, -1);
+  napi_get_value_string_utf8(env, argv[0], s, len + 1, &len);
+  addon *ad = get_addon(env);
+  if (strlen(s) != len) {
+    free(s);
+    return num(env, -1);
+  }
+  for (size_t i = 0; i < ad->norigins; i++) {
+    if (strcmp(ad->origins[i], s) == 0) {
+      free(s);
+      return num(env, (double)i);
+    }
+  }
+  if (ad->norigins == MAX_ORIGINS) {
+    free(s);
+    return num(env, -1);
+  }
+  ad->origins[ad->norigins] = s;
+  return num(env, (double)ad->norigins++);
+}
+
+/* post(source, target, bytes, targetOrigin, transferPorts) -> result. targetOrigin is a string
+ * or an index from internOrigin. */
+static napi_value js_post(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  size_t argc = 5;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  char origin_small[256];
+  char *origin = origin_small;
+  int origin_owned = 0; /* origin was malloc'd here */
+  size_t olen = 0;
+  double oid = 0;
+  if (napi_get_value_double(env, argv[3], &oid) == napi_ok) { /* an interned targetOrigin */
+    addon *ad = get_addon(env);
+    if (!(oid >= 0 && oid < (double)ad->norigins && oid == (double)(size_t)oid)) {
+      napi_throw_type_error(env, NULL, "post: targetOrigin is not a string or an interned origin's index");
+      return NULL;
+    }
+    origin = ad->origins[(size_t)oid];
+  } else if (napi_get_value_string_utf8(env, argv[3], origin_small, sizeof origin_small, &olen) != napi_ok) {
+    /* the common targetOrigin fits on the stack */
+    napi_throw_type_error(env, NULL, "post: targetOrigin must be a string");
+    return NULL;
+  } else if (olen >= sizeof origin_small - 1) {
     origin = string_of(env, argv[3]);
     if (!origin) return NULL;
+    origin_owned = 1;
   } else if (strlen(origin_small) != olen) {
     return result_value(env, PM_ERR_SYNTAX); /* an embedded NUL: not a URL */
   }
   pm_port **ports;
   size_t nports;
   payload p;
-  if (!ports_of(env, argv[4], &ports, &nports)) {
-    if (origin != origin_small) free(origin);
+  ports = NULL;
+  nports = 0;
+  if (argc >= 5 && !ports_of(env, argv[4], &ports, &nports)) { /* omitted: no transfer */
+    if (origin != origin_small && origin_owned) free(origin);
     napi_throw_type_error(env, NULL, "post: transfer must be an array of port handles");
     return NULL;
   }
   if (!payload_of(env, argv[2], &p)) {
-    if (origin != origin_small) free(origin);
+    if (origin != origin_small && origin_owned) free(origin);
     free(ports);
     napi_throw_type_error(env, NULL, "post: data must be a string or a Uint8Array");
     return NULL;
   }
-  pm_result r = pm_post_message_transfer((pm_window *)handle_of(env, argv[0]),
-                                         (pm_window *)handle_of(env, argv[1]), p.data, p.len, origin,
-                                         ports, nports);
+  pm_window *source = (pm_window *)handle_of(env, argv[0]), *target = (pm_window *)handle_of(env, argv[1]);
+  pm_result r = nports ? pm_post_message_transfer(source, target, p.data, p.len, origin, ports, nports)
+                       : pm_post_message(source, target, p.data, p.len, origin);
   payload_free(&p);
-  if (origin != origin_small) free(origin);
+  if (origin != origin_small && origin_owned) free(origin);
   free(ports);
   return result_value(env, r);
 }
@@ -766,12 +1117,21 @@ static void addon_finalize(napi_env env, void *data, void *hint) {
   ad->thread_gone = 1;
   for (size_t i = 0; i < ad->ntops; i++) pm_window_free(ad->tops[i]);
   free(ad->tops);
-  napi_ref refs[7] = {ad->on_window, ad->on_port, ad->on_broadcast, ad->on_drop, ad->on_wake,
-                      ad->last_origin_value, ad->last_source_value};
-  free(ad->last_origin);
-  for (int i = 0; i < 7; i++)
+  napi_ref refs[5] = {ad->on_window, ad->on_port, ad->on_broadcast, ad->on_drop, ad->on_batch};
+  free(ad->sent_origin);
+  free(ad->b_origin);
+  for (size_t i = 0; i < ad->norigins; i++) free(ad->origins[i]);
+  free(ad->batch);
+  for (int i = 0; i < 5; i++)
     if (refs[i]) napi_delete_reference(env, refs[i]);
-  /* the tsfn is released by Node at env teardown (its finalizer is a no-op) */
+  if (ad->async_ctx) napi_async_destroy(env, ad->async_ctx);
+  /* the async handle was closed by close_async, which Node runs before this */
+  pthread_mutex_lock(&ad->wake_lock);
+  ad->wake_closed = 1;
+  if (ad->wake) ad->wake->ad = NULL;
+  pthread_mutex_unlock(&ad->wake_lock);
+  free(ad->woken);
+  pthread_mutex_destroy(&ad->wake_lock);
   free(ad);
 }
 
@@ -783,15 +1143,29 @@ static napi_value addon_init(napi_env env, napi_value exports) {
   }
   ad->env = env;
   ad->thread = pthread_self();
+  ad->batch = malloc(BATCH_CAP * sizeof *ad->batch); /* NULL: no batching, one call a message */
+  pthread_mutex_init(&ad->wake_lock, NULL);
+  /* the async handle the waker signals: unref'd, so idle documents keep no loop reference */
+  struct uv_loop_s *loop = NULL;
+  size_t hsize = uv_handle_size(PM_UV_ASYNC);
+  async_box *box = NULL;
   napi_value name;
-  napi_create_string_utf8(env, "postmessage-waker", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, ad, tsfn_call, &ad->tsfn) != napi_ok) {
+  napi_create_string_utf8(env, "postmessage", NAPI_AUTO_LENGTH, &name);
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || hsize == 0 || hsize > 4096 ||
+      !(box = calloc(1, sizeof *box + hsize)) || uv_async_init(loop, async_of(box), drain) != 0) {
+    free(box);
     free(ad);
-    throw_last_napi(env, "napi_create_threadsafe_function");
+    napi_throw_error(env, NULL, "postmessage addon: cannot set up the libuv async handle");
     return NULL;
   }
-  /* idle documents keep no event-loop reference (see waker) */
-  napi_unref_threadsafe_function(env, ad->tsfn);
+  box->ad = ad;
+  ad->wake = box;
+  uv_unref((uv_handle_t *)(void *)async_of(box));
+  if (napi_async_init(env, NULL, name, &ad->async_ctx) != napi_ok ||
+      napi_add_async_cleanup_hook(env, close_async, box, &box->cleanup) != napi_ok) {
+    throw_last_napi(env, "napi_async_init");
+    return NULL; /* the handle stays open: the env is unusable anyway */
+  }
   if (napi_set_instance_data(env, ad, addon_finalize, NULL) != napi_ok) {
     free(ad);
     throw_last_napi(env, "napi_set_instance_data");
@@ -815,6 +1189,7 @@ static napi_value addon_init(napi_env env, napi_value exports) {
       {"windowRunPending", js_window_run_pending},
       {"setQueueLimit", js_set_queue_limit},
       {"post", js_post},
+      {"internOrigin", js_intern_origin},
       {"channelNew", js_channel_new},
       {"portPost", js_port_post},
       {"portListen", js_port_listen},

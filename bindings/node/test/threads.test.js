@@ -1,5 +1,5 @@
 // The waker runs on whichever thread queued the message: a post from a worker thread into a
-// main-thread document (queued) must wake Node's loop there through the threadsafe function.
+// main-thread document (queued) must wake Node's loop there (the addon's libuv async handle).
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
