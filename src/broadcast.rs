@@ -357,7 +357,7 @@ fn changed() {
 }
 
 /// Senders cached per thread; a channel lives in entry `raw handle % CACHED_SENDERS`.
-const CACHED_SENDERS: usize = 8;
+const CACHED_SENDERS: usize = 16;
 
 /// A sending channel as a post from this thread last saw it, valid while [`VERSION`] is
 /// unchanged (it was read before everything else).

@@ -804,7 +804,7 @@ pub fn receive(
 // The SYNC post's per-thread cache.
 
 /// Senders cached per thread; a port lives in entry `raw handle % CACHED_SENDERS`.
-const CACHED_SENDERS: usize = 16;
+const CACHED_SENDERS: usize = 64;
 
 /// What [`post_fast`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
