@@ -18,7 +18,9 @@
  * nothing subtracted); the single-thread cases; 10 vs 1,000,000 live windows (the 10-window
  * cases are measured before and after the 1M phase and pooled); threads (aggregate ops/s of
  * 1 and 2 threads, with a control: 2 threads calling the listener directly, which shows what
- * the machine can give two threads at all); Node.js.
+ * the machine can give two threads at all); Node.js; cross-thread queued delivery (a producer
+ * thread posting into a QUEUED window whose owner thread drains it when its waker fires)
+ * against Node's worker_threads MessagePort (benches/node_worker.js, next to node_channel.js).
  *
  * Exit status: 0 if every PASS/FAIL row passed, 1 otherwise (2 on a harness error).
  */
@@ -32,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -451,6 +454,132 @@ static double node_round_trip(const char *script, char *note, size_t note_cap,
     return ns;
 }
 
+
+/* ---------------------------------------------------------------------------------------------
+ * Cross-thread queued delivery (issue #13): a producer thread posts N messages into a QUEUED
+ * window; the window's owner thread (the caller) sleeps in read() on an eventfd that the
+ * window's waker writes, and drains with pm_window_run_pending until the queue is empty, as an
+ * event loop would. One sample = messages/s from the producer's start to the last delivery. */
+
+typedef struct {
+    pm_window *src, *dst;
+    int efd;
+    long n;
+    long delivered; /* owner thread only (listeners run there) */
+    atomic_int ready, go;
+    atomic_long wakes;
+} xthread;
+
+static void xt_on_msg(const pm_message_event *e, void *user_data) {
+    if (e->data_len != HELLO_LEN) die("cross-thread: wrong message");
+    ((xthread *)user_data)->delivered++;
+}
+
+static void xt_wake(pm_window *w, void *user_data) {
+    (void)w;
+    xthread *x = user_data;
+    uint64_t one = 1;
+    atomic_fetch_add(&x->wakes, 1);
+    if (write(x->efd, &one, sizeof one) != (ssize_t)sizeof one) die("cross-thread: eventfd write");
+}
+
+static void *xt_producer(void *arg) {
+    xthread *x = arg;
+    atomic_store(&x->ready, 1);
+    while (!atomic_load(&x->go)) {
+    }
+    for (long i = 0; i < x->n; i++)
+        if (pm_post_message(x->src, x->dst, (const uint8_t *)HELLO, HELLO_LEN, "*") != PM_OK)
+            die("cross-thread: post did not return PM_OK");
+    return NULL;
+}
+
+static double xt_sample(xthread *x) {
+    pthread_t t;
+    x->delivered = 0;
+    atomic_store(&x->ready, 0);
+    atomic_store(&x->go, 0);
+    if (pthread_create(&t, NULL, xt_producer, x) != 0) die("cross-thread: pthread_create");
+    while (!atomic_load(&x->ready)) {
+    }
+    double t0 = now_ns();
+    atomic_store(&x->go, 1);
+    while (x->delivered < x->n) {
+        uint64_t v;
+        if (read(x->efd, &v, sizeof v) != (ssize_t)sizeof v) die("cross-thread: eventfd read");
+        while (pm_window_run_pending(x->dst, 4096) > 0) {
+        }
+    }
+    double t1 = now_ns();
+    pthread_join(t, NULL);
+    if (x->delivered != x->n) die("cross-thread: delivered count");
+    return (double)x->n / ((t1 - t0) * 1e-9);
+}
+
+/* Median messages/s over `reps` samples of n messages; *wakes_per_sample: waker calls. */
+static double cross_thread_rate(long n, int reps, double *wakes_per_sample) {
+    xthread x;
+    memset(&x, 0, sizeof x);
+    x.n = n;
+    x.src = pm_window_new(URL_SRC);
+    x.dst = pm_window_new(URL_DST);
+    x.efd = eventfd(0, EFD_CLOEXEC);
+    if (!x.src || !x.dst || x.efd < 0) die("cross-thread: setup");
+    if (pm_add_listener(x.dst, xt_on_msg, &x) == 0 ||
+        pm_window_set_dispatch_mode(x.dst, PM_DISPATCH_QUEUED) != PM_OK ||
+        pm_window_set_queue_limit(x.dst, 0, 0) != PM_OK || /* no limit, as Node's ports */
+        pm_window_set_waker(x.dst, xt_wake, &x) != PM_OK)
+        die("cross-thread: setup");
+    double rates[4 * REPS];
+    if (reps > 4 * REPS) reps = 4 * REPS;
+    xt_sample(&x); /* warm-up */
+    atomic_store(&x.wakes, 0);
+    for (int i = 0; i < reps; i++) rates[i] = xt_sample(&x);
+    *wakes_per_sample = (double)atomic_load(&x.wakes) / reps;
+    pm_window_free(x.src);
+    pm_window_free(x.dst);
+    close(x.efd);
+    return median(rates, reps);
+}
+
+/* Runs node_worker.js (next to node_channel.js): Node's worker_threads MessagePort throughput
+ * between two threads, messages/s; -1 when skipped (note says why). */
+static double node_cross_thread(const char *channel_script, char *note, size_t note_cap) {
+    if (!channel_script) {
+        snprintf(note, note_cap, "skipped: no script path given");
+        return -1;
+    }
+    if (system("command -v node >/dev/null 2>&1") != 0) {
+        snprintf(note, note_cap, "skipped: node not found");
+        return -1;
+    }
+    char dir[768];
+    snprintf(dir, sizeof dir, "%s", channel_script);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0'; else snprintf(dir, sizeof dir, ".");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "node '%s/node_worker.js'", dir);
+    fflush(NULL);
+    FILE *p = popen(cmd, "r");
+    if (!p) {
+        snprintf(note, note_cap, "skipped: popen failed");
+        return -1;
+    }
+    double rate = -1;
+    char line[256];
+    while (fgets(line, sizeof line, p)) {
+        double v;
+        char ver[64];
+        if (sscanf(line, "node_xthread_msgs_per_s %lf %63s", &v, ver) == 2) {
+            rate = v;
+            snprintf(note, note_cap, "node %s, worker_threads MessagePort", ver);
+        }
+    }
+    pclose(p);
+    if (rate < 0) snprintf(note, note_cap, "skipped: node_worker.js printed no result");
+    return rate;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * The table */
 
@@ -794,6 +923,13 @@ int main(int argc, char **argv) {
     double node_drain = -1;
     double node_ns = node_round_trip(node_script, node_note, sizeof node_note, &node_drain);
 
+    /* ---- Cross-thread queued delivery, then Node's worker_threads reference */
+    fprintf(stderr, "bench: cross-thread...\n");
+    double xt_wakes = 0;
+    double xt_rate = cross_thread_rate(200000, 9, &xt_wakes);
+    char node_xt_note[160];
+    double node_xt = node_cross_thread(node_script, node_xt_note, sizeof node_xt_note);
+
     /* ---- The table */
     char buf[160], tgt[96];
     double d = c_direct.ns, e = c_exact.ns;
@@ -909,6 +1045,24 @@ int main(int argc, char **argv) {
     row("  broadcast per receiver (10 receivers / 10)", per_rcv, per_rcv / e, "",
         "<= 2x exact post", per_rcv / e <= 2.0);
     crow(&c_bcast1, c_bcast1.ns / e, "info (ratio to exact post)", -1);
+
+    section("cross-thread queued delivery (producer thread -> QUEUED window, owner drains on wake)");
+    snprintf(buf, sizeof buf, "window post, 11 B: %.2f M msgs/s", xt_rate / 1e6);
+    if (node_xt > 0) {
+        /* Two busy threads: like the thread rows, marked ? when the control shows that the
+         * machine cannot give two threads two cores now. */
+        row(buf, 1e9 / xt_rate, xt_rate / node_xt, "", ">= 5x Node's msgs/s (ratio)",
+            (xt_rate / node_xt >= 5.0) + (ctl < 1.7 ? 2 : 0));
+        snprintf(buf, sizeof buf, "Node.js worker_threads MessagePort: %.2f M msgs/s",
+                 node_xt / 1e6);
+        row(buf, 1e9 / node_xt, -1, "", "reference for the row above", -1);
+    } else {
+        row(buf, 1e9 / xt_rate, -1, "", "info (no Node reference)", -1);
+        row("Node.js worker_threads MessagePort", -1, 0, "", node_xt_note, -1);
+    }
+    snprintf(buf, sizeof buf, "ns/op = 1e9 / msgs/s; median of 9 samples of 200,000; %.0f waker calls per sample",
+             xt_wakes);
+    note(buf);
 
     section("drop handler (pm_set_drop_handler) vs the plain delivered post");
     crow(&c_nohandler, c_nohandler.ns / c_handler.ns, "not set <= 1.05x set (no slowdown)",

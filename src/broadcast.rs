@@ -1,5 +1,10 @@
 //! BroadcastChannel: a message posted on a channel reaches every other open channel with the
 //! same name whose window has the same origin, in creation order, never the sender.
+//!
+//! A post from a channel this thread posted from before runs from a per-thread view of its
+//! receivers (their listener snapshots and windows' modes), validated by one process-wide
+//! version and each receiver window's slot version: no lock, reference count or allocation
+//! per post when every receiver is SYNC (see [`post_cached`]).
 
 use crate::abi::{pm_dispatch_mode, pm_drop_reason};
 use crate::diagnostics::{self, DropReport};
@@ -10,10 +15,12 @@ use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
 use crate::queue::Task;
 use crate::thread;
+use crate::window::WINDOWS;
 use crate::window::{self, Resource, Retiring};
 use parking_lot::{Mutex, RwLock};
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 /// All live channel handles.
@@ -71,6 +78,7 @@ pub fn open(window: Handle, name: &str) -> Result<Handle, Error> {
         .entry(name.into())
         .or_default()
         .push(channel.clone());
+    changed();
     // Registered first, adopted second: if the window goes away in between, closing finds it.
     if window::adopt(window, channel.clone()).is_err() {
         close_all(vec![channel]);
@@ -83,6 +91,14 @@ pub fn open(window: Handle, name: &str) -> Result<Handle, Error> {
 /// run now, on this thread; QUEUED windows get a task. If some receiver refused the message
 /// (its queue full, or depth exceeded) the others still get it and that error is returned.
 pub fn post(handle: Handle, data: &[u8]) -> Result<(), Error> {
+    let mut cached = post_cached(handle, data);
+    if let Cached::Miss = cached {
+        remember(handle);
+        cached = post_cached(handle, data);
+    }
+    if let Cached::Done(result) = cached {
+        return result;
+    }
     let sender = lookup(handle)?;
     // With a forwarder set, the post also goes to other processes.
     let forwarder = FORWARDER.read().clone();
@@ -106,6 +122,7 @@ static FORWARDER: RwLock<Option<Arc<dyn Forwarder>>> = RwLock::new(None);
 /// Sets (or with None removes) the process-wide forwarder.
 pub fn set_forwarder(forwarder: Option<Arc<dyn Forwarder>>) {
     *FORWARDER.write() = forwarder;
+    changed();
 }
 
 /// A broadcast from another process, to every open channel named `name` whose window has
@@ -138,40 +155,60 @@ fn post_to(
     if receivers.is_empty() {
         return Ok(());
     }
-    let data: Arc<[u8]> = data.into();
+    let mut shared = None;
     let mut result = Ok(());
-    for receiver in receivers {
-        match window::mode(receiver.window) {
-            Err(_) => {}
-            Ok(pm_dispatch_mode::PM_DISPATCH_SYNC) => match thread::enter_depth() {
-                Ok(_depth) => dispatch(&receiver, &data, origin),
-                Err(error) => {
-                    report(pm_drop_reason::PM_DROP_DEPTH, &receiver, origin, data.len());
-                    result = Err(error);
+    for receiver in &receivers {
+        if let Err(error) = deliver_to(receiver, data, &mut shared, origin) {
+            result = Err(error);
+        }
+    }
+    result
+}
+
+/// Delivers a broadcast to one receiver per its window's mode: now on this thread (SYNC), or
+/// as a task (QUEUED; the tasks of one post share one copy of the data, made in `shared` by the
+/// first). Returns the receiver's refusal (depth, queue full), which has been reported.
+fn deliver_to(
+    receiver: &Arc<Channel>,
+    data: &[u8],
+    shared: &mut Option<Arc<[u8]>>,
+    origin: &Origin,
+) -> Result<(), Error> {
+    match window::mode(receiver.window) {
+        Err(_) => Ok(()),
+        Ok(pm_dispatch_mode::PM_DISPATCH_SYNC) => match thread::enter_depth() {
+            Ok(_depth) => {
+                dispatch(receiver, data, origin);
+                Ok(())
+            }
+            Err(error) => {
+                report(pm_drop_reason::PM_DROP_DEPTH, receiver, origin, data.len());
+                Err(error)
+            }
+        },
+        Ok(pm_dispatch_mode::PM_DISPATCH_QUEUED) => {
+            let task = Box::new(BroadcastTask {
+                channel: receiver.clone(),
+                data: shared.get_or_insert_with(|| data.into()).clone(),
+                origin: origin.clone(),
+            });
+            match window::enqueue(receiver.window, task, true) {
+                Ok(()) => Ok(()),
+                Err((error, task)) if error.kind == ErrorKind::QueueFull => {
+                    task.discard(
+                        pm_drop_reason::PM_DROP_QUEUE_FULL,
+                        Some(receiver.window),
+                        Some(&receiver.origin),
+                    );
+                    Err(error)
                 }
-            },
-            Ok(pm_dispatch_mode::PM_DISPATCH_QUEUED) => {
-                let task = Box::new(BroadcastTask {
-                    channel: receiver.clone(),
-                    data: data.clone(),
-                    origin: origin.clone(),
-                });
-                if let Err((error, task)) = window::enqueue(receiver.window, task, true) {
-                    if error.kind == ErrorKind::QueueFull {
-                        task.discard(
-                            pm_drop_reason::PM_DROP_QUEUE_FULL,
-                            Some(receiver.window),
-                            Some(&receiver.origin),
-                        );
-                        result = Err(error);
-                    } else {
-                        task.discard(pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
-                    }
+                Err((_, task)) => {
+                    task.discard(pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+                    Ok(())
                 }
             }
         }
     }
-    result
 }
 
 fn report(reason: pm_drop_reason, receiver: &Channel, origin: &Origin, data_len: usize) {
@@ -213,6 +250,8 @@ pub fn add_listener(handle: Handle, listener: ListenerRef) -> Result<u64, Error>
         return Err(invalid_channel());
     }
     listeners.push(listener);
+    drop(listeners);
+    changed();
     Ok(id)
 }
 
@@ -223,6 +262,7 @@ pub fn remove_listener(handle: Handle, id: u64) -> Result<(), Error> {
         .lock()
         .take(id)
         .ok_or_else(|| Error::invalid_handle("listener id"))?;
+    changed();
     listener.remove();
     Ok(())
 }
@@ -256,6 +296,7 @@ pub fn close_all(channels: Vec<Arc<Channel>>) {
         }
         drop(registry);
         removed.extend(channel.listeners.lock().take_all());
+        changed();
     }
     for listener in removed {
         listener.remove();
@@ -301,4 +342,187 @@ impl Resource for Channel {
     fn retire(self: Arc<Self>, _: Handle, _: &Retiring<'_>) {
         close_all(vec![self]);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The SYNC post's per-thread cache.
+
+/// Bumped (Release) after every change a cached view reads: a channel opened or closed, a
+/// listener added or removed, the forwarder set. Changes of a receiver window's mode are seen
+/// through that window's slot version instead.
+static VERSION: AtomicU64 = AtomicU64::new(0);
+
+fn changed() {
+    VERSION.fetch_add(1, Ordering::Release);
+}
+
+/// Senders cached per thread; a channel lives in entry `raw handle % CACHED_SENDERS`.
+const CACHED_SENDERS: usize = 16;
+
+/// A sending channel as a post from this thread last saw it, valid while [`VERSION`] is
+/// unchanged (it was read before everything else).
+struct Sender {
+    handle: usize,
+    version: u64,
+    channel: Arc<Channel>,
+    /// False when a forwarder is set: the checked path forwards, then delivers.
+    local_only: bool,
+    receivers: Box<[Receiver]>,
+}
+
+/// One receiver of a cached sender.
+struct Receiver {
+    channel: Arc<Channel>,
+    /// The receiving window's slot version cell and version, if it was live.
+    window: Option<(&'static crate::sync::AtomicU64, u64)>,
+    /// The window was SYNC (and not a proxy) at that version.
+    sync: bool,
+    listeners: ListenerList,
+    plain: bool,
+}
+
+impl Receiver {
+    /// Whether a post can run this receiver's cached listeners now: its window is still SYNC.
+    #[inline(always)]
+    fn is_sync_now(&self) -> bool {
+        self.sync
+            && self
+                .window
+                .is_some_and(|(cell, v)| cell.load(Ordering::Acquire) == v)
+    }
+}
+
+impl Sender {
+    /// The current view of the channel behind `handle`; None if it is not a live channel.
+    fn load(handle: Handle) -> Option<Sender> {
+        let version = VERSION.load(Ordering::Acquire);
+        let channel = lookup(handle).ok()?;
+        if channel.is_closed() {
+            return None;
+        }
+        let local_only = FORWARDER.read().is_none();
+        let receivers = REGISTRY
+            .read()
+            .get(&channel.name)
+            .map(|all| {
+                all.iter()
+                    .filter(|c| {
+                        !Arc::ptr_eq(c, &channel)
+                            && !c.is_closed()
+                            && c.origin.same_origin(&channel.origin)
+                    })
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let receivers = receivers
+            .into_iter()
+            .map(|channel| {
+                let found = WINDOWS.with_versioned(channel.window, |w| {
+                    w.remote().is_none() && w.mode() == pm_dispatch_mode::PM_DISPATCH_SYNC
+                });
+                let listeners = channel.listeners.lock().snapshot();
+                let plain = listeners.as_slice().iter().all(|l| l.is_plain());
+                Receiver {
+                    channel,
+                    window: found.map(|(v, cell, _)| (cell, v)),
+                    sync: found.is_some_and(|(_, _, sync)| sync),
+                    listeners,
+                    plain,
+                }
+            })
+            .collect();
+        Some(Sender {
+            handle: handle.to_raw(),
+            version,
+            channel,
+            local_only,
+            receivers,
+        })
+    }
+}
+
+thread_local! {
+    static SENDERS: RefCell<[Option<Sender>; CACHED_SENDERS]> =
+        const { RefCell::new([const { None }; CACHED_SENDERS]) };
+}
+
+/// What [`post_cached`] did.
+enum Cached {
+    /// Posted (the result of the whole post).
+    Done(Result<(), Error>),
+    /// Nothing done: the checked path decides (a forwarder is set, or the thread is exiting).
+    Slow,
+    /// Nothing done: the channel is not cached on this thread, or its view is stale.
+    Miss,
+}
+
+/// A post through a cached sender: each receiver whose window is still SYNC runs its cached
+/// listeners on this thread, with no lock, reference count or allocation. A receiver whose
+/// window changed, or every receiver after a channel or listener changed meanwhile (a
+/// listener may close the next receiver), is served by [`deliver_to`] as the checked path
+/// would, so both deliver the same. A shared borrow of the cache is held while listeners run:
+/// their own posts use the cache too, and a refresh during one does not happen.
+fn post_cached(handle: Handle, data: &[u8]) -> Cached {
+    SENDERS
+        .try_with(|cache| {
+            let Ok(cache) = cache.try_borrow() else {
+                return Cached::Slow;
+            };
+            let raw = handle.to_raw();
+            let Some(sender) = cache[raw % CACHED_SENDERS]
+                .as_ref()
+                .filter(|s| s.handle == raw && VERSION.load(Ordering::Acquire) == s.version)
+            else {
+                return Cached::Miss;
+            };
+            if !sender.local_only {
+                return Cached::Slow;
+            }
+            let origin = &sender.channel.origin;
+            let event = event::channel_event(data, origin.as_c_ptr());
+            thread::with_current(|state| {
+                let Some(state) = state else {
+                    return Cached::Slow;
+                };
+                let mut shared = None;
+                let mut result = Ok(());
+                for receiver in &sender.receivers {
+                    if VERSION.load(Ordering::Acquire) == sender.version
+                        && receiver.is_sync_now()
+                        && let Some(_depth) = state.try_enter_depth()
+                    {
+                        if receiver.plain {
+                            for listener in receiver.listeners.as_slice() {
+                                listener.call_plain(&event);
+                            }
+                        } else {
+                            for listener in receiver.listeners.as_slice() {
+                                listener.call_unfiltered(&event);
+                            }
+                        }
+                    } else if let Err(error) =
+                        deliver_to(&receiver.channel, data, &mut shared, origin)
+                    {
+                        result = Err(error);
+                    }
+                }
+                Cached::Done(result)
+            })
+        })
+        .unwrap_or(Cached::Slow)
+}
+
+/// Caches this thread's view of the channel behind `handle` (after a [`Cached::Miss`]).
+#[cold]
+fn remember(handle: Handle) {
+    let Some(sender) = Sender::load(handle) else {
+        return;
+    };
+    let index = handle.to_raw() % CACHED_SENDERS;
+    // The entry replaced is dropped after the borrow ends.
+    let _old = SENDERS.try_with(|cache| {
+        let mut cache = cache.try_borrow_mut().ok()?;
+        cache[index].replace(sender)
+    });
 }

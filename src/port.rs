@@ -6,6 +6,10 @@
 //! first listener starts it; then they follow the owning window's mode (dispatched at once, or
 //! queued as window tasks). Transfers and closes are serialized by one lock (`TRANSFER`), so a
 //! port is never transferred and closed at the same time; posts do not take it.
+//!
+//! A SYNC post to a started port runs from a per-thread cache of what it needs (the partner's
+//! listener snapshot), validated by each port's version and the owner window's slot version:
+//! no lock, reference count or allocation per post (see [`post_fast`]).
 
 use crate::abi::{pm_dispatch_mode, pm_drop_reason};
 use crate::diagnostics::{self};
@@ -16,10 +20,14 @@ use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
 use crate::queue::Task;
 use crate::thread;
+use crate::window::WINDOWS;
 use crate::window::{self, Resource, Retiring};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use std::any::Any;
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 /// All live port handles.
@@ -31,6 +39,65 @@ static TRANSFER: Mutex<()> = Mutex::new(());
 /// A MessagePort.
 pub struct Port {
     inner: Mutex<PortInner>,
+    /// Bumped (under the lock, Release) by every change of what a cached post reads: partner,
+    /// remote link, owner, listeners, started/draining, closed. See [`Port::change`].
+    version: AtomicU64,
+}
+
+impl Port {
+    fn new(owner: Option<Handle>, remote: Option<Arc<dyn RemotePartner>>) -> Arc<Port> {
+        Arc::new(Port {
+            inner: Mutex::new(PortInner {
+                handle: None,
+                owner,
+                partner: Weak::new(),
+                listeners: ListenerList::default(),
+                started: false,
+                draining: false,
+                pending: VecDeque::new(),
+                pending_bytes: 0,
+                closed: false,
+                remote,
+            }),
+            version: AtomicU64::new(0),
+        })
+    }
+
+    /// Locks the port to change its state: the version is bumped before the lock is released,
+    /// so every thread's cached view of it (taken under the lock) is stale from then on.
+    /// (Queuing into `pending` uses the plain lock: no cached view reads it.)
+    fn change(&self) -> Changing<'_> {
+        Changing {
+            guard: self.inner.lock(),
+            version: &self.version,
+        }
+    }
+}
+
+/// The port's lock taken by [`Port::change`].
+struct Changing<'a> {
+    // Dropped after `drop` below has bumped the version.
+    guard: MutexGuard<'a, PortInner>,
+    version: &'a AtomicU64,
+}
+
+impl Deref for Changing<'_> {
+    type Target = PortInner;
+    fn deref(&self) -> &PortInner {
+        &self.guard
+    }
+}
+
+impl DerefMut for Changing<'_> {
+    fn deref_mut(&mut self) -> &mut PortInner {
+        &mut self.guard
+    }
+}
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        self.version.fetch_add(1, Ordering::Release);
+    }
 }
 
 struct PortInner {
@@ -73,29 +140,14 @@ fn lookup(handle: Handle) -> Result<Arc<Port>, Error> {
 /// Creates an entangled pair of ports owned by `owner`'s current document.
 pub fn channel_new(owner: Handle) -> Result<(Handle, Handle), Error> {
     window::require_local(owner)?;
-    let make = || {
-        Arc::new(Port {
-            inner: Mutex::new(PortInner {
-                handle: None,
-                owner: Some(owner),
-                partner: Weak::new(),
-                listeners: ListenerList::default(),
-                started: false,
-                draining: false,
-                pending: VecDeque::new(),
-                pending_bytes: 0,
-                closed: false,
-                remote: None,
-            }),
-        })
-    };
+    let make = || Port::new(Some(owner), None);
     let (a, b) = (make(), make());
-    a.inner.lock().partner = Arc::downgrade(&b);
-    b.inner.lock().partner = Arc::downgrade(&a);
+    a.change().partner = Arc::downgrade(&b);
+    b.change().partner = Arc::downgrade(&a);
     let mut handles = [None, None];
     for (slot, port) in handles.iter_mut().zip([&a, &b]) {
         let handle = PORTS.insert_with(|_| port.clone());
-        port.inner.lock().handle = Some(handle);
+        port.change().handle = Some(handle);
         *slot = Some(handle);
         if window::adopt(owner, port.clone()).is_err() {
             close_ports(vec![a.clone(), b.clone()], None, None);
@@ -135,7 +187,7 @@ pub fn detach(transfer: &[Handle], sender: Option<&Arc<Port>>) -> Result<Vec<Arc
         for (handle, port) in &ports {
             PORTS.remove(*handle);
             let owner = {
-                let mut inner = port.inner.lock();
+                let mut inner = port.change();
                 inner.handle = None;
                 inner.started = false;
                 removed.extend(inner.listeners.take_all());
@@ -163,7 +215,7 @@ pub fn adopt(ports: Vec<Arc<Port>>, owner: Handle) -> PortHandles {
     for port in ports {
         let handle = PORTS.insert_with(|_| port.clone());
         {
-            let mut inner = port.inner.lock();
+            let mut inner = port.change();
             inner.handle = Some(handle);
             inner.owner = Some(owner);
         }
@@ -177,8 +229,21 @@ pub fn adopt(ports: Vec<Arc<Port>>, owner: Handle) -> PortHandles {
     handles
 }
 
-/// Posts a message through `handle` to its entangled partner.
-pub fn post(handle: Handle, data: &[u8], transfer: &[Handle]) -> Result<Delivery, Error> {
+/// Posts a message through `handle` to its entangled partner. `tried` is what the caller's
+/// [`post_fast`] attempt said (`Fast::Slow` if it made none): after a miss this thread's view
+/// of the port is cached and the fast path tried again.
+pub fn post(
+    handle: Handle,
+    data: &[u8],
+    transfer: &[Handle],
+    tried: Fast,
+) -> Result<Delivery, Error> {
+    if tried == Fast::Miss && transfer.is_empty() {
+        remember(handle);
+        if post_fast(handle, data) == Fast::Done {
+            return Ok(Delivery::Delivered);
+        }
+    }
     let port = lookup(handle)?;
     // A partner in another process is reached through the port's link.
     if let Some(link) = remote_link(&port) {
@@ -510,7 +575,7 @@ pub fn add_listener(handle: Handle, listener: ListenerRef) -> Result<u64, Error>
     let port = lookup(handle)?;
     let id = listener.id();
     let start = {
-        let mut inner = port.inner.lock();
+        let mut inner = port.change();
         // Closed or transferred since the lookup: the handle is no longer this port's.
         if inner.closed || inner.handle != Some(handle) {
             return Err(invalid_port());
@@ -533,7 +598,7 @@ pub fn add_listener(handle: Handle, listener: ListenerRef) -> Result<u64, Error>
 fn drain(port: &Arc<Port>) {
     loop {
         let (batch, owner) = {
-            let mut inner = port.inner.lock();
+            let mut inner = port.change();
             match inner.owner {
                 Some(owner) if !inner.pending.is_empty() && !inner.closed && inner.started => {
                     inner.pending_bytes = 0;
@@ -557,8 +622,7 @@ fn drain(port: &Arc<Port>) {
 pub fn remove_listener(handle: Handle, id: u64) -> Result<(), Error> {
     let port = lookup(handle)?;
     let listener = port
-        .inner
-        .lock()
+        .change()
         .listeners
         .take(id)
         .ok_or_else(|| Error::invalid_handle("listener id"))?;
@@ -603,7 +667,7 @@ fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>, why: Option
         let mut work: Vec<(Arc<Port>, bool)> = ports.into_iter().map(|p| (p, true)).collect();
         while let Some((port, top)) = work.pop() {
             let (handle, owner, partner) = {
-                let mut inner = port.inner.lock();
+                let mut inner = port.change();
                 if inner.closed || (top && only_owned_by.is_some() && inner.owner != only_owned_by)
                 {
                     continue;
@@ -630,7 +694,7 @@ fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>, why: Option
                 disowned.push((owner, port));
             }
             if let Some(partner) = partner.upgrade() {
-                partner.inner.lock().partner = Weak::new();
+                partner.change().partner = Weak::new();
             }
         }
     }
@@ -689,7 +753,7 @@ pub fn lookup_port(handle: Handle) -> Result<Arc<Port>, Error> {
 pub fn split_for_remote(port: &Arc<Port>) -> (Option<Arc<Port>>, Vec<PortMessage>) {
     let _transfer = TRANSFER.lock();
     let (partner, pending) = {
-        let mut inner = port.inner.lock();
+        let mut inner = port.change();
         inner.closed = true;
         inner.pending_bytes = 0;
         (
@@ -698,7 +762,7 @@ pub fn split_for_remote(port: &Arc<Port>) -> (Option<Arc<Port>>, Vec<PortMessage
         )
     };
     if let Some(partner) = &partner {
-        partner.inner.lock().partner = Weak::new();
+        partner.change().partner = Weak::new();
     }
     (partner, pending)
 }
@@ -706,7 +770,7 @@ pub fn split_for_remote(port: &Arc<Port>) -> (Option<Arc<Port>>, Vec<PortMessage
 /// Sets (or with None removes: the remote partner closed) the port's remote link. Returns
 /// false if the port is closed.
 pub fn set_remote(port: &Arc<Port>, link: Option<Arc<dyn RemotePartner>>) -> bool {
-    let mut inner = port.inner.lock();
+    let mut inner = port.change();
     if inner.closed {
         return false;
     }
@@ -717,20 +781,7 @@ pub fn set_remote(port: &Arc<Port>, link: Option<Arc<dyn RemotePartner>>) -> boo
 
 /// A new in-flight port whose partner is in another process (adopt it to give it a window).
 pub fn new_remote(link: Arc<dyn RemotePartner>) -> Arc<Port> {
-    Arc::new(Port {
-        inner: Mutex::new(PortInner {
-            handle: None,
-            owner: None,
-            partner: Weak::new(),
-            listeners: ListenerList::default(),
-            started: false,
-            draining: false,
-            pending: VecDeque::new(),
-            pending_bytes: 0,
-            closed: false,
-            remote: Some(link),
-        }),
-    })
+    Port::new(None, Some(link))
 }
 
 /// Whether the port is closed.
@@ -747,4 +798,163 @@ pub fn receive(
 ) -> Result<Delivery, Error> {
     precheck(port, data_len)?;
     enqueue(port, make(), true)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The SYNC post's per-thread cache.
+
+/// Senders cached per thread; a port lives in entry `raw handle % CACHED_SENDERS`.
+const CACHED_SENDERS: usize = 64;
+
+/// What [`post_fast`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fast {
+    /// Delivered to the partner's listeners.
+    Done,
+    /// Nothing done: the cached view says the checked path must decide (QUEUED or unstarted
+    /// partner, a remote or no partner, depth limit, thread exiting).
+    Slow,
+    /// Nothing done: the port is not cached on this thread, or its view is stale.
+    Miss,
+}
+
+/// A sending port as a post from this thread last saw it. Valid while the sender's version,
+/// its partner's and the partner's owner window's slot version are unchanged: each was read
+/// under the lock that guards what it covers, and every change bumps it before unlocking.
+struct Sender {
+    handle: usize,
+    port: Arc<Port>,
+    version: u64,
+    partner: Option<(Arc<Port>, u64)>,
+    owner: Option<(&'static crate::sync::AtomicU64, u64)>,
+    /// The partner's listeners (and whether all are plain) when a post is delivered on the
+    /// posting thread at once: partner open and started, owner window SYNC. None: the checked
+    /// path decides.
+    deliver: Option<(ListenerList, bool)>,
+}
+
+impl Sender {
+    #[inline(always)]
+    fn is_current(&self) -> bool {
+        self.port.version.load(Ordering::Acquire) == self.version
+            && self
+                .partner
+                .as_ref()
+                .is_none_or(|(p, v)| p.version.load(Ordering::Acquire) == *v)
+            && self
+                .owner
+                .is_none_or(|(cell, v)| cell.load(Ordering::Acquire) == v)
+    }
+
+    /// The current view of the port behind `handle`; None if it is not a live port.
+    fn load(handle: Handle) -> Option<Sender> {
+        let port = lookup(handle).ok()?;
+        let (version, partner, remote) = {
+            let inner = port.inner.lock();
+            (
+                port.version.load(Ordering::Relaxed),
+                inner.partner.upgrade(),
+                inner.remote.is_some(),
+            )
+        };
+        let mut sender = Sender {
+            handle: handle.to_raw(),
+            port,
+            version,
+            partner: None,
+            owner: None,
+            deliver: None,
+        };
+        let Some(partner) = partner.filter(|_| !remote) else {
+            return Some(sender);
+        };
+        let (partner_version, owner, listeners) = {
+            let inner = partner.inner.lock();
+            let open = !inner.closed && inner.started && !inner.draining;
+            (
+                partner.version.load(Ordering::Relaxed),
+                inner.owner.filter(|_| open),
+                inner.listeners.snapshot(),
+            )
+        };
+        sender.partner = Some((partner, partner_version));
+        let Some(owner) = owner else {
+            return Some(sender);
+        };
+        let Some((window_version, cell, sync)) = WINDOWS.with_versioned(owner, |w| {
+            w.remote().is_none() && w.mode() == pm_dispatch_mode::PM_DISPATCH_SYNC
+        }) else {
+            return Some(sender);
+        };
+        sender.owner = Some((cell, window_version));
+        if sync {
+            let plain = listeners.as_slice().iter().all(|l| l.is_plain());
+            sender.deliver = Some((listeners, plain));
+        }
+        Some(sender)
+    }
+}
+
+thread_local! {
+    static SENDERS: RefCell<[Option<Sender>; CACHED_SENDERS]> =
+        const { RefCell::new([const { None }; CACHED_SENDERS]) };
+}
+
+/// The SYNC post through a cached port without a transfer list: the partner's listeners run on
+/// this thread with an event that borrows `data`. Touches no lock, reference count or
+/// allocation, and cannot panic (so the export can call it outside its panic boundary): the
+/// cache is reached with `try_with`/`try_borrow`, and the listeners are called with atomics and
+/// C calls only. It holds a shared borrow of the cache while listeners run, so a listener's own
+/// posts use the cache too, and a refresh during one simply does not happen (the checked path
+/// serves that post).
+#[inline]
+pub fn post_fast(handle: Handle, data: &[u8]) -> Fast {
+    SENDERS
+        .try_with(|cache| {
+            let Ok(cache) = cache.try_borrow() else {
+                return Fast::Slow;
+            };
+            let raw = handle.to_raw();
+            let Some(sender) = cache[raw % CACHED_SENDERS]
+                .as_ref()
+                .filter(|s| s.handle == raw && s.is_current())
+            else {
+                return Fast::Miss;
+            };
+            let Some((listeners, plain)) = &sender.deliver else {
+                return Fast::Slow;
+            };
+            thread::with_current(|state| {
+                let Some(_depth) = state.and_then(|s| s.try_enter_depth()) else {
+                    return Fast::Slow;
+                };
+                let event = event::channel_event(data, c"".as_ptr());
+                if *plain {
+                    for listener in listeners.as_slice() {
+                        listener.call_plain(&event);
+                    }
+                } else {
+                    for listener in listeners.as_slice() {
+                        listener.call_unfiltered(&event);
+                    }
+                }
+                Fast::Done
+            })
+        })
+        .unwrap_or(Fast::Slow)
+}
+
+/// Caches this thread's view of the port behind `handle` (after a [`Fast::Miss`]).
+#[cold]
+fn remember(handle: Handle) {
+    let Some(sender) = Sender::load(handle) else {
+        return;
+    };
+    let index = handle.to_raw() % CACHED_SENDERS;
+    // The entry replaced is dropped after the borrow ends (dropping a port can drop a remote
+    // link, which must not find the cache borrowed).
+    let _old = SENDERS.try_with(|cache| {
+        let mut cache = cache.try_borrow_mut().ok()?;
+        cache[index].replace(sender)
+    });
 }

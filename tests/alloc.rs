@@ -182,3 +182,75 @@ fn the_counting_allocator_counts() {
     let (allocs, frees) = count_allocations(|| drop(std::hint::black_box(vec![1u8; 16])));
     assert_eq!((allocs, frees), (1, 1));
 }
+
+/// Calls `post` WARM_UP times, then N times counting allocations; asserts every call returned
+/// PM_OK, the listener ran `listeners` times per post, and nothing was allocated or freed.
+fn assert_no_allocation_in(what: &str, listeners: u64, post: impl Fn() -> pm_result) {
+    for _ in 0..WARM_UP {
+        assert_eq!(post(), pm_result::PM_OK, "{what}: warm-up post");
+    }
+    let calls_before = CALLS.with(Cell::get);
+    let mut all_ok = true;
+    let (allocs, frees) = count_allocations(|| {
+        for _ in 0..N {
+            all_ok &= post() == pm_result::PM_OK;
+        }
+    });
+    assert!(all_ok, "{what}: some post was not delivered");
+    assert_eq!(
+        CALLS.with(Cell::get) - calls_before,
+        N * listeners,
+        "{what}: listener calls"
+    );
+    assert_eq!(
+        (allocs, frees),
+        (0, 0),
+        "{what}: {allocs} allocations and {frees} deallocations over {N} synchronous posts \
+         (expected none after warm-up)"
+    );
+}
+
+#[test]
+fn synchronous_port_post_does_not_allocate() {
+    use postmessage::capi::port::{pm_channel_new, pm_port_add_listener, pm_port_post_message};
+    let w = window(c"http://localhost/");
+    let (mut a, mut b) = (std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: two writable slots.
+    assert_eq!(
+        unsafe { pm_channel_new(w, &mut a, &mut b) },
+        pm_result::PM_OK
+    );
+    assert!(pm_port_add_listener(b, Some(listener), std::ptr::null_mut()) > 0);
+    // SAFETY: DATA has 11 bytes; no transfer list.
+    let post =
+        || unsafe { pm_port_post_message(a, DATA.as_ptr(), DATA.len(), std::ptr::null(), 0) };
+    assert_no_allocation_in("port post", 1, post);
+    assert_eq!(pm_window_free(w), pm_result::PM_OK);
+}
+
+#[test]
+fn synchronous_broadcast_does_not_allocate() {
+    use postmessage::capi::broadcast::{
+        pm_broadcast_add_listener, pm_broadcast_new, pm_broadcast_post_message,
+    };
+    let w1 = window(c"http://localhost/a");
+    let w2 = window(c"http://localhost/b");
+    // SAFETY: NUL-terminated names.
+    let (sender, r1, r2) = unsafe {
+        (
+            pm_broadcast_new(w1, c"alloc".as_ptr()),
+            pm_broadcast_new(w1, c"alloc".as_ptr()),
+            pm_broadcast_new(w2, c"alloc".as_ptr()),
+        )
+    };
+    assert!(!sender.is_null() && !r1.is_null() && !r2.is_null());
+    for r in [r1, r2] {
+        assert!(pm_broadcast_add_listener(r, Some(listener), std::ptr::null_mut()) > 0);
+    }
+    // SAFETY: DATA has 11 bytes.
+    let post = || unsafe { pm_broadcast_post_message(sender, DATA.as_ptr(), DATA.len()) };
+    assert_no_allocation_in("broadcast to 2 receivers", 2, post);
+    for w in [w1, w2] {
+        assert_eq!(pm_window_free(w), pm_result::PM_OK);
+    }
+}

@@ -223,3 +223,28 @@ fn lookup_races_first_insert() {
         assert!(seen.is_none() || seen == Some(42));
     });
 }
+
+/// The protocol of the per-thread caches (window snapshots, and the SYNC port and broadcast
+/// views, whose versions follow the same rules): a value read together with its version under
+/// the lock is current while the version is; a change made under the lock bumps the version
+/// before unlocking. So once a writer has finished, a reader whose version still matches must
+/// have read the written value; a stale read must show a changed version.
+#[test]
+fn a_versioned_read_is_stale_exactly_when_the_version_moved() {
+    loom::model(|| {
+        let table: Arc<HandleTable<u32>> = Arc::new(HandleTable::new(7));
+        let h = table.insert_with(|_| 0);
+        let writer = {
+            let table = table.clone();
+            thread::spawn(move || table.with_mut(h, |v| *v = 1))
+        };
+        let (version, cell, seen) = table.with_versioned(h, |v| *v).unwrap();
+        writer.join().unwrap();
+        let current = cell.load(Ordering::Acquire) == version;
+        assert_eq!(
+            current,
+            seen == 1,
+            "a matching version must mean the read saw the change, and only then"
+        );
+    });
+}

@@ -4,7 +4,8 @@ use super::transfer_arg;
 use crate::abi::{pm_destroy_fn, pm_listener_fn, pm_port, pm_window};
 use crate::error::Error;
 use crate::event::Delivery;
-use crate::ffi::{data_arg, ffi_fn, handle_arg};
+use crate::ffi::{boundary, data_arg, ffi_fn, handle_arg};
+use crate::handles::Handle;
 use crate::listener::Listener;
 use crate::port;
 use crate::result::{delivery_code, pm_result};
@@ -53,19 +54,68 @@ ffi_fn! {
     ///
     /// Pointers: `data` is NULL or points to `data_len` readable bytes; `transfer` is NULL or points to
     /// `transfer_len` readable pointers.
-    unsafe fn pm_port_post_message(
+    no_boundary unsafe fn pm_port_post_message(
         port: *mut pm_port,
         data: *const u8,
         data_len: usize,
         transfer: *const *mut pm_port,
         transfer_len: usize,
     ) -> pm_result {
+        // The common case first, outside the panic boundary (`port::post_fast` cannot panic):
+        // plainly valid arguments, no transfer list, a cached SYNC port.
+        let mut tried = port::Fast::Slow;
+        if transfer_len == 0
+            && !(data.is_null() && data_len != 0)
+            && data_len <= isize::MAX as usize
+            && let Some(handle) = Handle::from_ptr(port)
+        {
+            // SAFETY: caller contract; NULL only with length 0, which is never read.
+            let data = unsafe { plain_slice(data, data_len) };
+            tried = port::post_fast(handle, data);
+            if tried == port::Fast::Done {
+                return pm_result::PM_OK;
+            }
+        }
+        // SAFETY: forwarded caller contract.
+        unsafe { post_checked(port, data, data_len, transfer, transfer_len, tried) }
+    }
+}
+
+/// `data` as a slice; length 0 (NULL allowed) is the empty slice.
+///
+/// # Safety
+/// `data` is NULL with `len` 0, or points to `len` readable bytes; `len <= isize::MAX`.
+#[inline(always)]
+unsafe fn plain_slice<'a>(data: *const u8, len: usize) -> &'a [u8] {
+    if len == 0 {
+        &[]
+    } else {
+        // SAFETY: caller contract.
+        unsafe { std::slice::from_raw_parts(data, len) }
+    }
+}
+
+/// A port post with every argument checked and every outcome reported, inside the panic
+/// boundary.
+///
+/// # Safety
+/// As for `pm_port_post_message`.
+#[inline(never)]
+unsafe fn post_checked(
+    port: *mut pm_port,
+    data: *const u8,
+    data_len: usize,
+    transfer: *const *mut pm_port,
+    transfer_len: usize,
+    tried: port::Fast,
+) -> pm_result {
+    boundary(pm_result::PM_ERR_PANIC, || {
         let port = handle_arg(port, "port")?;
         // SAFETY: caller contract.
         let data = unsafe { data_arg(data, data_len, "data") }?;
         // SAFETY: caller contract.
         let transfer = unsafe { transfer_arg(transfer, transfer_len) }?;
-        let delivery = port::post(port, data, &transfer)?;
+        let delivery = port::post(port, data, &transfer, tried)?;
         if delivery == Delivery::Dropped {
             crate::result::set_last_status(
                 pm_result::PM_DROPPED,
@@ -73,7 +123,7 @@ ffi_fn! {
             );
         }
         Ok(delivery_code(delivery))
-    } ?= pm_result::PM_ERR_PANIC
+    })
 }
 
 ffi_fn! {

@@ -521,6 +521,70 @@ static void test_depth(void) {
   CHECK_RC(pm_window_free(w), PM_OK);
 }
 
+
+/* ---------------------------------------------------------------- the SYNC post's cache */
+
+/* A channel that has posted is cached on the posting thread: every later change of the
+ * receivers, their listeners or their windows must be seen by the next post. */
+static void test_cached_broadcast_follows_changes(void) {
+  shared_log[0] = '\0';
+  pm_window *w1 = pm_window_new("https://cache.example/a");
+  pm_window *w2 = pm_window_new("https://cache.example/b");
+  REQUIRE(w1 && w2);
+  pm_broadcast *sender = pm_broadcast_new(w1, "cache");
+  pm_broadcast *r1 = pm_broadcast_new(w1, "cache");
+  pm_broadcast *r2 = pm_broadcast_new(w2, "cache");
+  REQUIRE(sender && r1 && r2);
+  chan_rec a, b, c;
+  chan_rec_init(&a, "A", "https://cache.example");
+  chan_rec_init(&b, "B", "https://cache.example");
+  chan_rec_init(&c, "C", "https://cache.example");
+  uint64_t ida = pm_broadcast_add_listener(r1, on_broadcast, &a);
+  REQUIRE(ida != 0 && pm_broadcast_add_listener(r2, on_broadcast, &b) != 0);
+  CHECK_RC(bpost(sender, "1"), PM_OK);
+  CHECK_RC(bpost(sender, "2"), PM_OK);
+  CHECK_STR(shared_log, "A:1;B:1;A:2;B:2;");
+
+  /* A listener added, one removed. */
+  REQUIRE(pm_broadcast_add_listener(r2, on_broadcast, &c) != 0);
+  CHECK_RC(bpost(sender, "3"), PM_OK);
+  CHECK_RC(pm_broadcast_remove_listener(r1, ida), PM_OK);
+  CHECK_RC(bpost(sender, "4"), PM_OK);
+  CHECK_STR(shared_log, "A:1;B:1;A:2;B:2;A:3;B:3;C:3;B:4;C:4;");
+
+  /* A receiver's window becomes QUEUED, then SYNC again. */
+  shared_log[0] = '\0';
+  CHECK_RC(pm_window_set_dispatch_mode(w2, PM_DISPATCH_QUEUED), PM_OK);
+  CHECK_RC(bpost(sender, "5"), PM_OK);
+  CHECK_STR(shared_log, "");
+  CHECK(pm_window_run_pending(w2, 10) == 1);
+  CHECK_STR(shared_log, "B:5;C:5;");
+  CHECK_RC(pm_window_set_dispatch_mode(w2, PM_DISPATCH_SYNC), PM_OK);
+  CHECK_RC(bpost(sender, "6"), PM_OK);
+  CHECK_STR(shared_log, "B:5;C:5;B:6;C:6;");
+
+  /* A new receiver opened, one closed. */
+  shared_log[0] = '\0';
+  pm_broadcast *r3 = pm_broadcast_new(w1, "cache");
+  chan_rec d;
+  chan_rec_init(&d, "D", "https://cache.example");
+  REQUIRE(r3 && pm_broadcast_add_listener(r3, on_broadcast, &d) != 0);
+  CHECK_RC(bpost(sender, "7"), PM_OK);
+  CHECK_RC(pm_broadcast_close(r2), PM_OK);
+  CHECK_RC(bpost(sender, "8"), PM_OK);
+  CHECK_STR(shared_log, "B:7;C:7;D:7;D:8;");
+
+  /* The receiver's window freed: nothing more reaches it; the sender closed: rejected. */
+  shared_log[0] = '\0';
+  CHECK_RC(pm_window_free(w2), PM_OK);
+  CHECK_RC(bpost(sender, "9"), PM_OK);
+  CHECK_STR(shared_log, "D:9;");
+  CHECK_RC(pm_broadcast_close(sender), PM_OK);
+  CHECK(channel_is_invalid(sender));
+  CHECK_RC(pm_window_free(w1), PM_OK);
+  CHECK(a.bad_fields == 0 && b.bad_fields == 0 && c.bad_fields == 0 && d.bad_fields == 0);
+}
+
 int main(void) {
   test_same_name_same_origin();
   test_opaque_origins();
@@ -530,5 +594,6 @@ int main(void) {
   test_bad_arguments();
   test_queued_receivers();
   test_depth();
+  test_cached_broadcast_follows_changes();
   TEST_EXIT("test_broadcast");
 }

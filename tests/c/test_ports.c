@@ -972,6 +972,100 @@ static void test_port_depth(void) {
   CHECK_RC(pm_window_free(w), PM_OK);
 }
 
+
+/* ---------------------------------------------------------------- the SYNC post's cache */
+
+static int closing_calls;
+static void close_own_port(const pm_message_event *event, void *user_data) {
+  (void)event;
+  closing_calls++;
+  pm_port_close(user_data);
+}
+
+/* A port that has posted is cached on the posting thread: every later change of the sender,
+ * its partner or the partner's window must be seen by the next post (each post below follows
+ * a warm-up post that went through the cache). */
+static void test_cached_port_follows_changes(void) {
+  pm_window *w = pm_window_new("https://app.example/");
+  pm_window *other = pm_window_new("https://other.example/");
+  REQUIRE(w && other);
+  pm_port *a, *b;
+  REQUIRE(pm_channel_new(w, &a, &b) == PM_OK);
+  recorder r1, r2;
+  recorder_init(&r1);
+  recorder_init(&r2);
+  uint64_t id1 = pm_port_add_listener(b, port_record, &r1);
+  REQUIRE(id1 != 0);
+  CHECK_RC(port_post(a, "1"), PM_OK);
+  CHECK_RC(port_post(a, "2"), PM_OK);
+  CHECK(r1.count == 2);
+
+  /* A listener added: both run from the next post on. */
+  uint64_t id2 = pm_port_add_listener(b, port_record, &r2);
+  REQUIRE(id2 != 0);
+  CHECK_RC(port_post(a, "3"), PM_OK);
+  CHECK(r1.count == 3 && r2.count == 1);
+
+  /* A listener removed: it no longer runs. */
+  CHECK_RC(pm_port_remove_listener(b, id1), PM_OK);
+  CHECK_RC(port_post(a, "4"), PM_OK);
+  CHECK(r1.count == 3 && r2.count == 2);
+
+  /* The partner's window becomes QUEUED: the post waits for run_pending; and SYNC again. */
+  CHECK_RC(pm_window_set_dispatch_mode(w, PM_DISPATCH_QUEUED), PM_OK);
+  CHECK_RC(port_post(a, "5"), PM_OK);
+  CHECK(r2.count == 2);
+  CHECK(pm_window_run_pending(w, 10) == 1);
+  CHECK(r2.count == 3);
+  CHECK_RC(pm_window_set_dispatch_mode(w, PM_DISPATCH_SYNC), PM_OK);
+  CHECK_RC(port_post(a, "6"), PM_OK);
+  CHECK(r2.count == 4);
+
+  /* The partner is transferred to another window: it gets a new handle there and its
+   * listeners are gone; the sender's posts wait until a listener starts it again. */
+  pm_port *c, *d;
+  REQUIRE(pm_channel_new(w, &c, &d) == PM_OK);
+  recorder carrier;
+  recorder_init(&carrier);
+  REQUIRE(pm_port_add_listener(d, port_record, &carrier) != 0);
+  pm_port *moving[1] = {b};
+  CHECK_RC(pm_port_post_message(c, (const uint8_t *)"move", 4, moving, 1), PM_OK);
+  REQUIRE(carrier.kept_len == 1);
+  pm_port *b2 = carrier.kept[0];
+  CHECK(port_is_invalid(b));
+  CHECK_RC(port_post(a, "7"), PM_OK);
+  CHECK(r2.count == 4);
+  recorder r3;
+  recorder_init(&r3);
+  REQUIRE(pm_port_add_listener(b2, port_record, &r3) != 0);
+  CHECK(r3.count == 1);
+  CHECK_RC(port_post(a, "8"), PM_OK);
+  CHECK(r3.count == 2);
+  CHECK_STR(r3.log, "7|8|");
+
+  /* The partner closed: posts are dropped. */
+  CHECK_RC(pm_port_close(b2), PM_OK);
+  CHECK_RC(port_post(a, "9"), PM_DROPPED);
+  CHECK(r3.count == 2);
+
+  /* The sender's window navigates: the sender is closed with the old document. */
+  CHECK_RC(pm_window_navigate(w, "https://app.example/next"), PM_OK);
+  CHECK_RC(port_post(a, "10"), PM_ERR_INVALID_HANDLE);
+  CHECK_RC(pm_window_free(w), PM_OK);
+
+  /* A listener that closes its own port during the post: the next post is dropped. */
+  pm_port *e, *f;
+  REQUIRE(pm_channel_new(other, &e, &f) == PM_OK);
+  closing_calls = 0;
+  REQUIRE(pm_port_add_listener(f, close_own_port, f) != 0);
+  CHECK_RC(port_post(e, "x"), PM_OK);
+  CHECK(closing_calls == 1);
+  CHECK_RC(port_post(e, "y"), PM_DROPPED);
+  CHECK(closing_calls == 1);
+  CHECK_RC(pm_window_free(other), PM_OK);
+  CHECK(r1.bad_fields == 0 && r2.bad_fields == 0 && r3.bad_fields == 0);
+}
+
 int main(void) {
   test_channel_new();
   test_messages_wait_until_started();
@@ -989,5 +1083,6 @@ int main(void) {
   test_queued_port_message_and_navigation();
   test_chain_of_transfers();
   test_port_depth();
+  test_cached_port_follows_changes();
   TEST_EXIT("test_ports");
 }
