@@ -8,7 +8,7 @@ use crate::event;
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::Task;
+use crate::queue::{Doc, Task};
 use crate::thread;
 use crate::window::{self, Resource, Retiring};
 use parking_lot::{Mutex, RwLock};
@@ -274,7 +274,7 @@ impl Task for BroadcastTask {
         self.data.len()
     }
 
-    fn run(self: Box<Self>, _: Handle, _: &Origin, _: &ListenerList) {
+    fn run(self: Box<Self>, _: Handle, _: &Doc<'_>) {
         dispatch(&self.channel, &self.data, &self.origin);
     }
 

@@ -12,12 +12,11 @@ use crate::diagnostics::{self, DropReport};
 use crate::error::{Error, ErrorKind};
 use crate::event::{Delivery, deliver, set_ports, window_event};
 use crate::handles::Handle;
-use crate::listener::ListenerList;
 use crate::origin::{Origin, OriginKey, TargetOrigin};
 use crate::port::{self, Port};
-use crate::queue::Task;
+use crate::queue::{BoxedTask, Bytes, Doc, Task};
 use crate::thread;
-use crate::window::{self, WINDOWS};
+use crate::window;
 use std::sync::Arc;
 
 /// What the post decided after checking the target.
@@ -66,7 +65,10 @@ fn post_fast_in(
         return false;
     };
     if dst.mode() != pm_dispatch_mode::PM_DISPATCH_SYNC || !dst.unfiltered() {
-        return false;
+        // Kept out of line with only the post's arguments, so the synchronous path stays as
+        // short as it was.
+        return dst.mode() == pm_dispatch_mode::PM_DISPATCH_QUEUED
+            && queue_fast(state, source, target, data, target_origin);
     }
     let matched = quick_match(target_origin, &src, &dst)
         || matches_recent(state, target_origin, src.origin_key(), dst.origin_key());
@@ -87,6 +89,49 @@ fn post_fast_in(
         }
     }
     true
+}
+
+/// The fast path of a post to a QUEUED window: with a targetOrigin known without parsing (`"*"`,
+/// `"/"`, the target's origin spelled exactly, or a string parsed recently on this thread) it
+/// queues the task with one allocation and one lock, and calls the waker. Returns false, having
+/// queued nothing and reported nothing, when the checked path must decide (another targetOrigin,
+/// or the window refuses: gone, switched to SYNC, or its queue full); that path then gives the
+/// same answer with its report.
+///
+/// No panic: the targetOrigin is cloned (reference counts only), the task's allocation aborts
+/// rather than unwinds if memory runs out, and [`window::try_enqueue`] takes one lock, pushes
+/// and calls the embedder's C waker.
+#[inline(never)]
+fn queue_fast(
+    state: &thread::ThreadState,
+    source: Handle,
+    target: Handle,
+    data: &[u8],
+    target_origin: &[u8],
+) -> bool {
+    let pins = state.pin_scope();
+    let (Some(src), Some(dst)) = (pins.cached(source), pins.cached(target)) else {
+        return false;
+    };
+    let parsed = match target_origin {
+        b"*" => TargetOrigin::Any,
+        b"/" => TargetOrigin::SameAsSource,
+        _ if dst.is_serialized_as(target_origin) => TargetOrigin::Exact(dst.origin()),
+        _ => match state.with_recent_target_origin(target_origin, TargetOrigin::clone) {
+            Some(parsed) => parsed,
+            None => return false,
+        },
+    };
+    let task: BoxedTask = Box::new(WindowMessage::new(
+        data,
+        target_origin,
+        Some(source),
+        src.origin(),
+        parsed,
+        Vec::new(),
+    ));
+    // A refused task is dropped unreported (it carries no ports); the checked path reports.
+    window::try_enqueue(target, task, true).is_ok()
 }
 
 /// Whether `target_origin` matches without parsing: it is the target's origin spelled exactly,
@@ -337,61 +382,50 @@ fn queue_full() -> Error {
 
 /// Takes up to `max` tasks off the window's queue and delivers (or drops) each on this thread.
 /// Returns how many were taken.
+///
+/// Each task runs against the window's document as it is just before the task runs: this
+/// thread's cached snapshot of the window (one atomic load when nothing changed, no reference
+/// count), so a listener added, or a navigation, during one task is seen by the next.
 pub fn run_pending(window: Handle, max: usize) -> Result<usize, Error> {
     window::pending(window)?;
     let _depth = thread::enter_depth()?;
     let mut count = 0;
-    while count < max {
-        // A listener may free the window: then stop, having taken `count`.
-        let Ok(Some(next)) = window::next_task(window) else {
-            break;
-        };
-        count += 1;
-        run_task(window, next);
-    }
+    thread::with_current(|state| {
+        while count < max {
+            // A listener may free the window: then stop, having taken `count`.
+            let Ok(Some(task)) = window::pop_task(window) else {
+                break;
+            };
+            count += 1;
+            run_task(state, window, task);
+        }
+    });
     Ok(count)
 }
 
-fn run_task(window: Handle, next: window::NextTask) {
-    next.task.run(window, &next.origin, &next.listeners);
-}
-
-/// Up to this many bytes of data + targetOrigin are kept inside the task itself.
-const INLINE_BYTES: usize = 40;
-
-/// A queued message's bytes: inside the task when small (then the task's own box is the post's
-/// only allocation), else on the heap.
-enum Bytes {
-    Inline { len: u8, buf: [u8; INLINE_BYTES] },
-    Heap(Box<[u8]>),
-}
-
-impl Bytes {
-    /// `a` followed by `b`.
-    fn concat(a: &[u8], b: &[u8]) -> Bytes {
-        let len = a.len() + b.len();
-        if len <= INLINE_BYTES {
-            let mut buf = [0; INLINE_BYTES];
-            buf[..a.len()].copy_from_slice(a);
-            buf[a.len()..len].copy_from_slice(b);
-            Bytes::Inline {
-                len: len as u8,
-                buf,
+/// Runs one task taken off `window`'s queue against its current document (None: the thread is
+/// exiting, its cache is gone).
+#[inline]
+fn run_task(state: Option<&thread::ThreadState>, window: Handle, task: BoxedTask) {
+    match state {
+        Some(state) => {
+            let pins = state.pin_scope();
+            match pins.window(window) {
+                Some(doc) => task.run(window, &doc.doc()),
+                None => target_gone(task),
             }
-        } else {
-            let mut heap = Vec::with_capacity(len);
-            heap.extend_from_slice(a);
-            heap.extend_from_slice(b);
-            Bytes::Heap(heap.into_boxed_slice())
         }
+        None => match thread::Owned::load(window) {
+            Some(doc) => task.run(window, &doc.pinned().doc()),
+            None => target_gone(task),
+        },
     }
+}
 
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            Bytes::Inline { len, buf } => &buf[..usize::from(*len)],
-            Bytes::Heap(heap) => heap,
-        }
-    }
+/// Drops a task whose window went away after it was taken (freed by another thread).
+#[cold]
+fn target_gone(task: BoxedTask) {
+    task.discard(pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
 }
 
 /// A window message waiting for delivery.
@@ -440,7 +474,32 @@ impl WindowMessage {
 
     /// The sending window, if it still exists.
     fn live_source(&self) -> Option<Handle> {
-        self.source.filter(|&s| WINDOWS.contains(s))
+        self.source.filter(|&s| thread::is_live(s))
+    }
+
+    /// Drops the undelivered message: closes the ports it carried and reports it
+    /// (`target_origin` is the target document's serialization, "" when unknown).
+    fn drop_as(
+        mut self: Box<Self>,
+        reason: pm_drop_reason,
+        target: Option<Handle>,
+        target_origin: *const std::ffi::c_char,
+    ) {
+        if !self.ports.is_empty() {
+            port::close_detached(std::mem::take(&mut self.ports));
+        }
+        if !diagnostics::enabled() {
+            return;
+        }
+        diagnostics::report(DropReport {
+            reason,
+            source_origin: self.source_origin.as_c_ptr(),
+            target_origin,
+            requested_origin: &self.requested(),
+            source: self.live_source(),
+            target,
+            data_len: self.data_len,
+        });
     }
 }
 
@@ -449,41 +508,40 @@ impl Task for WindowMessage {
         self.data_len
     }
 
-    fn wants_listeners(&self) -> bool {
-        true
-    }
-
-    fn run(self: Box<Self>, window: Handle, origin: &Origin, listeners: &ListenerList) {
+    fn run(self: Box<Self>, window: Handle, doc: &Doc<'_>) {
         let mut message = self;
         if !message
             .target_origin
-            .matches(message.source_origin.key(), origin.key())
+            .matches(message.source_origin.key(), doc.origin)
         {
-            message.discard(
+            message.drop_as(
                 pm_drop_reason::PM_DROP_ORIGIN_MISMATCH,
                 Some(window),
-                Some(origin),
+                doc.origin_c,
             );
             return;
         }
         let source = message.live_source();
-        let handles = port::adopt(std::mem::take(&mut message.ports), window);
         let mut event = window_event(
             message.data(),
             message.source_origin.as_c_ptr(),
             source,
             Some(window),
         );
-        set_ports(&mut event, &handles);
+        let handles;
+        if !message.ports.is_empty() {
+            handles = port::adopt(std::mem::take(&mut message.ports), window);
+            set_ports(&mut event, &handles);
+        }
         deliver(
-            listeners.as_slice(),
+            doc.listeners,
             &event,
             Some(message.source_origin.key()),
             || {
                 diagnostics::report(DropReport {
                     reason: pm_drop_reason::PM_DROP_FILTERED,
                     source_origin: message.source_origin.as_c_ptr(),
-                    target_origin: origin.as_c_ptr(),
+                    target_origin: doc.origin_c,
                     requested_origin: &message.requested(),
                     source,
                     target: Some(window),
@@ -495,23 +553,12 @@ impl Task for WindowMessage {
 
     /// Drops the undelivered message: closes the ports it carried and reports it.
     fn discard(
-        mut self: Box<Self>,
+        self: Box<Self>,
         reason: pm_drop_reason,
         target: Option<Handle>,
         target_origin: Option<&Origin>,
     ) {
-        let data_len = self.data_len;
-        let source = self.live_source();
-        port::close_detached(std::mem::take(&mut self.ports));
-        diagnostics::report(DropReport {
-            reason,
-            source_origin: self.source_origin.as_c_ptr(),
-            target_origin: diagnostics::origin_ptr(target_origin),
-            requested_origin: &self.requested(),
-            source,
-            target,
-            data_len,
-        });
+        self.drop_as(reason, target, diagnostics::origin_ptr(target_origin));
     }
 }
 

@@ -14,7 +14,7 @@ use crate::event::{self, Delivery, PortHandles};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::Task;
+use crate::queue::{Doc, Task};
 use crate::thread;
 use crate::window::{self, Resource, Retiring};
 use parking_lot::Mutex;
@@ -470,7 +470,7 @@ impl Task for PortTask {
         self.message.data.len()
     }
 
-    fn run(self: Box<Self>, window: Handle, _: &Origin, _: &ListenerList) {
+    fn run(self: Box<Self>, window: Handle, _: &Doc<'_>) {
         run_queued(&self.port, window, self.message);
     }
 

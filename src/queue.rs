@@ -4,10 +4,10 @@
 use crate::abi::{pm_drop_reason, pm_wake_fn, pm_window};
 use crate::error::{Error, ErrorKind};
 use crate::handles::Handle;
-use crate::listener::ListenerList;
-use crate::origin::Origin;
+use crate::listener::ListenerRef;
+use crate::origin::{Origin, OriginKey};
 use std::collections::VecDeque;
-use std::ffi::c_void;
+use std::ffi::{c_char, c_void};
 
 /// A window's waker and its user data.
 #[derive(Clone, Copy)]
@@ -72,18 +72,25 @@ impl Default for Limits {
     }
 }
 
+/// The current document of the window a task runs in, as `run_pending` found it just before
+/// running the task; borrowed for the run (nothing is cloned per task).
+#[derive(Clone, Copy)]
+pub struct Doc<'a> {
+    /// The document's origin, for targetOrigin matching.
+    pub origin: OriginKey<'a>,
+    /// Its serialization, NUL-terminated, for events and drop reports.
+    pub origin_c: *const c_char,
+    /// Its listeners, in order (window messages run them; other tasks ignore them).
+    pub listeners: &'a [ListenerRef],
+}
+
 /// Something queued for delivery into a window. Each kind of message (window, port, broadcast)
 /// implements it next to its own code, so the queue and the window name none of them.
 pub trait Task: Send + Sync {
     /// Bytes of message data, counted against the queue's byte limit.
     fn data_len(&self) -> usize;
-    /// Whether running it needs the document's listener snapshot (window messages do).
-    fn wants_listeners(&self) -> bool {
-        false
-    }
-    /// Delivers it into `window`, whose current document has `origin` and `listeners` (empty
-    /// unless [`Task::wants_listeners`]).
-    fn run(self: Box<Self>, window: Handle, origin: &Origin, listeners: &ListenerList);
+    /// Delivers it into `window`, whose current document is `doc`.
+    fn run(self: Box<Self>, window: Handle, doc: &Doc<'_>);
     /// Drops it undelivered: closes what it carried and reports it with `reason`.
     fn discard(
         self: Box<Self>,
@@ -108,26 +115,33 @@ impl Queue {
         self.tasks.len()
     }
 
+    /// Bytes of message data waiting.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Whether a task of `data_len` bytes fits within `limits`.
     pub fn fits(&self, data_len: usize, limits: Limits) -> bool {
         limits.allow(self.tasks.len(), self.bytes, data_len)
     }
 
     /// Appends a task if it fits (or `limits` is None); returns whether the queue was empty.
-    /// On refusal the task comes back with the error.
-    pub fn push(
+    /// On refusal the task comes back with the limits that refused it (no error is built here:
+    /// the post fast path leaves the reporting to the checked path). Never panics.
+    #[inline]
+    pub fn try_push(
         &mut self,
         task: BoxedTask,
         limits: Option<Limits>,
-    ) -> Result<bool, (Error, BoxedTask)> {
+    ) -> Result<bool, (Limits, BoxedTask)> {
+        let data_len = task.data_len();
         if let Some(limits) = limits
-            && !self.fits(task.data_len(), limits)
+            && !self.fits(data_len, limits)
         {
-            let error = limits.refusal(self.tasks.len(), self.bytes);
-            return Err((error, task));
+            return Err((limits, task));
         }
         let was_empty = self.tasks.is_empty();
-        self.bytes += task.data_len();
+        self.bytes += data_len;
         self.tasks.push_back(task);
         Ok(was_empty)
     }
@@ -141,5 +155,77 @@ impl Queue {
     pub fn take_all(&mut self) -> VecDeque<BoxedTask> {
         self.bytes = 0;
         std::mem::take(&mut self.tasks)
+    }
+}
+
+/// Up to this many bytes of a queued message are kept inside its task, so that the task's own
+/// box is the post's only allocation.
+pub const INLINE_BYTES: usize = 40;
+
+/// A queued message's bytes (one or two slices laid end to end): inside the task when small,
+/// else in one heap allocation.
+pub enum Bytes {
+    Inline { len: u8, buf: [u8; INLINE_BYTES] },
+    Heap(Box<[u8]>),
+}
+
+impl Bytes {
+    /// A copy of `a`.
+    #[inline]
+    pub fn copy(a: &[u8]) -> Bytes {
+        Bytes::concat(a, &[])
+    }
+
+    /// `a` followed by `b`.
+    #[inline]
+    pub fn concat(a: &[u8], b: &[u8]) -> Bytes {
+        let len = a.len() + b.len();
+        if len <= INLINE_BYTES {
+            let mut buf = [0; INLINE_BYTES];
+            buf[..a.len()].copy_from_slice(a);
+            buf[a.len()..len].copy_from_slice(b);
+            Bytes::Inline {
+                len: len as u8,
+                buf,
+            }
+        } else {
+            let mut heap = Vec::with_capacity(len);
+            heap.extend_from_slice(a);
+            heap.extend_from_slice(b);
+            Bytes::Heap(heap.into_boxed_slice())
+        }
+    }
+
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Inline { len, buf } => &buf[..usize::from(*len)],
+            Bytes::Heap(heap) => heap,
+        }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_keep_small_messages_inline_and_large_ones_whole() {
+        let small = Bytes::concat(b"hello", b"*");
+        assert!(matches!(small, Bytes::Inline { .. }));
+        assert_eq!(small.as_slice(), b"hello*");
+        let edge = Bytes::copy(&[7; INLINE_BYTES]);
+        assert!(matches!(edge, Bytes::Inline { .. }));
+        assert_eq!(edge.len(), INLINE_BYTES);
+        let large = Bytes::concat(&[1; INLINE_BYTES], b"x");
+        assert!(matches!(large, Bytes::Heap(_)));
+        assert_eq!(large.len(), INLINE_BYTES + 1);
+        assert_eq!(large.as_slice()[INLINE_BYTES], b'x');
+        assert_eq!(Bytes::copy(b"").as_slice(), b"");
     }
 }

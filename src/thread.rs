@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::handles::Handle;
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::{Origin, OriginKey, TargetOrigin, TargetOriginCache, TupleOrigin};
+use crate::queue::Doc;
 use crate::sync::AtomicU64;
 use crate::window::WINDOWS;
 use std::cell::{Cell, RefCell};
@@ -345,6 +346,16 @@ fn step_in(depth: &Cell<u32>) -> bool {
     true
 }
 
+/// Whether `handle` is a live window: free when this thread has it cached and current (its slot
+/// has not changed since, so it was not freed), else one table lookup.
+#[inline]
+pub fn is_live(handle: Handle) -> bool {
+    STATE
+        .try_with(|s| s.find(handle).is_some())
+        .unwrap_or(false)
+        || WINDOWS.contains(handle)
+}
+
 /// Current nesting depth on this thread.
 pub fn depth() -> u32 {
     STATE
@@ -418,6 +429,13 @@ impl<'s> PinScope<'s> {
     pub fn cached(&self, handle: Handle) -> Option<Pinned<'s>> {
         let index = self.0.find(handle)?;
         Some(Pinned::new(self.0.hot[index].view()))
+    }
+
+    /// A window's snapshot: the cached one if current, else freshly loaded into the cache.
+    /// None for a gone window or a proxy.
+    #[inline]
+    pub fn window(&self, handle: Handle) -> Option<Pinned<'s>> {
+        self.window_keeping(handle, None).map(|(_, p)| p)
     }
 
     fn window_keeping(&self, handle: Handle, keep: Option<usize>) -> Option<(usize, Pinned<'s>)> {
@@ -525,6 +543,16 @@ impl<'s> Pinned<'s> {
     #[inline]
     pub fn plain(&self) -> bool {
         self.hot.plain
+    }
+
+    /// The document as a queued task sees it (see [`Doc`]).
+    #[inline]
+    pub fn doc(&self) -> Doc<'_> {
+        Doc {
+            origin: self.origin_key(),
+            origin_c: self.origin_c_ptr(),
+            listeners: self.listeners(),
+        }
     }
 
     #[inline]

@@ -370,52 +370,78 @@ pub fn enqueue(
     task: BoxedTask,
     enforce_limits: bool,
 ) -> Result<(), (Error, BoxedTask)> {
+    push(handle, task, enforce_limits, false).map_err(|(refusal, task)| match refusal {
+        Refusal::Gone | Refusal::NotQueued => (gone(), task),
+        Refusal::Full(limits, count, bytes) => (limits.refusal(count, bytes), task),
+    })
+}
+
+/// Why [`try_enqueue`] gave a task back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The window is gone.
+    Gone,
+    /// The window is in SYNC mode (only when the caller asked for a QUEUED window).
+    NotQueued,
+    /// Its limits refuse the task (with the queue's count and bytes at the time).
+    Full(Limits, usize, usize),
+}
+
+/// [`enqueue`] for the fast paths: checks the limits and, with `only_queued`, that the window
+/// is in QUEUED mode, in the same lock as the push; on refusal the task comes back with the
+/// reason and nothing happened (no error built, nothing reported). Never panics.
+#[inline]
+pub fn try_enqueue(
+    handle: Handle,
+    task: BoxedTask,
+    only_queued: bool,
+) -> Result<(), (Refusal, BoxedTask)> {
+    push(handle, task, true, only_queued)
+}
+
+fn push(
+    handle: Handle,
+    task: BoxedTask,
+    enforce_limits: bool,
+    only_queued: bool,
+) -> Result<(), (Refusal, BoxedTask)> {
     let mut task = Some(task);
     // The queue is in no snapshot (thread.rs): the version stays, the posters' caches stay warm.
     let outcome = WINDOWS.with_mut_unversioned(handle, |w| {
+        let task = task.take()?;
+        if only_queued && w.mode != pm_dispatch_mode::PM_DISPATCH_QUEUED {
+            return Some(Err((Refusal::NotQueued, task)));
+        }
         let limits = enforce_limits.then_some(w.limits);
-        let task = task.take().expect("task is taken once");
-        w.doc
-            .extras()
-            .queue
-            .push(task, limits)
-            .map(|was_empty| if was_empty { w.waker } else { None })
+        let queue = &mut w.doc.extras().queue;
+        let (count, bytes) = (queue.len(), queue.bytes());
+        Some(match queue.try_push(task, limits) {
+            Ok(was_empty) => Ok(if was_empty { w.waker } else { None }),
+            Err((limits, task)) => Err((Refusal::Full(limits, count, bytes), task)),
+        })
     });
-    match outcome {
-        None => Err((gone(), task.expect("closure did not run"))),
-        Some(Err(refused)) => Err(refused),
+    match outcome.flatten() {
         Some(Ok(waker)) => {
             if let Some(waker) = waker {
                 waker.wake(handle);
             }
             Ok(())
         }
+        Some(Err(refused)) => Err(refused),
+        // The closure did not run (the window is gone), so the task is still here.
+        None => match task {
+            Some(task) => Err((Refusal::Gone, task)),
+            None => Ok(()), // unreachable: the closure took the task and answered
+        },
     }
 }
 
-/// What `run_pending` needs for one task: the task and the document it is delivered into.
-pub struct NextTask {
-    pub task: BoxedTask,
-    pub origin: Origin,
-    pub listeners: ListenerList,
-}
-
-/// Takes the next task off the window's queue. `Err` if the window is gone.
-pub fn next_task(handle: Handle) -> Result<Option<NextTask>, Error> {
+/// Takes the next task off the window's current document's queue. `Err` if the window is gone.
+#[inline]
+pub fn pop_task(handle: Handle) -> Result<Option<BoxedTask>, Error> {
     // Only the queue changes, which no snapshot holds: the version stays.
     WINDOWS
-        .with_mut_unversioned(handle, |w| {
-            let task = w.doc.extras.as_mut()?.queue.pop()?;
-            Some(NextTask {
-                listeners: if task.wants_listeners() {
-                    w.doc.listeners.snapshot()
-                } else {
-                    ListenerList::default()
-                },
-                task,
-                origin: w.doc.origin.clone(),
-            })
-        })
+        .with_mut_unversioned(handle, |w| w.doc.extras.as_mut()?.queue.pop())
         .ok_or_else(gone)
 }
 
