@@ -14,7 +14,7 @@ use crate::event::{self, Delivery, PortHandles};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{Doc, Task};
+use crate::queue::{Bytes, Doc, Task};
 use crate::thread;
 use crate::window::{self, Resource, Retiring};
 use parking_lot::Mutex;
@@ -180,6 +180,9 @@ pub fn adopt(ports: Vec<Arc<Port>>, owner: Handle) -> PortHandles {
 /// Posts a message through `handle` to its entangled partner.
 pub fn post(handle: Handle, data: &[u8], transfer: &[Handle]) -> Result<Delivery, Error> {
     let port = lookup(handle)?;
+    if transfer.is_empty() && post_queued(&port, data) {
+        return Ok(Delivery::Delivered);
+    }
     // A partner in another process is reached through the port's link.
     if let Some(link) = remote_link(&port) {
         return link.post(&port, data, transfer);
@@ -201,6 +204,37 @@ pub fn post(handle: Handle, data: &[u8], transfer: &[Handle]) -> Result<Delivery
             Ok(Delivery::Dropped)
         }
     }
+}
+
+/// The common QUEUED post, with one lock per port and one window lock: the partner is local,
+/// open and started, and its owner window is QUEUED with room. Returns false, having done
+/// nothing, in every other case (the checked steps then decide and report).
+#[inline]
+fn post_queued(port: &Arc<Port>, data: &[u8]) -> bool {
+    let partner = {
+        let inner = port.inner.lock();
+        if inner.remote.is_some() {
+            return false;
+        }
+        inner.partner.upgrade()
+    };
+    let Some(partner) = partner else {
+        return false;
+    };
+    let owner = {
+        let inner = partner.inner.lock();
+        match inner.owner {
+            Some(owner) if inner.started && !inner.draining && !inner.closed => owner,
+            _ => return false,
+        }
+    };
+    let task = Box::new(PortTask {
+        port: partner,
+        data: Bytes::copy(data),
+        ports: Vec::new(),
+    });
+    // A refused task carries no ports: it goes unreported, the checked path reports.
+    window::try_enqueue(owner, task, true).is_ok()
 }
 
 /// Whether `port` would refuse a message of `data_len` bytes right now: its window's queue is
@@ -340,7 +374,8 @@ fn deliver_or_queue(
         Ok(pm_dispatch_mode::PM_DISPATCH_QUEUED) => {
             let task = Box::new(PortTask {
                 port: port.clone(),
-                message,
+                data: Bytes::Heap(message.data),
+                ports: message.ports,
             });
             match window::enqueue(owner, task, enforce_limits) {
                 Ok(()) => Ok(Delivery::Delivered),
@@ -459,19 +494,63 @@ fn discard_port_message(
     event::report_port_drop(reason, target, target_origin, message.data.len());
 }
 
-/// A port message queued as a task of the owning window.
+/// A port message queued as a task of the owning window (its data inline when small, so the
+/// task is the post's one allocation).
 struct PortTask {
     port: Arc<Port>,
-    message: PortMessage,
+    data: Bytes,
+    ports: Vec<Arc<Port>>,
+}
+
+impl PortTask {
+    fn into_message(self) -> PortMessage {
+        PortMessage {
+            data: self.data.into_boxed(),
+            ports: self.ports,
+        }
+    }
 }
 
 impl Task for PortTask {
     fn data_len(&self) -> usize {
-        self.message.data.len()
+        self.data.len()
     }
 
+    /// Delivers it to the port's listeners if the port is still `window`'s and started (one
+    /// lock); a port closed meanwhile drops it, one moved meanwhile takes it along.
     fn run(self: Box<Self>, window: Handle, _: &Doc<'_>) {
-        run_queued(&self.port, window, self.message);
+        let task = *self;
+        let listeners = {
+            let inner = task.port.inner.lock();
+            if inner.closed {
+                None
+            } else if inner.owner == Some(window) && inner.started {
+                Some(inner.listeners.snapshot())
+            } else {
+                drop(inner);
+                // The port moved to another window while this task waited: follow it.
+                let port = task.port.clone();
+                let _ = enqueue(&port, task.into_message(), true);
+                return;
+            }
+        };
+        let Some(listeners) = listeners else {
+            let origin = reported_origin(window);
+            discard_port_message(
+                task.into_message(),
+                pm_drop_reason::PM_DROP_TARGET_GONE,
+                Some(window),
+                origin.as_ref(),
+            );
+            return;
+        };
+        let mut event = event::channel_event(task.data.as_slice(), c"".as_ptr());
+        let handles;
+        if !task.ports.is_empty() {
+            handles = adopt(task.ports, window);
+            event::set_ports(&mut event, &handles);
+        }
+        event::deliver(listeners.as_slice(), &event, None, || {});
     }
 
     fn discard(
@@ -480,28 +559,8 @@ impl Task for PortTask {
         target: Option<Handle>,
         target_origin: Option<&Origin>,
     ) {
-        discard_port_message(self.message, reason, target, target_origin);
-    }
-}
-
-/// Delivers a port task taken off `window`'s queue (the caller holds a depth level).
-fn run_queued(port: &Arc<Port>, window: Handle, message: PortMessage) {
-    let (closed, here) = {
-        let inner = port.inner.lock();
-        (inner.closed, inner.owner == Some(window) && inner.started)
-    };
-    if closed {
-        discard_port_message(
-            message,
-            pm_drop_reason::PM_DROP_TARGET_GONE,
-            Some(window),
-            reported_origin(window).as_ref(),
-        );
-    } else if here {
-        dispatch_now(port, window, message);
-    } else {
-        // The port moved to another window while this task waited: follow it.
-        let _ = enqueue(port, message, true);
+        close_detached(self.ports);
+        event::report_port_drop(reason, target, target_origin, self.data.len());
     }
 }
 

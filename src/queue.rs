@@ -208,6 +208,14 @@ impl Bytes {
     pub fn len(&self) -> usize {
         self.as_slice().len()
     }
+
+    /// The bytes as one boxed slice (no copy when they are on the heap already).
+    pub fn into_boxed(self) -> Box<[u8]> {
+        match self {
+            Bytes::Heap(heap) => heap,
+            inline => inline.as_slice().into(),
+        }
+    }
 }
 
 #[cfg(test)]
