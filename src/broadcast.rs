@@ -8,7 +8,7 @@ use crate::event;
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{Doc, Task};
+use crate::queue::{Bytes, Doc, INLINE_BYTES, Task};
 use crate::thread;
 use crate::window::{self, Resource, Retiring};
 use parking_lot::{Mutex, RwLock};
@@ -138,30 +138,42 @@ fn post_to(
     if receivers.is_empty() {
         return Ok(());
     }
-    let data: Arc<[u8]> = data.into();
+    // Queued receivers share one copy of large data (small data is kept inside each task).
+    let mut shared: Option<Arc<[u8]>> = None;
     let mut result = Ok(());
     for receiver in receivers {
-        match window::mode(receiver.window) {
+        match thread::mode(receiver.window) {
             Err(_) => {}
             Ok(pm_dispatch_mode::PM_DISPATCH_SYNC) => match thread::enter_depth() {
-                Ok(_depth) => dispatch(&receiver, &data, origin),
+                Ok(_depth) => dispatch(&receiver, data, origin),
                 Err(error) => {
                     report(pm_drop_reason::PM_DROP_DEPTH, &receiver, origin, data.len());
                     result = Err(error);
                 }
             },
             Ok(pm_dispatch_mode::PM_DISPATCH_QUEUED) => {
+                let window = receiver.window;
+                let data = if data.len() <= INLINE_BYTES {
+                    Bytes::copy(data)
+                } else {
+                    Bytes::Shared(shared.get_or_insert_with(|| data.into()).clone())
+                };
+                // The channel moves into the task: a receiver's origin is the sender's (same
+                // origin), so the task needs no copy of it.
                 let task = Box::new(BroadcastTask {
-                    channel: receiver.clone(),
-                    data: data.clone(),
-                    origin: origin.clone(),
+                    channel: receiver,
+                    data,
                 });
-                if let Err((error, task)) = window::enqueue(receiver.window, task, true) {
+                if let Err((error, task)) = window::enqueue(window, task, true) {
                     if error.kind == ErrorKind::QueueFull {
+                        // The window's origin is the channel's (it closes on navigation).
+                        let origin = diagnostics::enabled()
+                            .then(|| window::origin(window).ok())
+                            .flatten();
                         task.discard(
                             pm_drop_reason::PM_DROP_QUEUE_FULL,
-                            Some(receiver.window),
-                            Some(&receiver.origin),
+                            Some(window),
+                            origin.as_ref(),
                         );
                         result = Err(error);
                     } else {
@@ -262,11 +274,12 @@ pub fn close_all(channels: Vec<Arc<Channel>>) {
     }
 }
 
-/// A broadcast queued as a task of the receiving channel's window.
+/// A broadcast queued as a task of the receiving channel's window. The event's origin is the
+/// channel's own: it is the sender's (only same-origin channels receive), so the serialization
+/// is the same.
 struct BroadcastTask {
     channel: Arc<Channel>,
-    data: Arc<[u8]>,
-    origin: Origin,
+    data: Bytes,
 }
 
 impl Task for BroadcastTask {
@@ -275,7 +288,7 @@ impl Task for BroadcastTask {
     }
 
     fn run(self: Box<Self>, _: Handle, _: &Doc<'_>) {
-        dispatch(&self.channel, &self.data, &self.origin);
+        dispatch(&self.channel, self.data.as_slice(), &self.channel.origin);
     }
 
     fn discard(
@@ -286,7 +299,7 @@ impl Task for BroadcastTask {
     ) {
         diagnostics::report(DropReport {
             reason,
-            source_origin: self.origin.as_c_ptr(),
+            source_origin: self.channel.origin.as_c_ptr(),
             target_origin: diagnostics::origin_ptr(target_origin),
             requested_origin: "",
             source: None,

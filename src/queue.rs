@@ -8,6 +8,7 @@ use crate::listener::ListenerRef;
 use crate::origin::{Origin, OriginKey};
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_void};
+use std::sync::Arc;
 
 /// A window's waker and its user data.
 #[derive(Clone, Copy)]
@@ -163,10 +164,11 @@ impl Queue {
 pub const INLINE_BYTES: usize = 40;
 
 /// A queued message's bytes (one or two slices laid end to end): inside the task when small,
-/// else in one heap allocation.
+/// else in one heap allocation (shared by the tasks of one broadcast).
 pub enum Bytes {
     Inline { len: u8, buf: [u8; INLINE_BYTES] },
     Heap(Box<[u8]>),
+    Shared(Arc<[u8]>),
 }
 
 impl Bytes {
@@ -201,6 +203,7 @@ impl Bytes {
         match self {
             Bytes::Inline { len, buf } => &buf[..usize::from(*len)],
             Bytes::Heap(heap) => heap,
+            Bytes::Shared(shared) => shared,
         }
     }
 

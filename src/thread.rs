@@ -356,6 +356,21 @@ pub fn is_live(handle: Handle) -> bool {
         || WINDOWS.contains(handle)
 }
 
+/// The window's delivery mode: from this thread's cache when it is current (one atomic load),
+/// else from the window. Fails if the window is gone.
+#[inline]
+pub fn mode(handle: Handle) -> Result<pm_dispatch_mode, Error> {
+    let cached = STATE
+        .try_with(|s| s.find(handle).map(|i| s.hot[i].sync.get()))
+        .ok()
+        .flatten();
+    match cached {
+        Some(true) => Ok(pm_dispatch_mode::PM_DISPATCH_SYNC),
+        Some(false) => Ok(pm_dispatch_mode::PM_DISPATCH_QUEUED),
+        None => crate::window::mode(handle),
+    }
+}
+
 /// Current nesting depth on this thread.
 pub fn depth() -> u32 {
     STATE
