@@ -3,14 +3,14 @@
 
 use crate::abi::{pm_dispatch_mode, pm_drop_reason};
 use crate::diagnostics::{self, DropReport};
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::event;
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{Bytes, Doc, INLINE_BYTES, Task};
+use crate::queue::{Bytes, Entry, INLINE_BYTES, Receiver};
 use crate::thread;
-use crate::window::{self, Resource, Retiring};
+use crate::window::{self, Refusal, Resource, Retiring};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -158,26 +158,26 @@ fn post_to(
                 } else {
                     Bytes::Shared(shared.get_or_insert_with(|| data.into()).clone())
                 };
-                // The channel moves into the task: a receiver's origin is the sender's (same
-                // origin), so the task needs no copy of it.
-                let task = Box::new(BroadcastTask {
-                    channel: receiver,
-                    data,
-                });
-                if let Err((error, task)) = window::enqueue(window, task, true) {
-                    if error.kind == ErrorKind::QueueFull {
+                // The channel moves into the entry: a receiver's origin is the sender's (same
+                // origin), so the entry needs no copy of it.
+                let entry = Entry::Data(receiver, data);
+                match window::try_enqueue(window, entry, false) {
+                    Ok(()) => {}
+                    Err((Refusal::Full(limits, count, bytes), entry)) => {
                         // The window's origin is the channel's (it closes on navigation).
                         let origin = diagnostics::enabled()
                             .then(|| window::origin(window).ok())
                             .flatten();
-                        task.discard(
+                        window::discard(
+                            entry,
                             pm_drop_reason::PM_DROP_QUEUE_FULL,
                             Some(window),
                             origin.as_ref(),
                         );
-                        result = Err(error);
-                    } else {
-                        task.discard(pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+                        result = Err(limits.refusal(count, bytes));
+                    }
+                    Err((_, entry)) => {
+                        window::discard(entry, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
                     }
                 }
             }
@@ -274,37 +274,29 @@ pub fn close_all(channels: Vec<Arc<Channel>>) {
     }
 }
 
-/// A broadcast queued as a task of the receiving channel's window. The event's origin is the
-/// channel's own: it is the sender's (only same-origin channels receive), so the serialization
-/// is the same.
-struct BroadcastTask {
-    channel: Arc<Channel>,
-    data: Bytes,
-}
-
-impl Task for BroadcastTask {
-    fn data_len(&self) -> usize {
-        self.data.len()
+/// A broadcast queued in the receiving channel's window. The event's origin is the channel's
+/// own: it is the sender's (only same-origin channels receive), so the serialization is the
+/// same.
+impl Receiver for Channel {
+    fn receive(self: Arc<Self>, _: Handle, data: Bytes) {
+        dispatch(&self, data.as_slice(), &self.origin);
     }
 
-    fn run(self: Box<Self>, _: Handle, _: &Doc<'_>) {
-        dispatch(&self.channel, self.data.as_slice(), &self.channel.origin);
-    }
-
-    fn discard(
-        self: Box<Self>,
+    fn refuse(
+        &self,
         reason: pm_drop_reason,
         target: Option<Handle>,
         target_origin: Option<&Origin>,
+        data_len: usize,
     ) {
         diagnostics::report(DropReport {
             reason,
-            source_origin: self.channel.origin.as_c_ptr(),
+            source_origin: self.origin.as_c_ptr(),
             target_origin: diagnostics::origin_ptr(target_origin),
             requested_origin: "",
             source: None,
             target,
-            data_len: self.data.len(),
+            data_len,
         });
     }
 }

@@ -14,7 +14,7 @@ use crate::event::{Delivery, deliver, set_ports, window_event};
 use crate::handles::Handle;
 use crate::origin::{Origin, OriginKey, TargetOrigin};
 use crate::port::{self, Port};
-use crate::queue::{BoxedTask, Bytes, Doc, Task};
+use crate::queue::{Bytes, Doc, Entry, Post, Task};
 use crate::thread;
 use crate::window;
 use std::sync::Arc;
@@ -93,14 +93,16 @@ fn post_fast_in(
 
 /// The fast path of a post to a QUEUED window: with a targetOrigin known without parsing (`"*"`,
 /// `"/"`, the target's origin spelled exactly, or a string parsed recently on this thread) it
-/// queues the task with one allocation and one lock, and calls the waker. Returns false, having
+/// queues the message inside the window's queue (no allocation for small data) with one lock,
+/// and calls the waker. Returns false, having
 /// queued nothing and reported nothing, when the checked path must decide (another targetOrigin,
 /// or the window refuses: gone, switched to SYNC, or its queue full); that path then gives the
 /// same answer with its report.
 ///
 /// No panic: the targetOrigin is cloned (reference counts only), the task's allocation aborts
 /// rather than unwinds if memory runs out, and [`window::try_enqueue`] takes one lock, pushes
-/// and calls the embedder's C waker.
+/// (growing the queue aborts, never unwinds, when memory runs out) and calls the embedder's C
+/// waker.
 #[inline(never)]
 fn queue_fast(
     state: &thread::ThreadState,
@@ -122,16 +124,15 @@ fn queue_fast(
             None => return false,
         },
     };
-    let task: BoxedTask = Box::new(WindowMessage::new(
-        data,
-        target_origin,
-        Some(source),
-        src.origin(),
-        parsed,
-        Vec::new(),
-    ));
-    // A refused task is dropped unreported (it carries no ports); the checked path reports.
-    window::try_enqueue(target, task, true).is_ok()
+    let post = Entry::Post(Post {
+        bytes: Bytes::concat(data, target_origin),
+        data_len: data.len(),
+        source: Some(source),
+        source_origin: src.origin(),
+        target_origin: parsed,
+    });
+    // A refused post is dropped unreported (it carries no ports); the checked path reports.
+    window::try_enqueue(target, post, true).is_ok()
 }
 
 /// Whether `target_origin` matches without parsing: it is the target's origin spelled exactly,
@@ -403,43 +404,117 @@ pub fn run_pending(window: Handle, max: usize) -> Result<usize, Error> {
     Ok(count)
 }
 
-/// Runs one task taken off `window`'s queue against its current document (None: the thread is
+/// Runs one entry taken off `window`'s queue against its current document (None: the thread is
 /// exiting, its cache is gone).
 #[inline]
-fn run_task(state: Option<&thread::ThreadState>, window: Handle, task: BoxedTask) {
+fn run_task(state: Option<&thread::ThreadState>, window: Handle, entry: Entry) {
     match state {
         Some(state) => {
             let pins = state.pin_scope();
             match pins.window(window) {
-                Some(doc) => task.run(window, &doc.doc()),
-                None => target_gone(task),
+                Some(doc) => run_entry(entry, window, &doc.doc()),
+                None => target_gone(entry),
             }
         }
         None => match thread::Owned::load(window) {
-            Some(doc) => task.run(window, &doc.pinned().doc()),
-            None => target_gone(task),
+            Some(doc) => run_entry(entry, window, &doc.pinned().doc()),
+            None => target_gone(entry),
         },
     }
 }
 
-/// Drops a task whose window went away after it was taken (freed by another thread).
-#[cold]
-fn target_gone(task: BoxedTask) {
-    task.discard(pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+#[inline]
+fn run_entry(entry: Entry, window: Handle, doc: &Doc<'_>) {
+    match entry {
+        Entry::Post(post) => run_post(post, Vec::new(), window, doc),
+        Entry::Data(receiver, data) => receiver.receive(window, data),
+        Entry::Task(task) => task.run(window, doc),
+    }
 }
 
-/// A window message waiting for delivery.
+/// Drops an entry whose window went away after it was taken (freed by another thread).
+#[cold]
+fn target_gone(entry: Entry) {
+    window::discard(entry, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+}
+
+/// Delivers a queued window message into `window`'s current document `doc`: checks its
+/// targetOrigin against the document's origin now (the HTML standard's check at delivery),
+/// then runs the listeners with the ports it carried.
+fn run_post(post: Post, ports: Vec<Arc<Port>>, window: Handle, doc: &Doc<'_>) {
+    if !post
+        .target_origin
+        .matches(post.source_origin.key(), doc.origin)
+    {
+        drop_post(
+            post,
+            ports,
+            pm_drop_reason::PM_DROP_ORIGIN_MISMATCH,
+            Some(window),
+            doc.origin_c,
+        );
+        return;
+    }
+    let source = post.source.filter(|&s| thread::is_live(s));
+    let mut event = window_event(
+        post.data(),
+        post.source_origin.as_c_ptr(),
+        source,
+        Some(window),
+    );
+    let handles;
+    if !ports.is_empty() {
+        handles = port::adopt(ports, window);
+        set_ports(&mut event, &handles);
+    }
+    deliver(
+        doc.listeners,
+        &event,
+        Some(post.source_origin.key()),
+        || {
+            diagnostics::report(DropReport {
+                reason: pm_drop_reason::PM_DROP_FILTERED,
+                source_origin: post.source_origin.as_c_ptr(),
+                target_origin: doc.origin_c,
+                requested_origin: &post.requested(),
+                source,
+                target: Some(window),
+                data_len: post.data_len,
+            })
+        },
+    );
+}
+
+/// Drops an undelivered window message: closes the ports it carried and reports it
+/// (`target_origin` is the target document's serialization, "" when unknown).
+fn drop_post(
+    post: Post,
+    ports: Vec<Arc<Port>>,
+    reason: pm_drop_reason,
+    target: Option<Handle>,
+    target_origin: *const std::ffi::c_char,
+) {
+    if !ports.is_empty() {
+        port::close_detached(ports);
+    }
+    if !diagnostics::enabled() {
+        return;
+    }
+    diagnostics::report(DropReport {
+        reason,
+        source_origin: post.source_origin.as_c_ptr(),
+        target_origin,
+        requested_origin: &post.requested(),
+        source: post.source.filter(|&s| thread::is_live(s)),
+        target,
+        data_len: post.data_len,
+    });
+}
+
+/// A window message with ports waiting for delivery (one without is queued as an
+/// [`Entry::Post`]).
 pub struct WindowMessage {
-    /// The message data followed by the targetOrigin as given (for drop reports): at most one
-    /// allocation besides the task, and the targetOrigin is only decoded if a report needs it.
-    bytes: Bytes,
-    /// Where the data ends in `bytes`.
-    data_len: usize,
-    /// The sending window; None for a message from another process with no proxy here (the
-    /// event's `source` is then NULL).
-    source: Option<Handle>,
-    source_origin: Origin,
-    target_origin: TargetOrigin,
+    post: Post,
     ports: Vec<Arc<Port>>,
 }
 
@@ -454,101 +529,26 @@ impl WindowMessage {
         ports: Vec<Arc<Port>>,
     ) -> WindowMessage {
         WindowMessage {
-            bytes: Bytes::concat(data, requested),
-            data_len: data.len(),
-            source,
-            source_origin,
-            target_origin,
+            post: Post {
+                bytes: Bytes::concat(data, requested),
+                data_len: data.len(),
+                source,
+                source_origin,
+                target_origin,
+            },
             ports,
         }
-    }
-
-    fn data(&self) -> &[u8] {
-        &self.bytes.as_slice()[..self.data_len]
-    }
-
-    /// The targetOrigin as given, for drop reports.
-    fn requested(&self) -> std::borrow::Cow<'_, str> {
-        String::from_utf8_lossy(&self.bytes.as_slice()[self.data_len..])
-    }
-
-    /// The sending window, if it still exists.
-    fn live_source(&self) -> Option<Handle> {
-        self.source.filter(|&s| thread::is_live(s))
-    }
-
-    /// Drops the undelivered message: closes the ports it carried and reports it
-    /// (`target_origin` is the target document's serialization, "" when unknown).
-    fn drop_as(
-        mut self: Box<Self>,
-        reason: pm_drop_reason,
-        target: Option<Handle>,
-        target_origin: *const std::ffi::c_char,
-    ) {
-        if !self.ports.is_empty() {
-            port::close_detached(std::mem::take(&mut self.ports));
-        }
-        if !diagnostics::enabled() {
-            return;
-        }
-        diagnostics::report(DropReport {
-            reason,
-            source_origin: self.source_origin.as_c_ptr(),
-            target_origin,
-            requested_origin: &self.requested(),
-            source: self.live_source(),
-            target,
-            data_len: self.data_len,
-        });
     }
 }
 
 impl Task for WindowMessage {
     fn data_len(&self) -> usize {
-        self.data_len
+        self.post.data_len
     }
 
     fn run(self: Box<Self>, window: Handle, doc: &Doc<'_>) {
-        let mut message = self;
-        if !message
-            .target_origin
-            .matches(message.source_origin.key(), doc.origin)
-        {
-            message.drop_as(
-                pm_drop_reason::PM_DROP_ORIGIN_MISMATCH,
-                Some(window),
-                doc.origin_c,
-            );
-            return;
-        }
-        let source = message.live_source();
-        let mut event = window_event(
-            message.data(),
-            message.source_origin.as_c_ptr(),
-            source,
-            Some(window),
-        );
-        let handles;
-        if !message.ports.is_empty() {
-            handles = port::adopt(std::mem::take(&mut message.ports), window);
-            set_ports(&mut event, &handles);
-        }
-        deliver(
-            doc.listeners,
-            &event,
-            Some(message.source_origin.key()),
-            || {
-                diagnostics::report(DropReport {
-                    reason: pm_drop_reason::PM_DROP_FILTERED,
-                    source_origin: message.source_origin.as_c_ptr(),
-                    target_origin: doc.origin_c,
-                    requested_origin: &message.requested(),
-                    source,
-                    target: Some(window),
-                    data_len: message.data_len,
-                })
-            },
-        );
+        let WindowMessage { post, ports } = *self;
+        run_post(post, ports, window, doc);
     }
 
     /// Drops the undelivered message: closes the ports it carried and reports it.
@@ -558,7 +558,14 @@ impl Task for WindowMessage {
         target: Option<Handle>,
         target_origin: Option<&Origin>,
     ) {
-        self.drop_as(reason, target, diagnostics::origin_ptr(target_origin));
+        let WindowMessage { post, ports } = *self;
+        drop_post(
+            post,
+            ports,
+            reason,
+            target,
+            diagnostics::origin_ptr(target_origin),
+        );
     }
 }
 

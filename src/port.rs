@@ -14,7 +14,7 @@ use crate::event::{self, Delivery, PortHandles};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{Bytes, Doc, Task};
+use crate::queue::{Bytes, Doc, Entry, Receiver, Task};
 use crate::thread;
 use crate::window::{self, Resource, Retiring};
 use parking_lot::Mutex;
@@ -228,13 +228,9 @@ fn post_queued(port: &Arc<Port>, data: &[u8]) -> bool {
             _ => return false,
         }
     };
-    let task = Box::new(PortTask {
-        port: partner,
-        data: Bytes::copy(data),
-        ports: Vec::new(),
-    });
-    // A refused task carries no ports: it goes unreported, the checked path reports.
-    window::try_enqueue(owner, task, true).is_ok()
+    // Queued inline (no allocation for small data); a refused entry carries no ports: it goes
+    // unreported, the checked path reports.
+    window::try_enqueue(owner, Entry::Data(partner, Bytes::copy(data)), true).is_ok()
 }
 
 /// Whether `port` would refuse a message of `data_len` bytes right now: its window's queue is
@@ -494,21 +490,12 @@ fn discard_port_message(
     event::report_port_drop(reason, target, target_origin, message.data.len());
 }
 
-/// A port message queued as a task of the owning window (its data inline when small, so the
-/// task is the post's one allocation).
+/// A port message with ports, queued as a task of the owning window (one without is queued as
+/// an [`Entry::Data`] for the port).
 struct PortTask {
     port: Arc<Port>,
     data: Bytes,
     ports: Vec<Arc<Port>>,
-}
-
-impl PortTask {
-    fn into_message(self) -> PortMessage {
-        PortMessage {
-            data: self.data.into_boxed(),
-            ports: self.ports,
-        }
-    }
 }
 
 impl Task for PortTask {
@@ -516,41 +503,8 @@ impl Task for PortTask {
         self.data.len()
     }
 
-    /// Delivers it to the port's listeners if the port is still `window`'s and started (one
-    /// lock); a port closed meanwhile drops it, one moved meanwhile takes it along.
     fn run(self: Box<Self>, window: Handle, _: &Doc<'_>) {
-        let task = *self;
-        let listeners = {
-            let inner = task.port.inner.lock();
-            if inner.closed {
-                None
-            } else if inner.owner == Some(window) && inner.started {
-                Some(inner.listeners.snapshot())
-            } else {
-                drop(inner);
-                // The port moved to another window while this task waited: follow it.
-                let port = task.port.clone();
-                let _ = enqueue(&port, task.into_message(), true);
-                return;
-            }
-        };
-        let Some(listeners) = listeners else {
-            let origin = reported_origin(window);
-            discard_port_message(
-                task.into_message(),
-                pm_drop_reason::PM_DROP_TARGET_GONE,
-                Some(window),
-                origin.as_ref(),
-            );
-            return;
-        };
-        let mut event = event::channel_event(task.data.as_slice(), c"".as_ptr());
-        let handles;
-        if !task.ports.is_empty() {
-            handles = adopt(task.ports, window);
-            event::set_ports(&mut event, &handles);
-        }
-        event::deliver(listeners.as_slice(), &event, None, || {});
+        receive_queued(self.port, window, self.data, self.ports);
     }
 
     fn discard(
@@ -562,6 +516,64 @@ impl Task for PortTask {
         close_detached(self.ports);
         event::report_port_drop(reason, target, target_origin, self.data.len());
     }
+}
+
+/// Data queued for a port in its owner window's queue.
+impl Receiver for Port {
+    fn receive(self: Arc<Self>, window: Handle, data: Bytes) {
+        receive_queued(self, window, data, Vec::new());
+    }
+
+    fn refuse(
+        &self,
+        reason: pm_drop_reason,
+        target: Option<Handle>,
+        target_origin: Option<&Origin>,
+        data_len: usize,
+    ) {
+        event::report_port_drop(reason, target, target_origin, data_len);
+    }
+}
+
+/// Delivers a message taken off `window`'s queue to the port's listeners if the port is still
+/// that window's and started (one lock); a port closed meanwhile drops it, one moved meanwhile
+/// takes it along.
+fn receive_queued(port: Arc<Port>, window: Handle, data: Bytes, ports: Vec<Arc<Port>>) {
+    let listeners = {
+        let inner = port.inner.lock();
+        if inner.closed {
+            None
+        } else if inner.owner == Some(window) && inner.started {
+            Some(inner.listeners.snapshot())
+        } else {
+            drop(inner);
+            // The port moved to another window while this message waited: follow it.
+            let message = PortMessage {
+                data: data.into_boxed(),
+                ports,
+            };
+            let _ = enqueue(&port, message, true);
+            return;
+        }
+    };
+    let Some(listeners) = listeners else {
+        let origin = reported_origin(window);
+        close_detached(ports);
+        event::report_port_drop(
+            pm_drop_reason::PM_DROP_TARGET_GONE,
+            Some(window),
+            origin.as_ref(),
+            data.len(),
+        );
+        return;
+    };
+    let mut event = event::channel_event(data.as_slice(), c"".as_ptr());
+    let handles;
+    if !ports.is_empty() {
+        handles = adopt(ports, window);
+        event::set_ports(&mut event, &handles);
+    }
+    event::deliver(listeners.as_slice(), &event, None, || {});
 }
 
 /// Adds a listener; the first one starts the port and delivers what waited, in order.

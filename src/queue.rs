@@ -5,7 +5,7 @@ use crate::abi::{pm_drop_reason, pm_wake_fn, pm_window};
 use crate::error::{Error, ErrorKind};
 use crate::handles::Handle;
 use crate::listener::ListenerRef;
-use crate::origin::{Origin, OriginKey};
+use crate::origin::{Origin, OriginKey, TargetOrigin};
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
@@ -104,10 +104,69 @@ pub trait Task: Send + Sync {
 /// A queued task.
 pub type BoxedTask = Box<dyn Task>;
 
+/// What a port or broadcast channel does with data queued for it (implemented next to each,
+/// so the queue names neither). Queued as [`Entry::Data`]: no allocation besides the data's.
+pub trait Receiver: Send + Sync {
+    /// Delivers `data` to it in `window` (the window whose queue held it).
+    fn receive(self: Arc<Self>, window: Handle, data: Bytes);
+    /// Drops `data_len` bytes queued for it undelivered, reporting them with `reason`.
+    fn refuse(
+        &self,
+        reason: pm_drop_reason,
+        target: Option<Handle>,
+        target_origin: Option<&Origin>,
+        data_len: usize,
+    );
+}
+
+/// A window message without ports, the common queued post: kept inside the queue (no
+/// allocation for small data). The window post steps above run it; the window reports it when
+/// it is dropped.
+pub struct Post {
+    /// The message data followed by the targetOrigin as given (for drop reports).
+    pub bytes: Bytes,
+    /// Where the data ends in `bytes`.
+    pub data_len: usize,
+    /// The sending window; None for a message from another process with no proxy here.
+    pub source: Option<Handle>,
+    pub source_origin: Origin,
+    pub target_origin: TargetOrigin,
+}
+
+impl Post {
+    pub fn data(&self) -> &[u8] {
+        &self.bytes.as_slice()[..self.data_len]
+    }
+
+    /// The targetOrigin as given, for drop reports.
+    pub fn requested(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes.as_slice()[self.data_len..])
+    }
+}
+
+/// One entry of a window's queue: the common kinds inline, anything else boxed.
+pub enum Entry {
+    Post(Post),
+    Data(Arc<dyn Receiver>, Bytes),
+    Task(BoxedTask),
+}
+
+impl Entry {
+    /// Bytes of message data, counted against the queue's byte limit.
+    #[inline]
+    pub fn data_len(&self) -> usize {
+        match self {
+            Entry::Post(post) => post.data_len,
+            Entry::Data(_, data) => data.len(),
+            Entry::Task(task) => task.data_len(),
+        }
+    }
+}
+
 /// A document's queue of tasks.
 #[derive(Default)]
 pub struct Queue {
-    tasks: VecDeque<BoxedTask>,
+    tasks: VecDeque<Entry>,
     bytes: usize,
 }
 
@@ -126,38 +185,46 @@ impl Queue {
         limits.allow(self.tasks.len(), self.bytes, data_len)
     }
 
-    /// Appends a task if it fits (or `limits` is None); returns whether the queue was empty.
-    /// On refusal the task comes back with the limits that refused it (no error is built here:
-    /// the post fast path leaves the reporting to the checked path). Never panics.
+    /// Appends an entry if it fits (or `limits` is None); returns whether the queue was empty.
+    /// On refusal the entry comes back with the limits that refused it (no error is built
+    /// here: the post fast path leaves the reporting to the checked path). Never panics.
     #[inline]
     pub fn try_push(
         &mut self,
-        task: BoxedTask,
+        entry: Entry,
         limits: Option<Limits>,
-    ) -> Result<bool, (Limits, BoxedTask)> {
-        let data_len = task.data_len();
+    ) -> Result<bool, (Limits, Entry)> {
+        let data_len = entry.data_len();
         if let Some(limits) = limits
             && !self.fits(data_len, limits)
         {
-            return Err((limits, task));
+            return Err((limits, entry));
         }
         let was_empty = self.tasks.is_empty();
         self.bytes += data_len;
-        self.tasks.push_back(task);
+        self.tasks.push_back(entry);
         Ok(was_empty)
     }
 
-    pub fn pop(&mut self) -> Option<BoxedTask> {
-        let task = self.tasks.pop_front()?;
-        self.bytes -= task.data_len();
-        Some(task)
+    #[inline]
+    pub fn pop(&mut self) -> Option<Entry> {
+        let entry = self.tasks.pop_front()?;
+        self.bytes -= entry.data_len();
+        if self.tasks.is_empty() && self.tasks.capacity() > SHRINK_ABOVE {
+            // A burst is over: give its memory back (entries are about 100 bytes each).
+            self.tasks = VecDeque::new();
+        }
+        Some(entry)
     }
 
-    pub fn take_all(&mut self) -> VecDeque<BoxedTask> {
+    pub fn take_all(&mut self) -> VecDeque<Entry> {
         self.bytes = 0;
         std::mem::take(&mut self.tasks)
     }
 }
+
+/// An emptied queue keeps up to this many entries' room for the next burst.
+const SHRINK_ABOVE: usize = 4096;
 
 /// Up to this many bytes of a queued message are kept inside its task, so that the task's own
 /// box is the post's only allocation.

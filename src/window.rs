@@ -7,12 +7,13 @@
 //! the same value.
 
 use crate::abi::{pm_dispatch_mode, pm_drop_reason};
+use crate::diagnostics::{self, DropReport};
 use crate::error::{Error, ErrorKind};
 use crate::event::Delivery;
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{BoxedTask, Limits, Queue, Waker};
+use crate::queue::{BoxedTask, Entry, Limits, Queue, Waker};
 use std::any::Any;
 use std::sync::Arc;
 use url::Url;
@@ -264,8 +265,8 @@ fn retire(handle: Handle, doc: Document, reason: pm_drop_reason) {
                 resources,
             } = *extras;
             let target = (reason == pm_drop_reason::PM_DROP_NAVIGATED).then_some(owner);
-            for task in queue.take_all() {
-                task.discard(reason, target, Some(&doc.origin));
+            for entry in queue.take_all() {
+                discard(entry, reason, target, Some(&doc.origin));
             }
             let why = Retiring {
                 reason,
@@ -370,9 +371,15 @@ pub fn enqueue(
     task: BoxedTask,
     enforce_limits: bool,
 ) -> Result<(), (Error, BoxedTask)> {
-    push(handle, task, enforce_limits, false).map_err(|(refusal, task)| match refusal {
-        Refusal::Gone | Refusal::NotQueued => (gone(), task),
-        Refusal::Full(limits, count, bytes) => (limits.refusal(count, bytes), task),
+    push(handle, Entry::Task(task), enforce_limits, false).map_err(|(refusal, entry)| {
+        let error = match refusal {
+            Refusal::Gone | Refusal::NotQueued => gone(),
+            Refusal::Full(limits, count, bytes) => limits.refusal(count, bytes),
+        };
+        match entry {
+            Entry::Task(task) => (error, task),
+            _ => unreachable!("the queue gives back the entry it was given"),
+        }
     })
 }
 
@@ -393,18 +400,18 @@ pub enum Refusal {
 #[inline]
 pub fn try_enqueue(
     handle: Handle,
-    task: BoxedTask,
+    entry: Entry,
     only_queued: bool,
-) -> Result<(), (Refusal, BoxedTask)> {
-    push(handle, task, true, only_queued)
+) -> Result<(), (Refusal, Entry)> {
+    push(handle, entry, true, only_queued)
 }
 
 fn push(
     handle: Handle,
-    task: BoxedTask,
+    task: Entry,
     enforce_limits: bool,
     only_queued: bool,
-) -> Result<(), (Refusal, BoxedTask)> {
+) -> Result<(), (Refusal, Entry)> {
     let mut task = Some(task);
     // The queue is in no snapshot (thread.rs): the version stays, the posters' caches stay warm.
     let outcome = WINDOWS.with_mut_unversioned(handle, |w| {
@@ -436,13 +443,42 @@ fn push(
     }
 }
 
-/// Takes the next task off the window's current document's queue. `Err` if the window is gone.
+/// Takes the next entry off the window's current document's queue. `Err` if the window is gone.
 #[inline]
-pub fn pop_task(handle: Handle) -> Result<Option<BoxedTask>, Error> {
+pub fn pop_task(handle: Handle) -> Result<Option<Entry>, Error> {
     // Only the queue changes, which no snapshot holds: the version stays.
     WINDOWS
         .with_mut_unversioned(handle, |w| w.doc.extras.as_mut()?.queue.pop())
         .ok_or_else(gone)
+}
+
+/// Drops a queued entry undelivered: closes what it carried and reports it with `reason`
+/// (`target` and `target_origin` as for [`Task::discard`](crate::queue::Task::discard)). Must
+/// be called with no lock held.
+pub fn discard(
+    entry: Entry,
+    reason: pm_drop_reason,
+    target: Option<Handle>,
+    target_origin: Option<&Origin>,
+) {
+    match entry {
+        Entry::Task(task) => task.discard(reason, target, target_origin),
+        Entry::Data(receiver, data) => receiver.refuse(reason, target, target_origin, data.len()),
+        Entry::Post(post) => {
+            if !diagnostics::enabled() {
+                return;
+            }
+            diagnostics::report(DropReport {
+                reason,
+                source_origin: post.source_origin.as_c_ptr(),
+                target_origin: diagnostics::origin_ptr(target_origin),
+                requested_origin: &post.requested(),
+                source: post.source.filter(|&s| WINDOWS.contains(s)),
+                target,
+                data_len: post.data_len,
+            });
+        }
+    }
 }
 
 /// Records a resource as owned by the window's current document, which closes it when it goes.
