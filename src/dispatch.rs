@@ -124,15 +124,18 @@ fn queue_fast(
             None => return false,
         },
     };
-    let post = Entry::Post(Post {
-        bytes: Bytes::concat(data, target_origin),
-        data_len: data.len(),
-        source: Some(source),
-        source_origin: src.origin(),
-        target_origin: parsed,
-    });
-    // A refused post is dropped unreported (it carries no ports); the checked path reports.
-    window::try_enqueue(target, post, true).is_ok()
+    // The entry is made in the queue, under the lock; a refused post makes nothing and is left
+    // to the checked path, which reports it.
+    window::enqueue_with(target, data.len(), true, || {
+        Entry::Post(Post {
+            bytes: Bytes::concat(data, target_origin),
+            data_len: data.len(),
+            source: Some(source),
+            source_origin: src.origin(),
+            target_origin: parsed,
+        })
+    })
+    .is_ok()
 }
 
 /// Whether `target_origin` matches without parsing: it is the target's origin spelled exactly,
@@ -412,21 +415,38 @@ fn run_task(state: Option<&thread::ThreadState>, window: Handle, entry: Entry) {
         Some(state) => {
             let pins = state.pin_scope();
             match pins.window(window) {
-                Some(doc) => run_entry(entry, window, &doc.doc()),
+                // A source cached and current on this thread is live: no lookup.
+                Some(doc) => run_entry(entry, window, &doc.doc(), |s| {
+                    pins.cached(s).is_some() || thread::is_live(s)
+                }),
                 None => target_gone(entry),
             }
         }
         None => match thread::Owned::load(window) {
-            Some(doc) => run_entry(entry, window, &doc.pinned().doc()),
+            Some(doc) => run_entry(entry, window, &doc.pinned().doc(), thread::is_live),
             None => target_gone(entry),
         },
     }
 }
 
+/// Runs one entry; `live` tells whether a source window still exists.
 #[inline]
-fn run_entry(entry: Entry, window: Handle, doc: &Doc<'_>) {
+fn run_entry(entry: Entry, window: Handle, doc: &Doc<'_>, live: impl Fn(Handle) -> bool) {
     match entry {
-        Entry::Post(post) => run_post(post, Vec::new(), window, doc),
+        Entry::Post(post) => {
+            if matches(&post, doc) {
+                let source = post.source.filter(|&s| live(s));
+                deliver_post(&post, window, doc, source, &[]);
+            } else {
+                drop_post(
+                    post,
+                    Vec::new(),
+                    pm_drop_reason::PM_DROP_ORIGIN_MISMATCH,
+                    Some(window),
+                    doc.origin_c,
+                );
+            }
+        }
         Entry::Data(receiver, data) => receiver.receive(window, data),
         Entry::Task(task) => task.run(window, doc),
     }
@@ -438,51 +458,44 @@ fn target_gone(entry: Entry) {
     window::discard(entry, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
 }
 
-/// Delivers a queued window message into `window`'s current document `doc`: checks its
-/// targetOrigin against the document's origin now (the HTML standard's check at delivery),
-/// then runs the listeners with the ports it carried.
-fn run_post(post: Post, ports: Vec<Arc<Port>>, window: Handle, doc: &Doc<'_>) {
-    if !post
-        .target_origin
+/// Whether a queued window message's targetOrigin matches the document it is delivered into
+/// (the HTML standard checks it at delivery, against the origin then).
+#[inline]
+fn matches(post: &Post, doc: &Doc<'_>) -> bool {
+    post.target_origin
         .matches(post.source_origin.key(), doc.origin)
-    {
-        drop_post(
-            post,
-            ports,
-            pm_drop_reason::PM_DROP_ORIGIN_MISMATCH,
-            Some(window),
-            doc.origin_c,
-        );
-        return;
-    }
-    let source = post.source.filter(|&s| thread::is_live(s));
+}
+
+/// Runs `doc`'s listeners for a queued window message whose targetOrigin matched, with the
+/// handles of the ports it carried; `source` is the sending window if it still exists.
+#[inline]
+fn deliver_post(
+    post: &Post,
+    window: Handle,
+    doc: &Doc<'_>,
+    source: Option<Handle>,
+    ports: &[*mut crate::abi::pm_port],
+) {
     let mut event = window_event(
         post.data(),
         post.source_origin.as_c_ptr(),
         source,
         Some(window),
     );
-    let handles;
     if !ports.is_empty() {
-        handles = port::adopt(ports, window);
-        set_ports(&mut event, &handles);
+        set_ports(&mut event, ports);
     }
-    deliver(
-        doc.listeners,
-        &event,
-        Some(post.source_origin.key()),
-        || {
-            diagnostics::report(DropReport {
-                reason: pm_drop_reason::PM_DROP_FILTERED,
-                source_origin: post.source_origin.as_c_ptr(),
-                target_origin: doc.origin_c,
-                requested_origin: &post.requested(),
-                source,
-                target: Some(window),
-                data_len: post.data_len,
-            })
-        },
-    );
+    deliver(doc.listeners, &event, Some(post.source_origin.key()), || {
+        diagnostics::report(DropReport {
+            reason: pm_drop_reason::PM_DROP_FILTERED,
+            source_origin: post.source_origin.as_c_ptr(),
+            target_origin: doc.origin_c,
+            requested_origin: &post.requested(),
+            source,
+            target: Some(window),
+            data_len: post.data_len,
+        })
+    });
 }
 
 /// Drops an undelivered window message: closes the ports it carried and reports it
@@ -548,7 +561,14 @@ impl Task for WindowMessage {
 
     fn run(self: Box<Self>, window: Handle, doc: &Doc<'_>) {
         let WindowMessage { post, ports } = *self;
-        run_post(post, ports, window, doc);
+        if !matches(&post, doc) {
+            let reason = pm_drop_reason::PM_DROP_ORIGIN_MISMATCH;
+            drop_post(post, ports, reason, Some(window), doc.origin_c);
+            return;
+        }
+        let source = post.source.filter(|&s| thread::is_live(s));
+        let handles = port::adopt(ports, window);
+        deliver_post(&post, window, doc, source, &handles);
     }
 
     /// Drops the undelivered message: closes the ports it carried and reports it.

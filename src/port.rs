@@ -230,7 +230,10 @@ fn post_queued(port: &Arc<Port>, data: &[u8]) -> bool {
     };
     // Queued inline (no allocation for small data); a refused entry carries no ports: it goes
     // unreported, the checked path reports.
-    window::try_enqueue(owner, Entry::Data(partner, Bytes::copy(data)), true).is_ok()
+    window::enqueue_with(owner, data.len(), true, || {
+        Entry::Data(partner, Bytes::copy(data))
+    })
+    .is_ok()
 }
 
 /// Whether `port` would refuse a message of `data_len` bytes right now: its window's queue is

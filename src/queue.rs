@@ -185,25 +185,15 @@ impl Queue {
         limits.allow(self.tasks.len(), self.bytes, data_len)
     }
 
-    /// Appends an entry if it fits (or `limits` is None); returns whether the queue was empty.
-    /// On refusal the entry comes back with the limits that refused it (no error is built
-    /// here: the post fast path leaves the reporting to the checked path). Never panics.
+    /// Appends an entry (the caller checked the limits with [`fits`](Self::fits)); returns
+    /// whether the queue was empty. Never panics (growing aborts, never unwinds, when memory
+    /// runs out).
     #[inline]
-    pub fn try_push(
-        &mut self,
-        entry: Entry,
-        limits: Option<Limits>,
-    ) -> Result<bool, (Limits, Entry)> {
-        let data_len = entry.data_len();
-        if let Some(limits) = limits
-            && !self.fits(data_len, limits)
-        {
-            return Err((limits, entry));
-        }
+    pub fn push(&mut self, entry: Entry) -> bool {
         let was_empty = self.tasks.is_empty();
-        self.bytes += data_len;
+        self.bytes += entry.data_len();
         self.tasks.push_back(entry);
-        Ok(was_empty)
+        was_empty
     }
 
     #[inline]

@@ -371,75 +371,98 @@ pub fn enqueue(
     task: BoxedTask,
     enforce_limits: bool,
 ) -> Result<(), (Error, BoxedTask)> {
-    push(handle, Entry::Task(task), enforce_limits, false).map_err(|(refusal, entry)| {
-        let error = match refusal {
-            Refusal::Gone | Refusal::NotQueued => gone(),
-            Refusal::Full(limits, count, bytes) => limits.refusal(count, bytes),
-        };
-        match entry {
-            Entry::Task(task) => (error, task),
-            _ => unreachable!("the queue gives back the entry it was given"),
-        }
-    })
+    let data_len = task.data_len();
+    push_with(handle, data_len, enforce_limits, false, move || Entry::Task(task)).map_err(
+        |(refusal, make)| {
+            let error = match refusal {
+                Refusal::Gone | Refusal::NotQueued => gone(),
+                Refusal::Full(limits, count, bytes) => limits.refusal(count, bytes),
+            };
+            match make() {
+                Entry::Task(task) => (error, task),
+                _ => unreachable!("the closure gives back the task it holds"),
+            }
+        },
+    )
 }
 
-/// Why [`try_enqueue`] gave a task back.
+/// Why the queue refused an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
     /// The window is gone.
     Gone,
     /// The window is in SYNC mode (only when the caller asked for a QUEUED window).
     NotQueued,
-    /// Its limits refuse the task (with the queue's count and bytes at the time).
+    /// Its limits refuse the entry (with the queue's count and bytes at the time).
     Full(Limits, usize, usize),
 }
 
-/// [`enqueue`] for the fast paths: checks the limits and, with `only_queued`, that the window
-/// is in QUEUED mode, in the same lock as the push; on refusal the task comes back with the
-/// reason and nothing happened (no error built, nothing reported). Never panics.
-#[inline]
-pub fn try_enqueue(
-    handle: Handle,
-    entry: Entry,
-    only_queued: bool,
-) -> Result<(), (Refusal, Entry)> {
-    push(handle, entry, true, only_queued)
+/// [`enqueue`] for an inline entry: checks the limits and, with `only_queued`, that the window
+/// is in QUEUED mode, in the same lock as the push; on refusal the entry comes back with the
+/// reason and nothing happened (no error built, nothing reported).
+pub fn try_enqueue(handle: Handle, entry: Entry, only_queued: bool) -> Result<(), (Refusal, Entry)> {
+    let data_len = entry.data_len();
+    push_with(handle, data_len, true, only_queued, move || entry)
+        .map_err(|(refusal, make)| (refusal, make()))
 }
 
-fn push(
+/// The fast paths' enqueue: like [`try_enqueue`], but the entry (of `data_len` bytes of data)
+/// is made by `make` under the window's lock, straight into the queue, and only if the queue
+/// takes it; on refusal nothing was made. Never panics (unless `make` does).
+#[inline]
+pub fn enqueue_with(
     handle: Handle,
-    task: Entry,
+    data_len: usize,
+    only_queued: bool,
+    make: impl FnOnce() -> Entry,
+) -> Result<(), Refusal> {
+    push_with(handle, data_len, true, only_queued, make).map_err(|(refusal, _)| refusal)
+}
+
+/// Pushes the entry `make` makes unless the window refuses it (then `make` comes back,
+/// uncalled), and calls the waker (with no lock held) if the queue was empty.
+#[inline]
+fn push_with<F: FnOnce() -> Entry>(
+    handle: Handle,
+    data_len: usize,
     enforce_limits: bool,
     only_queued: bool,
-) -> Result<(), (Refusal, Entry)> {
-    let mut task = Some(task);
+    make: F,
+) -> Result<(), (Refusal, F)> {
+    let mut make = Some(make);
     // The queue is in no snapshot (thread.rs): the version stays, the posters' caches stay warm.
     let outcome = WINDOWS.with_mut_unversioned(handle, |w| {
-        let task = task.take()?;
         if only_queued && w.mode != pm_dispatch_mode::PM_DISPATCH_QUEUED {
-            return Some(Err((Refusal::NotQueued, task)));
+            return Err(Refusal::NotQueued);
         }
-        let limits = enforce_limits.then_some(w.limits);
         let queue = &mut w.doc.extras().queue;
-        let (count, bytes) = (queue.len(), queue.bytes());
-        Some(match queue.try_push(task, limits) {
-            Ok(was_empty) => Ok(if was_empty { w.waker } else { None }),
-            Err((limits, task)) => Err((Refusal::Full(limits, count, bytes), task)),
-        })
+        if enforce_limits && !queue.fits(data_len, w.limits) {
+            return Err(Refusal::Full(w.limits, queue.len(), queue.bytes()));
+        }
+        // The closure runs once, so `make` is always here.
+        let Some(make) = make.take() else {
+            return Err(Refusal::Gone);
+        };
+        let was_empty = queue.push(make());
+        Ok(if was_empty { w.waker } else { None })
     });
-    match outcome.flatten() {
+    match outcome {
         Some(Ok(waker)) => {
             if let Some(waker) = waker {
                 waker.wake(handle);
             }
             Ok(())
         }
-        Some(Err(refused)) => Err(refused),
-        // The closure did not run (the window is gone), so the task is still here.
-        None => match task {
-            Some(task) => Err((Refusal::Gone, task)),
-            None => Ok(()), // unreachable: the closure took the task and answered
-        },
+        refused => {
+            let refusal = match refused {
+                Some(Err(refusal)) => refusal,
+                _ => Refusal::Gone,
+            };
+            match make {
+                Some(make) => Err((refusal, make)),
+                None => Ok(()), // unreachable: `make` is taken only when the entry is pushed
+            }
+        }
     }
 }
 
