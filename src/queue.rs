@@ -185,14 +185,15 @@ impl Queue {
         limits.allow(self.tasks.len(), self.bytes, data_len)
     }
 
-    /// Appends an entry (the caller checked the limits with [`fits`](Self::fits)); returns
-    /// whether the queue was empty. Never panics (growing aborts, never unwinds, when memory
+    /// Appends the entry `make` makes, of `data_len` bytes of data (the caller checked the
+    /// limits with [`fits`](Self::fits)); returns whether the queue was empty. Never panics (growing aborts, never unwinds, when memory
     /// runs out).
-    #[inline]
-    pub fn push(&mut self, entry: Entry) -> bool {
+    #[inline(always)]
+    pub fn push(&mut self, data_len: usize, make: impl FnOnce() -> Entry) -> bool {
         let was_empty = self.tasks.is_empty();
-        self.bytes += entry.data_len();
-        self.tasks.push_back(entry);
+        self.bytes += data_len;
+        // Made straight into the queue's buffer where the compiler can (entries are ~100 bytes).
+        self.tasks.push_back(make());
         was_empty
     }
 

@@ -372,18 +372,19 @@ pub fn enqueue(
     enforce_limits: bool,
 ) -> Result<(), (Error, BoxedTask)> {
     let data_len = task.data_len();
-    push_with(handle, data_len, enforce_limits, false, move || Entry::Task(task)).map_err(
-        |(refusal, make)| {
-            let error = match refusal {
-                Refusal::Gone | Refusal::NotQueued => gone(),
-                Refusal::Full(limits, count, bytes) => limits.refusal(count, bytes),
-            };
-            match make() {
-                Entry::Task(task) => (error, task),
-                _ => unreachable!("the closure gives back the task it holds"),
-            }
-        },
-    )
+    push_with(handle, data_len, enforce_limits, false, move || {
+        Entry::Task(task)
+    })
+    .map_err(|(refusal, make)| {
+        let error = match refusal {
+            Refusal::Gone | Refusal::NotQueued => gone(),
+            Refusal::Full(limits, count, bytes) => limits.refusal(count, bytes),
+        };
+        match make() {
+            Entry::Task(task) => (error, task),
+            _ => unreachable!("the closure gives back the task it holds"),
+        }
+    })
 }
 
 /// Why the queue refused an entry.
@@ -400,7 +401,11 @@ pub enum Refusal {
 /// [`enqueue`] for an inline entry: checks the limits and, with `only_queued`, that the window
 /// is in QUEUED mode, in the same lock as the push; on refusal the entry comes back with the
 /// reason and nothing happened (no error built, nothing reported).
-pub fn try_enqueue(handle: Handle, entry: Entry, only_queued: bool) -> Result<(), (Refusal, Entry)> {
+pub fn try_enqueue(
+    handle: Handle,
+    entry: Entry,
+    only_queued: bool,
+) -> Result<(), (Refusal, Entry)> {
     let data_len = entry.data_len();
     push_with(handle, data_len, true, only_queued, move || entry)
         .map_err(|(refusal, make)| (refusal, make()))
@@ -443,7 +448,7 @@ fn push_with<F: FnOnce() -> Entry>(
         let Some(make) = make.take() else {
             return Err(Refusal::Gone);
         };
-        let was_empty = queue.push(make());
+        let was_empty = queue.push(data_len, make);
         Ok(if was_empty { w.waker } else { None })
     });
     match outcome {
@@ -466,13 +471,17 @@ fn push_with<F: FnOnce() -> Entry>(
     }
 }
 
-/// Takes the next entry off the window's current document's queue. `Err` if the window is gone.
+/// Takes the next entry off the window's current document's queue into `slot` (None when the
+/// queue is empty); false if the window is gone. (An out-parameter: entries are about 100 bytes,
+/// and this way one is not copied through the layers of options on its way out.)
 #[inline]
-pub fn pop_task(handle: Handle) -> Result<Option<Entry>, Error> {
+pub fn pop_into(handle: Handle, slot: &mut Option<Entry>) -> bool {
     // Only the queue changes, which no snapshot holds: the version stays.
     WINDOWS
-        .with_mut_unversioned(handle, |w| w.doc.extras.as_mut()?.queue.pop())
-        .ok_or_else(gone)
+        .with_mut_unversioned(handle, |w| {
+            *slot = w.doc.extras.as_mut().and_then(|e| e.queue.pop());
+        })
+        .is_some()
 }
 
 /// Drops a queued entry undelivered: closes what it carried and reports it with `reason`
