@@ -507,7 +507,7 @@ impl Task for PortTask {
     }
 
     fn run(self: Box<Self>, window: Handle, _: &Doc<'_>) {
-        receive_queued(self.port, window, self.data, self.ports);
+        receive_queued(self.port, window, self.data, Some(self.ports));
     }
 
     fn discard(
@@ -524,7 +524,7 @@ impl Task for PortTask {
 /// Data queued for a port in its owner window's queue.
 impl Receiver for Port {
     fn receive(self: Arc<Self>, window: Handle, data: Bytes) {
-        receive_queued(self, window, data, Vec::new());
+        receive_queued(self, window, data, None);
     }
 
     fn refuse(
@@ -541,7 +541,10 @@ impl Receiver for Port {
 /// Delivers a message taken off `window`'s queue to the port's listeners if the port is still
 /// that window's and started (one lock); a port closed meanwhile drops it, one moved meanwhile
 /// takes it along.
-fn receive_queued(port: Arc<Port>, window: Handle, data: Bytes, ports: Vec<Arc<Port>>) {
+///
+/// `ports` is None for data queued without ports (so nothing about a list is dropped then).
+#[inline(always)]
+fn receive_queued(port: Arc<Port>, window: Handle, data: Bytes, ports: Option<Vec<Arc<Port>>>) {
     let listeners = {
         let inner = port.inner.lock();
         if inner.closed {
@@ -553,7 +556,7 @@ fn receive_queued(port: Arc<Port>, window: Handle, data: Bytes, ports: Vec<Arc<P
             // The port moved to another window while this message waited: follow it.
             let message = PortMessage {
                 data: data.into_boxed(),
-                ports,
+                ports: ports.unwrap_or_default(),
             };
             let _ = enqueue(&port, message, true);
             return;
@@ -561,7 +564,9 @@ fn receive_queued(port: Arc<Port>, window: Handle, data: Bytes, ports: Vec<Arc<P
     };
     let Some(listeners) = listeners else {
         let origin = reported_origin(window);
-        close_detached(ports);
+        if let Some(ports) = ports {
+            close_detached(ports);
+        }
         event::report_port_drop(
             pm_drop_reason::PM_DROP_TARGET_GONE,
             Some(window),
@@ -572,7 +577,7 @@ fn receive_queued(port: Arc<Port>, window: Handle, data: Bytes, ports: Vec<Arc<P
     };
     let mut event = event::channel_event(data.as_slice(), c"".as_ptr());
     let handles;
-    if !ports.is_empty() {
+    if let Some(ports) = ports {
         handles = adopt(ports, window);
         event::set_ports(&mut event, &handles);
     }
