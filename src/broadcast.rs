@@ -169,7 +169,7 @@ fn post_to(
                             .then(|| window::origin(window).ok())
                             .flatten();
                         window::discard(
-                            entry,
+                            *entry,
                             pm_drop_reason::PM_DROP_QUEUE_FULL,
                             Some(window),
                             origin.as_ref(),
@@ -177,7 +177,7 @@ fn post_to(
                         result = Err(limits.refusal(count, bytes));
                     }
                     Err((_, entry)) => {
-                        window::discard(entry, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+                        window::discard(*entry, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
                     }
                 }
             }

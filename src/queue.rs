@@ -219,7 +219,7 @@ const SHRINK_ABOVE: usize = 4096;
 
 /// Up to this many bytes of a queued message are kept inside its task, so that the task's own
 /// box is the post's only allocation.
-pub const INLINE_BYTES: usize = 40;
+pub(crate) const INLINE_BYTES: usize = 40;
 
 /// A queued message's bytes (one or two slices laid end to end): inside the task when small,
 /// else in one heap allocation (shared by the tasks of one broadcast).

@@ -399,16 +399,17 @@ pub enum Refusal {
 }
 
 /// [`enqueue`] for an inline entry: checks the limits and, with `only_queued`, that the window
-/// is in QUEUED mode, in the same lock as the push; on refusal the entry comes back with the
-/// reason and nothing happened (no error built, nothing reported).
+/// is in QUEUED mode, in the same lock as the push; on refusal the entry comes back (boxed) with
+/// the reason and nothing happened (no error built, nothing reported).
 pub fn try_enqueue(
     handle: Handle,
     entry: Entry,
     only_queued: bool,
-) -> Result<(), (Refusal, Entry)> {
+) -> Result<(), (Refusal, Box<Entry>)> {
     let data_len = entry.data_len();
+    // Boxed only when refused, to keep the common return small.
     push_with(handle, data_len, true, only_queued, move || entry)
-        .map_err(|(refusal, make)| (refusal, make()))
+        .map_err(|(refusal, make)| (refusal, Box::new(make())))
 }
 
 /// The fast paths' enqueue: like [`try_enqueue`], but the entry (of `data_len` bytes of data)
