@@ -8,7 +8,7 @@ use crate::event;
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{Bytes, Entry, INLINE_BYTES, Receiver};
+use crate::queue::{Bytes, Entry, INLINE_BYTES};
 use crate::thread;
 use crate::window::{self, Refusal, Resource, Retiring};
 use parking_lot::{Mutex, RwLock};
@@ -277,7 +277,7 @@ pub fn close_all(channels: Vec<Arc<Channel>>) {
 /// A broadcast queued in the receiving channel's window. The event's origin is the channel's
 /// own: it is the sender's (only same-origin channels receive), so the serialization is the
 /// same.
-impl Receiver for Channel {
+impl crate::queue::Receiver for Channel {
     fn receive(self: Arc<Self>, _: Handle, data: Bytes) {
         dispatch(&self, data.as_slice(), &self.origin);
     }
