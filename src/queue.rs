@@ -83,6 +83,8 @@ pub struct Doc<'a> {
     pub origin_c: *const c_char,
     /// Its listeners, in order (window messages run them; other tasks ignore them).
     pub listeners: &'a [ListenerRef],
+    /// No listener has an allow-list (so none filters a window message).
+    pub unfiltered: bool,
 }
 
 /// Something queued for delivery into a window. Each kind of message (window, port, broadcast)

@@ -567,6 +567,7 @@ impl<'s> Pinned<'s> {
             origin: self.origin_key(),
             origin_c: self.origin_c_ptr(),
             listeners: self.listeners(),
+            unfiltered: self.unfiltered(),
         }
     }
 
