@@ -8,15 +8,15 @@
 
 use crate::abi::{pm_dispatch_mode, pm_drop_reason};
 use crate::diagnostics::{self, DropReport};
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::event;
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::Task;
+use crate::queue::{Bytes, Entry, INLINE_BYTES};
 use crate::thread;
 use crate::window::WINDOWS;
-use crate::window::{self, Resource, Retiring};
+use crate::window::{self, Refusal, Resource, Retiring};
 use parking_lot::{Mutex, RwLock};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -166,15 +166,15 @@ fn post_to(
 }
 
 /// Delivers a broadcast to one receiver per its window's mode: now on this thread (SYNC), or
-/// as a task (QUEUED; the tasks of one post share one copy of the data, made in `shared` by the
-/// first). Returns the receiver's refusal (depth, queue full), which has been reported.
+/// as a queue entry (QUEUED; small data inside the entry, larger data one copy per post, made in
+/// `shared` by the first). The mode comes from the thread's window cache. Returns the receiver's refusal (depth, queue full), which has been reported.
 fn deliver_to(
     receiver: &Arc<Channel>,
     data: &[u8],
     shared: &mut Option<Arc<[u8]>>,
     origin: &Origin,
 ) -> Result<(), Error> {
-    match window::mode(receiver.window) {
+    match thread::mode(receiver.window) {
         Err(_) => Ok(()),
         Ok(pm_dispatch_mode::PM_DISPATCH_SYNC) => match thread::enter_depth() {
             Ok(_depth) => {
@@ -187,23 +187,33 @@ fn deliver_to(
             }
         },
         Ok(pm_dispatch_mode::PM_DISPATCH_QUEUED) => {
-            let task = Box::new(BroadcastTask {
-                channel: receiver.clone(),
-                data: shared.get_or_insert_with(|| data.into()).clone(),
-                origin: origin.clone(),
-            });
-            match window::enqueue(receiver.window, task, true) {
+            let window = receiver.window;
+            // Small data is kept inside each entry; large data is one copy shared by the
+            // queued receivers of this post.
+            let data = if data.len() <= INLINE_BYTES {
+                Bytes::copy(data)
+            } else {
+                Bytes::Shared(shared.get_or_insert_with(|| data.into()).clone())
+            };
+            // A receiver's origin is the sender's (same origin): the entry needs no copy of it.
+            let entry = Entry::Data(receiver.clone(), data);
+            match window::try_enqueue(window, entry, false) {
                 Ok(()) => Ok(()),
-                Err((error, task)) if error.kind == ErrorKind::QueueFull => {
-                    task.discard(
+                Err((Refusal::Full(limits, count, bytes), entry)) => {
+                    // The window's origin is the channel's (it closes on navigation).
+                    let origin = diagnostics::enabled()
+                        .then(|| window::origin(window).ok())
+                        .flatten();
+                    window::discard(
+                        *entry,
                         pm_drop_reason::PM_DROP_QUEUE_FULL,
-                        Some(receiver.window),
-                        Some(&receiver.origin),
+                        Some(window),
+                        origin.as_ref(),
                     );
-                    Err(error)
+                    Err(limits.refusal(count, bytes))
                 }
-                Err((_, task)) => {
-                    task.discard(pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+                Err((_, entry)) => {
+                    window::discard(*entry, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
                     Ok(())
                 }
             }
@@ -303,27 +313,20 @@ pub fn close_all(channels: Vec<Arc<Channel>>) {
     }
 }
 
-/// A broadcast queued as a task of the receiving channel's window.
-struct BroadcastTask {
-    channel: Arc<Channel>,
-    data: Arc<[u8]>,
-    origin: Origin,
-}
-
-impl Task for BroadcastTask {
-    fn data_len(&self) -> usize {
-        self.data.len()
+/// A broadcast queued in the receiving channel's window. The event's origin is the channel's
+/// own: it is the sender's (only same-origin channels receive), so the serialization is the
+/// same.
+impl crate::queue::Receiver for Channel {
+    fn receive(self: Arc<Self>, _: Handle, data: Bytes) {
+        dispatch(&self, data.as_slice(), &self.origin);
     }
 
-    fn run(self: Box<Self>, _: Handle, _: &Origin, _: &ListenerList) {
-        dispatch(&self.channel, &self.data, &self.origin);
-    }
-
-    fn discard(
-        self: Box<Self>,
+    fn refuse(
+        &self,
         reason: pm_drop_reason,
         target: Option<Handle>,
         target_origin: Option<&Origin>,
+        data_len: usize,
     ) {
         diagnostics::report(DropReport {
             reason,
@@ -332,7 +335,7 @@ impl Task for BroadcastTask {
             requested_origin: "",
             source: None,
             target,
-            data_len: self.data.len(),
+            data_len,
         });
     }
 }

@@ -12,12 +12,11 @@ use crate::diagnostics::{self, DropReport};
 use crate::error::{Error, ErrorKind};
 use crate::event::{Delivery, deliver, set_ports, window_event};
 use crate::handles::Handle;
-use crate::listener::ListenerList;
 use crate::origin::{Origin, OriginKey, TargetOrigin};
 use crate::port::{self, Port};
-use crate::queue::Task;
+use crate::queue::{Bytes, Doc, Entry, Post, Task};
 use crate::thread;
-use crate::window::{self, WINDOWS};
+use crate::window;
 use std::sync::Arc;
 
 /// What the post decided after checking the target.
@@ -66,7 +65,10 @@ fn post_fast_in(
         return false;
     };
     if dst.mode() != pm_dispatch_mode::PM_DISPATCH_SYNC || !dst.unfiltered() {
-        return false;
+        // Kept out of line with only the post's arguments, so the synchronous path stays as
+        // short as it was.
+        return dst.mode() == pm_dispatch_mode::PM_DISPATCH_QUEUED
+            && queue_fast(state, source, target, data, target_origin);
     }
     let matched = quick_match(target_origin, &src, &dst)
         || matches_recent(state, target_origin, src.origin_key(), dst.origin_key());
@@ -87,6 +89,53 @@ fn post_fast_in(
         }
     }
     true
+}
+
+/// The fast path of a post to a QUEUED window: with a targetOrigin known without parsing (`"*"`,
+/// `"/"`, the target's origin spelled exactly, or a string parsed recently on this thread) it
+/// queues the message inside the window's queue (no allocation for small data) with one lock,
+/// and calls the waker. Returns false, having
+/// queued nothing and reported nothing, when the checked path must decide (another targetOrigin,
+/// or the window refuses: gone, switched to SYNC, or its queue full); that path then gives the
+/// same answer with its report.
+///
+/// No panic: the targetOrigin is cloned (reference counts only), the task's allocation aborts
+/// rather than unwinds if memory runs out, and [`window::try_enqueue`] takes one lock, pushes
+/// (growing the queue aborts, never unwinds, when memory runs out) and calls the embedder's C
+/// waker.
+#[inline(never)]
+fn queue_fast(
+    state: &thread::ThreadState,
+    source: Handle,
+    target: Handle,
+    data: &[u8],
+    target_origin: &[u8],
+) -> bool {
+    let pins = state.pin_scope();
+    let (Some(src), Some(dst)) = (pins.cached(source), pins.cached(target)) else {
+        return false;
+    };
+    let parsed = match target_origin {
+        b"*" => TargetOrigin::Any,
+        b"/" => TargetOrigin::SameAsSource,
+        _ if dst.is_serialized_as(target_origin) => TargetOrigin::Exact(dst.origin()),
+        _ => match state.with_recent_target_origin(target_origin, TargetOrigin::clone) {
+            Some(parsed) => parsed,
+            None => return false,
+        },
+    };
+    // The entry is made in the queue, under the lock; a refused post makes nothing and is left
+    // to the checked path, which reports it.
+    window::enqueue_with(target, data.len(), true, || {
+        Entry::Post(Post {
+            bytes: Bytes::concat(data, target_origin),
+            data_len: data.len(),
+            source: Some(source),
+            source_origin: src.origin(),
+            target_origin: parsed,
+        })
+    })
+    .is_ok()
 }
 
 /// Whether `target_origin` matches without parsing: it is the target's origin spelled exactly,
@@ -337,75 +386,172 @@ fn queue_full() -> Error {
 
 /// Takes up to `max` tasks off the window's queue and delivers (or drops) each on this thread.
 /// Returns how many were taken.
+///
+/// Each task runs against the window's document as it is just before the task runs: this
+/// thread's cached snapshot of the window (one atomic load when nothing changed, no reference
+/// count), so a listener added, or a navigation, during one task is seen by the next.
 pub fn run_pending(window: Handle, max: usize) -> Result<usize, Error> {
     window::pending(window)?;
     let _depth = thread::enter_depth()?;
     let mut count = 0;
-    while count < max {
-        // A listener may free the window: then stop, having taken `count`.
-        let Ok(Some(next)) = window::next_task(window) else {
-            break;
-        };
-        count += 1;
-        run_task(window, next);
-    }
+    thread::with_current(|state| {
+        let mut slot = None;
+        while count < max {
+            // A listener may free the window: then stop, having taken `count`.
+            if !window::pop_into(window, &mut slot) || slot.is_none() {
+                break;
+            }
+            count += 1;
+            run_task(state, window, &mut slot);
+        }
+    });
     Ok(count)
 }
 
-fn run_task(window: Handle, next: window::NextTask) {
-    next.task.run(window, &next.origin, &next.listeners);
-}
-
-/// Up to this many bytes of data + targetOrigin are kept inside the task itself.
-const INLINE_BYTES: usize = 40;
-
-/// A queued message's bytes: inside the task when small (then the task's own box is the post's
-/// only allocation), else on the heap.
-enum Bytes {
-    Inline { len: u8, buf: [u8; INLINE_BYTES] },
-    Heap(Box<[u8]>),
-}
-
-impl Bytes {
-    /// `a` followed by `b`.
-    fn concat(a: &[u8], b: &[u8]) -> Bytes {
-        let len = a.len() + b.len();
-        if len <= INLINE_BYTES {
-            let mut buf = [0; INLINE_BYTES];
-            buf[..a.len()].copy_from_slice(a);
-            buf[a.len()..len].copy_from_slice(b);
-            Bytes::Inline {
-                len: len as u8,
-                buf,
+/// Runs the entry in `slot` (taken off `window`'s queue) against the window's current document
+/// (`state` None: the thread is exiting, its cache is gone), and empties the slot.
+#[inline]
+fn run_task(state: Option<&thread::ThreadState>, window: Handle, slot: &mut Option<Entry>) {
+    match state {
+        Some(state) => {
+            let pins = state.pin_scope();
+            match pins.window(window) {
+                // A source cached and current on this thread is live: no lookup.
+                Some(doc) => run_entry(slot, window, &doc.doc(), |s| {
+                    pins.cached(s).is_some() || thread::is_live(s)
+                }),
+                None => target_gone(slot.take()),
             }
-        } else {
-            let mut heap = Vec::with_capacity(len);
-            heap.extend_from_slice(a);
-            heap.extend_from_slice(b);
-            Bytes::Heap(heap.into_boxed_slice())
         }
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            Bytes::Inline { len, buf } => &buf[..usize::from(*len)],
-            Bytes::Heap(heap) => heap,
-        }
+        None => match thread::Owned::load(window) {
+            Some(doc) => run_entry(slot, window, &doc.pinned().doc(), thread::is_live),
+            None => target_gone(slot.take()),
+        },
     }
 }
 
-/// A window message waiting for delivery.
-pub struct WindowMessage {
-    /// The message data followed by the targetOrigin as given (for drop reports): at most one
-    /// allocation besides the task, and the targetOrigin is only decoded if a report needs it.
-    bytes: Bytes,
-    /// Where the data ends in `bytes`.
-    data_len: usize,
-    /// The sending window; None for a message from another process with no proxy here (the
-    /// event's `source` is then NULL).
+/// Runs the entry in `slot` and empties it; `live` tells whether a source window still exists.
+#[inline]
+fn run_entry(
+    slot: &mut Option<Entry>,
+    window: Handle,
+    doc: &Doc<'_>,
+    live: impl Fn(Handle) -> bool,
+) {
+    // A post is run in place (entries are about 100 bytes: no moves), then dropped there.
+    if let Some(Entry::Post(post)) = slot {
+        if matches(post, doc) {
+            let source = post.source.filter(|&s| live(s));
+            deliver_post(post, window, doc, source, &[]);
+        } else {
+            drop_post(
+                post,
+                Vec::new(),
+                pm_drop_reason::PM_DROP_ORIGIN_MISMATCH,
+                Some(window),
+                doc.origin_c,
+            );
+        }
+        *slot = None;
+        return;
+    }
+    match slot.take() {
+        Some(Entry::Data(receiver, data)) => receiver.receive(window, data),
+        Some(Entry::Task(task)) => task.run(window, doc),
+        Some(Entry::Post(_)) | None => {}
+    }
+}
+
+/// Drops an entry whose window went away after it was taken (freed by another thread).
+#[cold]
+fn target_gone(entry: Option<Entry>) {
+    if let Some(entry) = entry {
+        window::discard(entry, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+    }
+}
+
+/// Whether a queued window message's targetOrigin matches the document it is delivered into
+/// (the HTML standard checks it at delivery, against the origin then).
+#[inline]
+fn matches(post: &Post, doc: &Doc<'_>) -> bool {
+    post.target_origin
+        .matches(post.source_origin.key(), doc.origin)
+}
+
+/// Runs `doc`'s listeners for a queued window message whose targetOrigin matched, with the
+/// handles of the ports it carried; `source` is the sending window if it still exists.
+#[inline]
+fn deliver_post(
+    post: &Post,
+    window: Handle,
+    doc: &Doc<'_>,
     source: Option<Handle>,
-    source_origin: Origin,
-    target_origin: TargetOrigin,
+    ports: &[*mut crate::abi::pm_port],
+) {
+    let mut event = window_event(
+        post.data(),
+        post.source_origin.as_c_ptr(),
+        source,
+        Some(window),
+    );
+    if !ports.is_empty() {
+        set_ports(&mut event, ports);
+    }
+    if doc.unfiltered {
+        // No allow-list can skip a listener (so nothing to report): the SYNC fast path's loop.
+        for listener in doc.listeners {
+            listener.call_unfiltered(&event);
+        }
+        return;
+    }
+    deliver(
+        doc.listeners,
+        &event,
+        Some(post.source_origin.key()),
+        || {
+            diagnostics::report(DropReport {
+                reason: pm_drop_reason::PM_DROP_FILTERED,
+                source_origin: post.source_origin.as_c_ptr(),
+                target_origin: doc.origin_c,
+                requested_origin: &post.requested(),
+                source,
+                target: Some(window),
+                data_len: post.data_len,
+            })
+        },
+    );
+}
+
+/// Drops an undelivered window message: closes the ports it carried and reports it
+/// (`target_origin` is the target document's serialization, "" when unknown).
+fn drop_post(
+    post: &Post,
+    ports: Vec<Arc<Port>>,
+    reason: pm_drop_reason,
+    target: Option<Handle>,
+    target_origin: *const std::ffi::c_char,
+) {
+    if !ports.is_empty() {
+        port::close_detached(ports);
+    }
+    if !diagnostics::enabled() {
+        return;
+    }
+    diagnostics::report(DropReport {
+        reason,
+        source_origin: post.source_origin.as_c_ptr(),
+        target_origin,
+        requested_origin: &post.requested(),
+        source: post.source.filter(|&s| thread::is_live(s)),
+        target,
+        data_len: post.data_len,
+    });
+}
+
+/// A window message with ports waiting for delivery (one without is queued as an
+/// [`Entry::Post`]).
+pub struct WindowMessage {
+    post: Post,
     ports: Vec<Arc<Port>>,
 }
 
@@ -420,98 +566,50 @@ impl WindowMessage {
         ports: Vec<Arc<Port>>,
     ) -> WindowMessage {
         WindowMessage {
-            bytes: Bytes::concat(data, requested),
-            data_len: data.len(),
-            source,
-            source_origin,
-            target_origin,
+            post: Post {
+                bytes: Bytes::concat(data, requested),
+                data_len: data.len(),
+                source,
+                source_origin,
+                target_origin,
+            },
             ports,
         }
-    }
-
-    fn data(&self) -> &[u8] {
-        &self.bytes.as_slice()[..self.data_len]
-    }
-
-    /// The targetOrigin as given, for drop reports.
-    fn requested(&self) -> std::borrow::Cow<'_, str> {
-        String::from_utf8_lossy(&self.bytes.as_slice()[self.data_len..])
-    }
-
-    /// The sending window, if it still exists.
-    fn live_source(&self) -> Option<Handle> {
-        self.source.filter(|&s| WINDOWS.contains(s))
     }
 }
 
 impl Task for WindowMessage {
     fn data_len(&self) -> usize {
-        self.data_len
+        self.post.data_len
     }
 
-    fn wants_listeners(&self) -> bool {
-        true
-    }
-
-    fn run(self: Box<Self>, window: Handle, origin: &Origin, listeners: &ListenerList) {
-        let mut message = self;
-        if !message
-            .target_origin
-            .matches(message.source_origin.key(), origin.key())
-        {
-            message.discard(
-                pm_drop_reason::PM_DROP_ORIGIN_MISMATCH,
-                Some(window),
-                Some(origin),
-            );
+    fn run(self: Box<Self>, window: Handle, doc: &Doc<'_>) {
+        let WindowMessage { post, ports } = *self;
+        if !matches(&post, doc) {
+            let reason = pm_drop_reason::PM_DROP_ORIGIN_MISMATCH;
+            drop_post(&post, ports, reason, Some(window), doc.origin_c);
             return;
         }
-        let source = message.live_source();
-        let handles = port::adopt(std::mem::take(&mut message.ports), window);
-        let mut event = window_event(
-            message.data(),
-            message.source_origin.as_c_ptr(),
-            source,
-            Some(window),
-        );
-        set_ports(&mut event, &handles);
-        deliver(
-            listeners.as_slice(),
-            &event,
-            Some(message.source_origin.key()),
-            || {
-                diagnostics::report(DropReport {
-                    reason: pm_drop_reason::PM_DROP_FILTERED,
-                    source_origin: message.source_origin.as_c_ptr(),
-                    target_origin: origin.as_c_ptr(),
-                    requested_origin: &message.requested(),
-                    source,
-                    target: Some(window),
-                    data_len: message.data_len,
-                })
-            },
-        );
+        let source = post.source.filter(|&s| thread::is_live(s));
+        let handles = port::adopt(ports, window);
+        deliver_post(&post, window, doc, source, &handles);
     }
 
     /// Drops the undelivered message: closes the ports it carried and reports it.
     fn discard(
-        mut self: Box<Self>,
+        self: Box<Self>,
         reason: pm_drop_reason,
         target: Option<Handle>,
         target_origin: Option<&Origin>,
     ) {
-        let data_len = self.data_len;
-        let source = self.live_source();
-        port::close_detached(std::mem::take(&mut self.ports));
-        diagnostics::report(DropReport {
+        let WindowMessage { post, ports } = *self;
+        drop_post(
+            &post,
+            ports,
             reason,
-            source_origin: self.source_origin.as_c_ptr(),
-            target_origin: diagnostics::origin_ptr(target_origin),
-            requested_origin: &self.requested(),
-            source,
             target,
-            data_len,
-        });
+            diagnostics::origin_ptr(target_origin),
+        );
     }
 }
 

@@ -76,8 +76,10 @@ impl FfiReturn for usize {
 ///   `post_plain` -> `dispatch::post_fast`), which would pay a tenth of a post for the boundary:
 ///   it decodes handles and checks pointers without failing, reaches the thread state with
 ///   `try_with`, borrows its targetOrigin cache with `try_borrow_mut`, enters the depth level
-///   without an error value, and calls listeners with atomics and C calls only. Anything else
-///   goes to `post_checked`, which runs inside [`boundary`].
+///   without an error value, and calls listeners with atomics and C calls only; to a QUEUED
+///   window (`dispatch::queue_fast`) it clones reference-counted origins, allocates the task
+///   (which aborts, never unwinds, when memory runs out), takes the window's lock to push it and
+///   calls the C waker. Anything else goes to `post_checked`, which runs inside [`boundary`].
 macro_rules! ffi_fn {
     ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block
         ?= $on_panic:expr) => {

@@ -18,7 +18,7 @@ use crate::event::{self, Delivery, PortHandles};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::Task;
+use crate::queue::{Bytes, Doc, Entry, Receiver, Task};
 use crate::thread;
 use crate::window::WINDOWS;
 use crate::window::{self, Resource, Retiring};
@@ -245,6 +245,9 @@ pub fn post(
         }
     }
     let port = lookup(handle)?;
+    if transfer.is_empty() && post_queued(&port, data) {
+        return Ok(Delivery::Delivered);
+    }
     // A partner in another process is reached through the port's link.
     if let Some(link) = remote_link(&port) {
         return link.post(&port, data, transfer);
@@ -266,6 +269,36 @@ pub fn post(
             Ok(Delivery::Dropped)
         }
     }
+}
+
+/// The common QUEUED post, with one lock per port and one window lock: the partner is local,
+/// open and started, and its owner window is QUEUED with room. Returns false, having done
+/// nothing, in every other case (the checked steps then decide and report).
+#[inline]
+fn post_queued(port: &Arc<Port>, data: &[u8]) -> bool {
+    let partner = {
+        let inner = port.inner.lock();
+        if inner.remote.is_some() {
+            return false;
+        }
+        inner.partner.upgrade()
+    };
+    let Some(partner) = partner else {
+        return false;
+    };
+    let owner = {
+        let inner = partner.inner.lock();
+        match inner.owner {
+            Some(owner) if inner.started && !inner.draining && !inner.closed => owner,
+            _ => return false,
+        }
+    };
+    // Queued inline (no allocation for small data); a refused entry carries no ports: it goes
+    // unreported, the checked path reports.
+    window::enqueue_with(owner, data.len(), true, || {
+        Entry::Data(partner, Bytes::copy(data))
+    })
+    .is_ok()
 }
 
 /// Whether `port` would refuse a message of `data_len` bytes right now: its window's queue is
@@ -405,7 +438,8 @@ fn deliver_or_queue(
         Ok(pm_dispatch_mode::PM_DISPATCH_QUEUED) => {
             let task = Box::new(PortTask {
                 port: port.clone(),
-                message,
+                data: Bytes::Heap(message.data),
+                ports: message.ports,
             });
             match window::enqueue(owner, task, enforce_limits) {
                 Ok(()) => Ok(Delivery::Delivered),
@@ -524,19 +558,21 @@ fn discard_port_message(
     event::report_port_drop(reason, target, target_origin, message.data.len());
 }
 
-/// A port message queued as a task of the owning window.
+/// A port message with ports, queued as a task of the owning window (one without is queued as
+/// an [`Entry::Data`] for the port).
 struct PortTask {
     port: Arc<Port>,
-    message: PortMessage,
+    data: Bytes,
+    ports: Vec<Arc<Port>>,
 }
 
 impl Task for PortTask {
     fn data_len(&self) -> usize {
-        self.message.data.len()
+        self.data.len()
     }
 
-    fn run(self: Box<Self>, window: Handle, _: &Origin, _: &ListenerList) {
-        run_queued(&self.port, window, self.message);
+    fn run(self: Box<Self>, window: Handle, _: &Doc<'_>) {
+        receive_queued(self.port, window, self.data, Some(self.ports));
     }
 
     fn discard(
@@ -545,29 +581,72 @@ impl Task for PortTask {
         target: Option<Handle>,
         target_origin: Option<&Origin>,
     ) {
-        discard_port_message(self.message, reason, target, target_origin);
+        close_detached(self.ports);
+        event::report_port_drop(reason, target, target_origin, self.data.len());
     }
 }
 
-/// Delivers a port task taken off `window`'s queue (the caller holds a depth level).
-fn run_queued(port: &Arc<Port>, window: Handle, message: PortMessage) {
-    let (closed, here) = {
+/// Data queued for a port in its owner window's queue.
+impl Receiver for Port {
+    fn receive(self: Arc<Self>, window: Handle, data: Bytes) {
+        receive_queued(self, window, data, None);
+    }
+
+    fn refuse(
+        &self,
+        reason: pm_drop_reason,
+        target: Option<Handle>,
+        target_origin: Option<&Origin>,
+        data_len: usize,
+    ) {
+        event::report_port_drop(reason, target, target_origin, data_len);
+    }
+}
+
+/// Delivers a message taken off `window`'s queue to the port's listeners if the port is still
+/// that window's and started (one lock); a port closed meanwhile drops it, one moved meanwhile
+/// takes it along.
+///
+/// `ports` is None for data queued without ports (so nothing about a list is dropped then).
+#[inline(always)]
+fn receive_queued(port: Arc<Port>, window: Handle, data: Bytes, ports: Option<Vec<Arc<Port>>>) {
+    let listeners = {
         let inner = port.inner.lock();
-        (inner.closed, inner.owner == Some(window) && inner.started)
+        if inner.closed {
+            None
+        } else if inner.owner == Some(window) && inner.started {
+            Some(inner.listeners.snapshot())
+        } else {
+            drop(inner);
+            // The port moved to another window while this message waited: follow it.
+            let message = PortMessage {
+                data: data.into_boxed(),
+                ports: ports.unwrap_or_default(),
+            };
+            let _ = enqueue(&port, message, true);
+            return;
+        }
     };
-    if closed {
-        discard_port_message(
-            message,
+    let Some(listeners) = listeners else {
+        let origin = reported_origin(window);
+        if let Some(ports) = ports {
+            close_detached(ports);
+        }
+        event::report_port_drop(
             pm_drop_reason::PM_DROP_TARGET_GONE,
             Some(window),
-            reported_origin(window).as_ref(),
+            origin.as_ref(),
+            data.len(),
         );
-    } else if here {
-        dispatch_now(port, window, message);
-    } else {
-        // The port moved to another window while this task waited: follow it.
-        let _ = enqueue(port, message, true);
+        return;
+    };
+    let mut event = event::channel_event(data.as_slice(), c"".as_ptr());
+    let handles;
+    if let Some(ports) = ports {
+        handles = adopt(ports, window);
+        event::set_ports(&mut event, &handles);
     }
+    event::deliver(listeners.as_slice(), &event, None, || {});
 }
 
 /// Adds a listener; the first one starts the port and delivers what waited, in order.

@@ -4,10 +4,11 @@
 use crate::abi::{pm_drop_reason, pm_wake_fn, pm_window};
 use crate::error::{Error, ErrorKind};
 use crate::handles::Handle;
-use crate::listener::ListenerList;
-use crate::origin::Origin;
+use crate::listener::ListenerRef;
+use crate::origin::{Origin, OriginKey, TargetOrigin};
 use std::collections::VecDeque;
-use std::ffi::c_void;
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
 
 /// A window's waker and its user data.
 #[derive(Clone, Copy)]
@@ -72,18 +73,27 @@ impl Default for Limits {
     }
 }
 
+/// The current document of the window a task runs in, as `run_pending` found it just before
+/// running the task; borrowed for the run (nothing is cloned per task).
+#[derive(Clone, Copy)]
+pub struct Doc<'a> {
+    /// The document's origin, for targetOrigin matching.
+    pub origin: OriginKey<'a>,
+    /// Its serialization, NUL-terminated, for events and drop reports.
+    pub origin_c: *const c_char,
+    /// Its listeners, in order (window messages run them; other tasks ignore them).
+    pub listeners: &'a [ListenerRef],
+    /// No listener has an allow-list (so none filters a window message).
+    pub unfiltered: bool,
+}
+
 /// Something queued for delivery into a window. Each kind of message (window, port, broadcast)
 /// implements it next to its own code, so the queue and the window name none of them.
 pub trait Task: Send + Sync {
     /// Bytes of message data, counted against the queue's byte limit.
     fn data_len(&self) -> usize;
-    /// Whether running it needs the document's listener snapshot (window messages do).
-    fn wants_listeners(&self) -> bool {
-        false
-    }
-    /// Delivers it into `window`, whose current document has `origin` and `listeners` (empty
-    /// unless [`Task::wants_listeners`]).
-    fn run(self: Box<Self>, window: Handle, origin: &Origin, listeners: &ListenerList);
+    /// Delivers it into `window`, whose current document is `doc`.
+    fn run(self: Box<Self>, window: Handle, doc: &Doc<'_>);
     /// Drops it undelivered: closes what it carried and reports it with `reason`.
     fn discard(
         self: Box<Self>,
@@ -96,10 +106,69 @@ pub trait Task: Send + Sync {
 /// A queued task.
 pub type BoxedTask = Box<dyn Task>;
 
+/// What a port or broadcast channel does with data queued for it (implemented next to each,
+/// so the queue names neither). Queued as [`Entry::Data`]: no allocation besides the data's.
+pub trait Receiver: Send + Sync {
+    /// Delivers `data` to it in `window` (the window whose queue held it).
+    fn receive(self: Arc<Self>, window: Handle, data: Bytes);
+    /// Drops `data_len` bytes queued for it undelivered, reporting them with `reason`.
+    fn refuse(
+        &self,
+        reason: pm_drop_reason,
+        target: Option<Handle>,
+        target_origin: Option<&Origin>,
+        data_len: usize,
+    );
+}
+
+/// A window message without ports, the common queued post: kept inside the queue (no
+/// allocation for small data). The window post steps above run it; the window reports it when
+/// it is dropped.
+pub struct Post {
+    /// The message data followed by the targetOrigin as given (for drop reports).
+    pub bytes: Bytes,
+    /// Where the data ends in `bytes`.
+    pub data_len: usize,
+    /// The sending window; None for a message from another process with no proxy here.
+    pub source: Option<Handle>,
+    pub source_origin: Origin,
+    pub target_origin: TargetOrigin,
+}
+
+impl Post {
+    pub fn data(&self) -> &[u8] {
+        &self.bytes.as_slice()[..self.data_len]
+    }
+
+    /// The targetOrigin as given, for drop reports.
+    pub fn requested(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes.as_slice()[self.data_len..])
+    }
+}
+
+/// One entry of a window's queue: the common kinds inline, anything else boxed.
+pub enum Entry {
+    Post(Post),
+    Data(Arc<dyn Receiver>, Bytes),
+    Task(BoxedTask),
+}
+
+impl Entry {
+    /// Bytes of message data, counted against the queue's byte limit.
+    #[inline]
+    pub fn data_len(&self) -> usize {
+        match self {
+            Entry::Post(post) => post.data_len,
+            Entry::Data(_, data) => data.len(),
+            Entry::Task(task) => task.data_len(),
+        }
+    }
+}
+
 /// A document's queue of tasks.
 #[derive(Default)]
 pub struct Queue {
-    tasks: VecDeque<BoxedTask>,
+    tasks: VecDeque<Entry>,
     bytes: usize,
 }
 
@@ -108,38 +177,126 @@ impl Queue {
         self.tasks.len()
     }
 
+    /// Bytes of message data waiting.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Whether a task of `data_len` bytes fits within `limits`.
     pub fn fits(&self, data_len: usize, limits: Limits) -> bool {
         limits.allow(self.tasks.len(), self.bytes, data_len)
     }
 
-    /// Appends a task if it fits (or `limits` is None); returns whether the queue was empty.
-    /// On refusal the task comes back with the error.
-    pub fn push(
-        &mut self,
-        task: BoxedTask,
-        limits: Option<Limits>,
-    ) -> Result<bool, (Error, BoxedTask)> {
-        if let Some(limits) = limits
-            && !self.fits(task.data_len(), limits)
-        {
-            let error = limits.refusal(self.tasks.len(), self.bytes);
-            return Err((error, task));
-        }
+    /// Appends the entry `make` makes, of `data_len` bytes of data (the caller checked the
+    /// limits with [`fits`](Self::fits)); returns whether the queue was empty. Never panics (growing aborts, never unwinds, when memory
+    /// runs out).
+    #[inline(always)]
+    pub fn push(&mut self, data_len: usize, make: impl FnOnce() -> Entry) -> bool {
         let was_empty = self.tasks.is_empty();
-        self.bytes += task.data_len();
-        self.tasks.push_back(task);
-        Ok(was_empty)
+        self.bytes += data_len;
+        // Made straight into the queue's buffer where the compiler can (entries are ~100 bytes).
+        self.tasks.push_back(make());
+        was_empty
     }
 
-    pub fn pop(&mut self) -> Option<BoxedTask> {
-        let task = self.tasks.pop_front()?;
-        self.bytes -= task.data_len();
-        Some(task)
+    #[inline]
+    pub fn pop(&mut self) -> Option<Entry> {
+        let entry = self.tasks.pop_front()?;
+        self.bytes -= entry.data_len();
+        if self.tasks.is_empty() && self.tasks.capacity() > SHRINK_ABOVE {
+            // A burst is over: give its memory back (entries are about 100 bytes each).
+            self.tasks = VecDeque::new();
+        }
+        Some(entry)
     }
 
-    pub fn take_all(&mut self) -> VecDeque<BoxedTask> {
+    pub fn take_all(&mut self) -> VecDeque<Entry> {
         self.bytes = 0;
         std::mem::take(&mut self.tasks)
+    }
+}
+
+/// An emptied queue keeps up to this many entries' room for the next burst.
+const SHRINK_ABOVE: usize = 4096;
+
+/// Up to this many bytes of a queued message are kept inside its task, so that the task's own
+/// box is the post's only allocation.
+pub(crate) const INLINE_BYTES: usize = 40;
+
+/// A queued message's bytes (one or two slices laid end to end): inside the task when small,
+/// else in one heap allocation (shared by the tasks of one broadcast).
+pub enum Bytes {
+    Inline { len: u8, buf: [u8; INLINE_BYTES] },
+    Heap(Box<[u8]>),
+    Shared(Arc<[u8]>),
+}
+
+impl Bytes {
+    /// A copy of `a`.
+    #[inline]
+    pub fn copy(a: &[u8]) -> Bytes {
+        Bytes::concat(a, &[])
+    }
+
+    /// `a` followed by `b`.
+    #[inline]
+    pub fn concat(a: &[u8], b: &[u8]) -> Bytes {
+        let len = a.len() + b.len();
+        if len <= INLINE_BYTES {
+            let mut buf = [0; INLINE_BYTES];
+            buf[..a.len()].copy_from_slice(a);
+            buf[a.len()..len].copy_from_slice(b);
+            Bytes::Inline {
+                len: len as u8,
+                buf,
+            }
+        } else {
+            let mut heap = Vec::with_capacity(len);
+            heap.extend_from_slice(a);
+            heap.extend_from_slice(b);
+            Bytes::Heap(heap.into_boxed_slice())
+        }
+    }
+
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Inline { len, buf } => &buf[..usize::from(*len)],
+            Bytes::Heap(heap) => heap,
+            Bytes::Shared(shared) => shared,
+        }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// The bytes as one boxed slice (no copy when they are on the heap already).
+    pub fn into_boxed(self) -> Box<[u8]> {
+        match self {
+            Bytes::Heap(heap) => heap,
+            inline => inline.as_slice().into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_keep_small_messages_inline_and_large_ones_whole() {
+        let small = Bytes::concat(b"hello", b"*");
+        assert!(matches!(small, Bytes::Inline { .. }));
+        assert_eq!(small.as_slice(), b"hello*");
+        let edge = Bytes::copy(&[7; INLINE_BYTES]);
+        assert!(matches!(edge, Bytes::Inline { .. }));
+        assert_eq!(edge.len(), INLINE_BYTES);
+        let large = Bytes::concat(&[1; INLINE_BYTES], b"x");
+        assert!(matches!(large, Bytes::Heap(_)));
+        assert_eq!(large.len(), INLINE_BYTES + 1);
+        assert_eq!(large.as_slice()[INLINE_BYTES], b'x');
+        assert_eq!(Bytes::copy(b"").as_slice(), b"");
     }
 }

@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::handles::Handle;
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::{Origin, OriginKey, TargetOrigin, TargetOriginCache, TupleOrigin};
+use crate::queue::Doc;
 use crate::sync::AtomicU64;
 use crate::window::WINDOWS;
 use std::cell::{Cell, RefCell};
@@ -345,6 +346,31 @@ fn step_in(depth: &Cell<u32>) -> bool {
     true
 }
 
+/// Whether `handle` is a live window: free when this thread has it cached and current (its slot
+/// has not changed since, so it was not freed), else one table lookup.
+#[inline]
+pub fn is_live(handle: Handle) -> bool {
+    STATE
+        .try_with(|s| s.find(handle).is_some())
+        .unwrap_or(false)
+        || WINDOWS.contains(handle)
+}
+
+/// The window's delivery mode: from this thread's cache when it is current (one atomic load),
+/// else from the window. Fails if the window is gone.
+#[inline]
+pub fn mode(handle: Handle) -> Result<pm_dispatch_mode, Error> {
+    let cached = STATE
+        .try_with(|s| s.find(handle).map(|i| s.hot[i].sync.get()))
+        .ok()
+        .flatten();
+    match cached {
+        Some(true) => Ok(pm_dispatch_mode::PM_DISPATCH_SYNC),
+        Some(false) => Ok(pm_dispatch_mode::PM_DISPATCH_QUEUED),
+        None => crate::window::mode(handle),
+    }
+}
+
 /// Current nesting depth on this thread.
 pub fn depth() -> u32 {
     STATE
@@ -418,6 +444,13 @@ impl<'s> PinScope<'s> {
     pub fn cached(&self, handle: Handle) -> Option<Pinned<'s>> {
         let index = self.0.find(handle)?;
         Some(Pinned::new(self.0.hot[index].view()))
+    }
+
+    /// A window's snapshot: the cached one if current, else freshly loaded into the cache.
+    /// None for a gone window or a proxy.
+    #[inline]
+    pub fn window(&self, handle: Handle) -> Option<Pinned<'s>> {
+        self.window_keeping(handle, None).map(|(_, p)| p)
     }
 
     fn window_keeping(&self, handle: Handle, keep: Option<usize>) -> Option<(usize, Pinned<'s>)> {
@@ -525,6 +558,17 @@ impl<'s> Pinned<'s> {
     #[inline]
     pub fn plain(&self) -> bool {
         self.hot.plain
+    }
+
+    /// The document as a queued task sees it (see [`Doc`]).
+    #[inline]
+    pub fn doc(&self) -> Doc<'_> {
+        Doc {
+            origin: self.origin_key(),
+            origin_c: self.origin_c_ptr(),
+            listeners: self.listeners(),
+            unfiltered: self.unfiltered(),
+        }
     }
 
     #[inline]

@@ -7,12 +7,13 @@
 //! the same value.
 
 use crate::abi::{pm_dispatch_mode, pm_drop_reason};
+use crate::diagnostics::{self, DropReport};
 use crate::error::{Error, ErrorKind};
 use crate::event::Delivery;
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{BoxedTask, Limits, Queue, Waker};
+use crate::queue::{BoxedTask, Entry, Limits, Queue, Waker};
 use std::any::Any;
 use std::sync::Arc;
 use url::Url;
@@ -264,8 +265,8 @@ fn retire(handle: Handle, doc: Document, reason: pm_drop_reason) {
                 resources,
             } = *extras;
             let target = (reason == pm_drop_reason::PM_DROP_NAVIGATED).then_some(owner);
-            for task in queue.take_all() {
-                task.discard(reason, target, Some(&doc.origin));
+            for entry in queue.take_all() {
+                discard(entry, reason, target, Some(&doc.origin));
             }
             let why = Retiring {
                 reason,
@@ -370,53 +371,147 @@ pub fn enqueue(
     task: BoxedTask,
     enforce_limits: bool,
 ) -> Result<(), (Error, BoxedTask)> {
-    let mut task = Some(task);
+    let data_len = task.data_len();
+    push_with(handle, data_len, enforce_limits, false, move || {
+        Entry::Task(task)
+    })
+    .map_err(|(refusal, make)| {
+        let error = match refusal {
+            Refusal::Gone | Refusal::NotQueued => gone(),
+            Refusal::Full(limits, count, bytes) => limits.refusal(count, bytes),
+        };
+        match make() {
+            Entry::Task(task) => (error, task),
+            _ => unreachable!("the closure gives back the task it holds"),
+        }
+    })
+}
+
+/// Why the queue refused an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The window is gone.
+    Gone,
+    /// The window is in SYNC mode (only when the caller asked for a QUEUED window).
+    NotQueued,
+    /// Its limits refuse the entry (with the queue's count and bytes at the time).
+    Full(Limits, usize, usize),
+}
+
+/// [`enqueue`] for an inline entry: checks the limits and, with `only_queued`, that the window
+/// is in QUEUED mode, in the same lock as the push; on refusal the entry comes back (boxed) with
+/// the reason and nothing happened (no error built, nothing reported).
+pub fn try_enqueue(
+    handle: Handle,
+    entry: Entry,
+    only_queued: bool,
+) -> Result<(), (Refusal, Box<Entry>)> {
+    let data_len = entry.data_len();
+    // Boxed only when refused, to keep the common return small.
+    push_with(handle, data_len, true, only_queued, move || entry)
+        .map_err(|(refusal, make)| (refusal, Box::new(make())))
+}
+
+/// The fast paths' enqueue: like [`try_enqueue`], but the entry (of `data_len` bytes of data)
+/// is made by `make` under the window's lock, straight into the queue, and only if the queue
+/// takes it; on refusal nothing was made. Never panics (unless `make` does).
+#[inline]
+pub fn enqueue_with(
+    handle: Handle,
+    data_len: usize,
+    only_queued: bool,
+    make: impl FnOnce() -> Entry,
+) -> Result<(), Refusal> {
+    push_with(handle, data_len, true, only_queued, make).map_err(|(refusal, _)| refusal)
+}
+
+/// Pushes the entry `make` makes unless the window refuses it (then `make` comes back,
+/// uncalled), and calls the waker (with no lock held) if the queue was empty.
+#[inline]
+fn push_with<F: FnOnce() -> Entry>(
+    handle: Handle,
+    data_len: usize,
+    enforce_limits: bool,
+    only_queued: bool,
+    make: F,
+) -> Result<(), (Refusal, F)> {
+    let mut make = Some(make);
     // The queue is in no snapshot (thread.rs): the version stays, the posters' caches stay warm.
     let outcome = WINDOWS.with_mut_unversioned(handle, |w| {
-        let limits = enforce_limits.then_some(w.limits);
-        let task = task.take().expect("task is taken once");
-        w.doc
-            .extras()
-            .queue
-            .push(task, limits)
-            .map(|was_empty| if was_empty { w.waker } else { None })
+        if only_queued && w.mode != pm_dispatch_mode::PM_DISPATCH_QUEUED {
+            return Err(Refusal::NotQueued);
+        }
+        let queue = &mut w.doc.extras().queue;
+        if enforce_limits && !queue.fits(data_len, w.limits) {
+            return Err(Refusal::Full(w.limits, queue.len(), queue.bytes()));
+        }
+        // The closure runs once, so `make` is always here.
+        let Some(make) = make.take() else {
+            return Err(Refusal::Gone);
+        };
+        let was_empty = queue.push(data_len, make);
+        Ok(if was_empty { w.waker } else { None })
     });
     match outcome {
-        None => Err((gone(), task.expect("closure did not run"))),
-        Some(Err(refused)) => Err(refused),
         Some(Ok(waker)) => {
             if let Some(waker) = waker {
                 waker.wake(handle);
             }
             Ok(())
         }
+        refused => {
+            let refusal = match refused {
+                Some(Err(refusal)) => refusal,
+                _ => Refusal::Gone,
+            };
+            match make {
+                Some(make) => Err((refusal, make)),
+                None => Ok(()), // unreachable: `make` is taken only when the entry is pushed
+            }
+        }
     }
 }
 
-/// What `run_pending` needs for one task: the task and the document it is delivered into.
-pub struct NextTask {
-    pub task: BoxedTask,
-    pub origin: Origin,
-    pub listeners: ListenerList,
-}
-
-/// Takes the next task off the window's queue. `Err` if the window is gone.
-pub fn next_task(handle: Handle) -> Result<Option<NextTask>, Error> {
+/// Takes the next entry off the window's current document's queue into `slot` (None when the
+/// queue is empty); false if the window is gone. (An out-parameter: entries are about 100 bytes,
+/// and this way one is not copied through the layers of options on its way out.)
+#[inline]
+pub fn pop_into(handle: Handle, slot: &mut Option<Entry>) -> bool {
     // Only the queue changes, which no snapshot holds: the version stays.
     WINDOWS
         .with_mut_unversioned(handle, |w| {
-            let task = w.doc.extras.as_mut()?.queue.pop()?;
-            Some(NextTask {
-                listeners: if task.wants_listeners() {
-                    w.doc.listeners.snapshot()
-                } else {
-                    ListenerList::default()
-                },
-                task,
-                origin: w.doc.origin.clone(),
-            })
+            *slot = w.doc.extras.as_mut().and_then(|e| e.queue.pop());
         })
-        .ok_or_else(gone)
+        .is_some()
+}
+
+/// Drops a queued entry undelivered: closes what it carried and reports it with `reason`
+/// (`target` and `target_origin` as for [`Task::discard`](crate::queue::Task::discard)). Must
+/// be called with no lock held.
+pub fn discard(
+    entry: Entry,
+    reason: pm_drop_reason,
+    target: Option<Handle>,
+    target_origin: Option<&Origin>,
+) {
+    match entry {
+        Entry::Task(task) => task.discard(reason, target, target_origin),
+        Entry::Data(receiver, data) => receiver.refuse(reason, target, target_origin, data.len()),
+        Entry::Post(post) => {
+            if !diagnostics::enabled() {
+                return;
+            }
+            diagnostics::report(DropReport {
+                reason,
+                source_origin: post.source_origin.as_c_ptr(),
+                target_origin: diagnostics::origin_ptr(target_origin),
+                requested_origin: &post.requested(),
+                source: post.source.filter(|&s| WINDOWS.contains(s)),
+                target,
+                data_len: post.data_len,
+            });
+        }
+    }
 }
 
 /// Records a resource as owned by the window's current document, which closes it when it goes.

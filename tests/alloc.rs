@@ -1,4 +1,4 @@
-//! No allocation on the post path of a synchronous post.
+//! No allocation on the post path of a synchronous post, nor for a small queued post and its delivery.
 //!
 //! A counting `#[global_allocator]` wraps `System`. It counts only on a thread that switched
 //! counting on, so the test harness's other threads never disturb the numbers. Each test warms
@@ -6,9 +6,11 @@
 //! first see a string or a window), then counts every allocation, reallocation and
 //! deallocation over N posts, which must all be zero.
 
+use postmessage::capi::delivery::{pm_window_run_pending, pm_window_set_dispatch_mode};
+use postmessage::capi::port::{pm_channel_new, pm_port_add_listener, pm_port_post_message};
 use postmessage::capi::post::{pm_add_listener, pm_post_message};
 use postmessage::capi::window::{pm_window_free, pm_window_new};
-use postmessage::{pm_message_event, pm_result, pm_window};
+use postmessage::{pm_dispatch_mode, pm_message_event, pm_result, pm_window};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ffi::{CStr, c_void};
@@ -171,6 +173,74 @@ fn synchronous_post_to_many_listeners_does_not_allocate() {
         assert!(pm_add_listener(dst, Some(listener), std::ptr::null_mut()) > 0);
     }
     assert_no_allocation("10 listeners", src, dst, c"http://localhost", 10);
+    for w in [src, dst] {
+        assert_eq!(pm_window_free(w), pm_result::PM_OK);
+    }
+}
+
+/// A small queued post is kept inside the window's queue: once the queue has grown to a burst's
+/// size, posting a burst and delivering it with `pm_window_run_pending` allocates nothing, for a
+/// window message and for port data alike (issue #13: a queued post may allocate its one copy of
+/// the data, and nothing else beyond amortized queue growth; small data needs no copy at all).
+#[test]
+fn small_queued_posts_and_their_delivery_do_not_allocate() {
+    const BURST: u64 = 1000;
+    let src = window(c"http://127.0.0.1/");
+    let dst = window(c"http://localhost/");
+    assert!(pm_add_listener(dst, Some(listener), std::ptr::null_mut()) > 0);
+    assert_eq!(
+        pm_window_set_dispatch_mode(dst, pm_dispatch_mode::PM_DISPATCH_QUEUED as u32),
+        pm_result::PM_OK
+    );
+    let (mut p1, mut p2) = (std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: two valid out-pointers.
+    assert_eq!(
+        unsafe { pm_channel_new(dst, &mut p1, &mut p2) },
+        pm_result::PM_OK
+    );
+    assert!(pm_port_add_listener(p2, Some(listener), std::ptr::null_mut()) > 0);
+
+    let window_burst = || {
+        for _ in 0..BURST {
+            // SAFETY: DATA has 11 bytes; the targetOrigin is NUL-terminated.
+            let r = unsafe { pm_post_message(src, dst, DATA.as_ptr(), DATA.len(), c"*".as_ptr()) };
+            assert_eq!(r, pm_result::PM_OK, "queued window post");
+        }
+        assert_eq!(pm_window_run_pending(dst, usize::MAX), BURST as usize);
+    };
+    let port_burst = || {
+        for _ in 0..BURST {
+            // SAFETY: DATA has 11 bytes; no transfer list.
+            let r =
+                unsafe { pm_port_post_message(p1, DATA.as_ptr(), DATA.len(), std::ptr::null(), 0) };
+            assert_eq!(r, pm_result::PM_OK, "queued port post");
+        }
+        assert_eq!(pm_window_run_pending(dst, usize::MAX), BURST as usize);
+    };
+    for (what, burst) in [
+        ("queued window post", &window_burst as &dyn Fn()),
+        ("queued port post", &port_burst),
+    ] {
+        burst(); // warm-up: the queue grows to a burst's size, the caches fill
+        let calls_before = CALLS.with(Cell::get);
+        let (allocs, frees) = count_allocations(|| {
+            for _ in 0..5 {
+                burst();
+            }
+        });
+        assert_eq!(
+            CALLS.with(Cell::get) - calls_before,
+            5 * BURST,
+            "{what}: deliveries"
+        );
+        assert_eq!(
+            (allocs, frees),
+            (0, 0),
+            "{what}: {allocs} allocations and {frees} deallocations over {} posts and their \
+             delivery (expected none once the queue has grown)",
+            5 * BURST
+        );
+    }
     for w in [src, dst] {
         assert_eq!(pm_window_free(w), pm_result::PM_OK);
     }

@@ -248,3 +248,50 @@ fn a_versioned_read_is_stale_exactly_when_the_version_moved() {
         );
     });
 }
+
+/// The queued paths' use of a window slot: posters push under `with_mut_unversioned` (the
+/// fast enqueue), the owner thread pops under it (`run_pending`) and checks its cached snapshot
+/// with the slot's version, while another thread changes what snapshots hold (`with_mut`, as
+/// adding a listener does). Nothing is lost or reordered, queue traffic never moves the
+/// version (so cached snapshots stay warm), and a change always does (so none stays stale).
+#[test]
+fn queue_traffic_leaves_the_version_and_changes_move_it() {
+    use std::collections::VecDeque;
+    loom::model(|| {
+        let table: Arc<HandleTable<(VecDeque<u32>, u32)>> = Arc::new(HandleTable::new(7));
+        let w = table.insert_with(|_| (VecDeque::new(), 0));
+        let (v0, _, ()) = table.with_versioned(w, |_| ()).unwrap();
+        let poster = {
+            let table = table.clone();
+            thread::spawn(move || {
+                for i in 1..=2 {
+                    table
+                        .with_mut_unversioned(w, |(q, _)| q.push_back(i))
+                        .unwrap();
+                }
+            })
+        };
+        let changer = {
+            let table = table.clone();
+            thread::spawn(move || table.with_mut(w, |(_, listeners)| *listeners += 1).unwrap())
+        };
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            if let Some(i) = table
+                .with_mut_unversioned(w, |(q, _)| q.pop_front())
+                .unwrap()
+            {
+                seen.push(i);
+            }
+        }
+        poster.join().unwrap();
+        changer.join().unwrap();
+        let (v1, _, (rest, listeners)) = table
+            .with_versioned(w, |(q, l)| (q.iter().copied().collect::<Vec<_>>(), *l))
+            .unwrap();
+        seen.extend(rest);
+        assert_eq!(seen, [1, 2], "every entry once, in order");
+        assert_eq!(listeners, 1);
+        assert_eq!(v1, v0 + 1, "only the change moved the version");
+    });
+}
