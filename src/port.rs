@@ -7,9 +7,10 @@
 //! queued as window tasks). Transfers and closes are serialized by one lock (`TRANSFER`), so a
 //! port is never transferred and closed at the same time; posts do not take it.
 //!
-//! A SYNC post to a started port runs from a per-thread cache of what it needs (the partner's
-//! listener snapshot), validated by each port's version and the owner window's slot version:
-//! no lock, reference count or allocation per post (see [`post_fast`]).
+//! A post to a started port runs from a per-thread cache of what it needs (the partner's
+//! listener snapshot, or its QUEUED owner window), validated by each port's version and the
+//! owner window's slot version: a SYNC post takes no lock, reference count or allocation, a
+//! QUEUED one only the owner window's lock (see [`post_fast`]).
 
 use crate::abi::{pm_dispatch_mode, pm_drop_reason};
 use crate::diagnostics::{self};
@@ -888,10 +889,10 @@ const CACHED_SENDERS: usize = 64;
 /// What [`post_fast`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fast {
-    /// Delivered to the partner's listeners.
+    /// Delivered to the partner's listeners (SYNC owner) or queued for it (QUEUED owner).
     Done,
-    /// Nothing done: the cached view says the checked path must decide (QUEUED or unstarted
-    /// partner, a remote or no partner, depth limit, thread exiting).
+    /// Nothing done: the cached view says the checked path must decide (unstarted partner, a
+    /// remote or no partner, depth limit, a queue refusing, thread exiting).
     Slow,
     /// Nothing done: the port is not cached on this thread, or its view is stale.
     Miss,
@@ -906,10 +907,18 @@ struct Sender {
     version: u64,
     partner: Option<(Arc<Port>, u64)>,
     owner: Option<(&'static crate::sync::AtomicU64, u64)>,
-    /// The partner's listeners (and whether all are plain) when a post is delivered on the
-    /// posting thread at once: partner open and started, owner window SYNC. None: the checked
-    /// path decides.
-    deliver: Option<(ListenerList, bool)>,
+    /// What a post does, when the partner is open and started and its owner window local;
+    /// None: the checked path decides.
+    deliver: Option<Route>,
+}
+
+/// Where a cached post goes.
+enum Route {
+    /// The owner window is SYNC: the partner's listeners (and whether all are plain) run on the
+    /// posting thread at once.
+    Sync(ListenerList, bool),
+    /// The owner window (this handle) is QUEUED: the data is queued there for the partner.
+    Queued(Handle),
 }
 
 impl Sender {
@@ -960,16 +969,20 @@ impl Sender {
         let Some(owner) = owner else {
             return Some(sender);
         };
-        let Some((window_version, cell, sync)) = WINDOWS.with_versioned(owner, |w| {
-            w.remote().is_none() && w.mode() == pm_dispatch_mode::PM_DISPATCH_SYNC
-        }) else {
+        let Some((window_version, cell, mode)) =
+            WINDOWS.with_versioned(owner, |w| w.remote().is_none().then(|| w.mode()))
+        else {
             return Some(sender);
         };
         sender.owner = Some((cell, window_version));
-        if sync {
-            let plain = listeners.as_slice().iter().all(|l| l.is_plain());
-            sender.deliver = Some((listeners, plain));
-        }
+        sender.deliver = match mode {
+            Some(pm_dispatch_mode::PM_DISPATCH_SYNC) => {
+                let plain = listeners.as_slice().iter().all(|l| l.is_plain());
+                Some(Route::Sync(listeners, plain))
+            }
+            Some(pm_dispatch_mode::PM_DISPATCH_QUEUED) => Some(Route::Queued(owner)),
+            None => None,
+        };
         Some(sender)
     }
 }
@@ -979,9 +992,9 @@ thread_local! {
         const { RefCell::new([const { None }; CACHED_SENDERS]) };
 }
 
-/// The SYNC post through a cached port without a transfer list: the partner's listeners run on
-/// this thread with an event that borrows `data`. Touches no lock, reference count or
-/// allocation, and cannot panic (so the export can call it outside its panic boundary): the
+/// The post through a cached port without a transfer list. SYNC owner: the partner's listeners
+/// run on this thread with an event that borrows `data`, touching no lock, reference count or
+/// allocation. QUEUED owner: see [`queue_cached`]. Cannot panic (so the export can call it outside its panic boundary): the
 /// cache is reached with `try_with`/`try_borrow`, and the listeners are called with atomics and
 /// C calls only. It holds a shared borrow of the cache while listeners run, so a listener's own
 /// posts use the cache too, and a refresh during one simply does not happen (the checked path
@@ -1000,8 +1013,10 @@ pub fn post_fast(handle: Handle, data: &[u8]) -> Fast {
             else {
                 return Fast::Miss;
             };
-            let Some((listeners, plain)) = &sender.deliver else {
-                return Fast::Slow;
+            let (listeners, plain) = match &sender.deliver {
+                Some(Route::Sync(listeners, plain)) => (listeners, plain),
+                Some(Route::Queued(owner)) => return queue_cached(sender, *owner, data),
+                None => return Fast::Slow,
             };
             thread::with_current(|state| {
                 let Some(_depth) = state.and_then(|s| s.try_enter_depth()) else {
@@ -1021,6 +1036,28 @@ pub fn post_fast(handle: Handle, data: &[u8]) -> Fast {
             })
         })
         .unwrap_or(Fast::Slow)
+}
+
+/// The QUEUED post through a current cached view: the data is queued for the partner in its
+/// owner window's queue with that window's lock only. The versions prove that, when they were
+/// read, the sender still had this partner, and the partner was open, started, not draining
+/// (so nothing waits in its `pending` that this post could overtake) and owned by that window,
+/// as [`post_queued`] finds under the ports' locks; the window's lock checks the mode and the
+/// limits again. A change racing the post is ordered after it either way: the entry's run
+/// checks closed, owner and started under the port's lock (`receive_queued`). Refused (queue
+/// full, window gone or no longer QUEUED): nothing is made, the checked path decides and
+/// reports. Cannot panic (allocation failure aborts; the waker is a C call).
+#[inline(always)]
+fn queue_cached(sender: &Sender, owner: Handle, data: &[u8]) -> Fast {
+    let Some((partner, _)) = &sender.partner else {
+        return Fast::Slow;
+    };
+    match window::enqueue_with(owner, data.len(), true, || {
+        Entry::Data(partner.clone(), Bytes::copy(data))
+    }) {
+        Ok(()) => Fast::Done,
+        Err(_) => Fast::Slow,
+    }
 }
 
 /// Caches this thread's view of the port behind `handle` (after a [`Fast::Miss`]).

@@ -62,7 +62,7 @@ ffi_fn! {
         transfer_len: usize,
     ) -> pm_result {
         // The common case first, outside the panic boundary (`port::post_fast` cannot panic):
-        // plainly valid arguments, no transfer list, a cached SYNC port.
+        // plainly valid arguments, no transfer list, a cached port (SYNC or QUEUED owner).
         let mut tried = port::Fast::Slow;
         if transfer_len == 0
             && !(data.is_null() && data_len != 0)

@@ -1066,6 +1066,122 @@ static void test_cached_port_follows_changes(void) {
   CHECK(r1.bad_fields == 0 && r2.bad_fields == 0 && r3.bad_fields == 0);
 }
 
+/* The same for a post to a port whose window is QUEUED: a warm cache queues the data into the
+ * owner window's queue, and every change must still be seen: queue limits, listeners, a
+ * transfer (messages then wait in the port, in order, until it starts again), a mode switch,
+ * a close with a message queued, navigation. */
+static void test_cached_queued_port_follows_changes(void) {
+  pm_window *w = pm_window_new("https://app.example/");
+  pm_window *other = pm_window_new("https://other.example/");
+  REQUIRE(w && other);
+  CHECK_RC(pm_window_set_dispatch_mode(w, PM_DISPATCH_QUEUED), PM_OK);
+  CHECK_RC(pm_window_set_dispatch_mode(other, PM_DISPATCH_QUEUED), PM_OK);
+  wake_count wc = {0, NULL};
+  CHECK_RC(pm_window_set_waker(w, count_wake, &wc), PM_OK);
+  pm_port *a, *b;
+  REQUIRE(pm_channel_new(w, &a, &b) == PM_OK);
+  recorder r1;
+  recorder_init(&r1);
+  uint64_t id1 = pm_port_add_listener(b, port_record, &r1);
+  REQUIRE(id1 != 0);
+  CHECK_RC(port_post(a, "1"), PM_OK);
+  CHECK_RC(port_post(a, "2"), PM_OK);
+  CHECK_RC(port_post(a, "3"), PM_OK);
+  CHECK(r1.count == 0);
+  CHECK(pm_window_pending(w) == 3);
+  CHECK(wc.calls == 1 && wc.window == w);
+  CHECK(pm_window_run_pending(w, SIZE_MAX) == 3);
+  CHECK_STR(r1.log, "1|2|3|");
+
+  /* The queue's limits hold for cached posts; a refused post is not queued. */
+  CHECK_RC(pm_window_set_queue_limit(w, 1, 0), PM_OK);
+  CHECK_RC(port_post(a, "4"), PM_OK);
+  CHECK_RC(port_post(a, "5"), PM_ERR_QUEUE_FULL);
+  CHECK(pm_window_pending(w) == 1);
+  CHECK_RC(pm_window_set_queue_limit(w, 0, 8), PM_OK);
+  CHECK_RC(port_post(a, "too long"), PM_ERR_QUEUE_FULL);
+  CHECK_RC(pm_window_set_queue_limit(w, 0, 0), PM_OK);
+  CHECK(pm_window_run_pending(w, SIZE_MAX) == 1);
+  CHECK_STR(r1.log, "1|2|3|4|");
+
+  /* Listeners change: the queued message runs the listeners there are when it runs. */
+  recorder r2;
+  recorder_init(&r2);
+  CHECK_RC(port_post(a, "6"), PM_OK);
+  uint64_t id2 = pm_port_add_listener(b, port_record, &r2);
+  REQUIRE(id2 != 0);
+  CHECK_RC(port_post(a, "7"), PM_OK);
+  CHECK_RC(pm_port_remove_listener(b, id1), PM_OK);
+  CHECK(pm_window_run_pending(w, SIZE_MAX) == 2);
+  CHECK_STR(r1.log, "1|2|3|4|");
+  CHECK_STR(r2.log, "6|7|");
+
+  /* The partner moves to `other` with a message queued for it in w: the message follows it and
+   * waits, with later posts behind it, until a listener starts it there. */
+  CHECK_RC(port_post(a, "8"), PM_OK);
+  pm_port *c, *d;
+  REQUIRE(pm_channel_new(other, &c, &d) == PM_OK);
+  recorder carrier;
+  recorder_init(&carrier);
+  REQUIRE(pm_port_add_listener(d, port_record, &carrier) != 0);
+  pm_port *moving[1] = {b};
+  CHECK_RC(pm_port_post_message(c, (const uint8_t *)"move", 4, moving, 1), PM_OK);
+  CHECK(pm_window_run_pending(w, SIZE_MAX) == 1); /* "8" follows b (in flight) */
+  CHECK(r2.count == 2);
+  CHECK(pm_window_run_pending(other, SIZE_MAX) == 1); /* "move": b arrives in other */
+  REQUIRE(carrier.kept_len == 1);
+  pm_port *b2 = carrier.kept[0];
+  CHECK(port_is_invalid(b));
+  CHECK_RC(port_post(a, "9"), PM_OK);
+  CHECK(pm_window_pending(other) == 0); /* not started: waits in the port */
+  recorder r3;
+  recorder_init(&r3);
+  REQUIRE(pm_port_add_listener(b2, port_record, &r3) != 0);
+  CHECK_RC(port_post(a, "10"), PM_OK);
+  CHECK(r3.count == 0);
+  CHECK(pm_window_pending(other) == 3);
+  CHECK(pm_window_run_pending(other, SIZE_MAX) == 3);
+  CHECK_STR(r3.log, "8|9|10|");
+  CHECK_STR(r2.log, "6|7|");
+
+  /* The owner switches to SYNC (delivered at once) and back (queued). */
+  CHECK_RC(pm_window_set_dispatch_mode(other, PM_DISPATCH_SYNC), PM_OK);
+  CHECK_RC(port_post(a, "11"), PM_OK);
+  CHECK_STR(r3.log, "8|9|10|11|");
+  CHECK_RC(pm_window_set_dispatch_mode(other, PM_DISPATCH_QUEUED), PM_OK);
+  CHECK_RC(port_post(a, "12"), PM_OK);
+  CHECK_STR(r3.log, "8|9|10|11|");
+  CHECK(pm_window_run_pending(other, SIZE_MAX) == 1);
+  CHECK_STR(r3.log, "8|9|10|11|12|");
+
+  /* Closed with a message queued: it is not delivered, and later posts are dropped. */
+  CHECK_RC(port_post(a, "13"), PM_OK);
+  CHECK_RC(pm_port_close(b2), PM_OK);
+  pm_window_run_pending(other, SIZE_MAX);
+  CHECK(pm_window_pending(other) == 0);
+  CHECK_RC(port_post(a, "14"), PM_DROPPED);
+  CHECK_STR(r3.log, "8|9|10|11|12|");
+
+  /* Navigation discards the old document's queue and closes its ports. */
+  pm_port *e, *f;
+  REQUIRE(pm_channel_new(other, &e, &f) == PM_OK);
+  recorder r4;
+  recorder_init(&r4);
+  REQUIRE(pm_port_add_listener(f, port_record, &r4) != 0);
+  CHECK_RC(port_post(e, "n1"), PM_OK);
+  CHECK_RC(port_post(e, "n2"), PM_OK);
+  CHECK(pm_window_pending(other) == 2);
+  CHECK_RC(pm_window_navigate(other, "https://other.example/next"), PM_OK);
+  CHECK(pm_window_pending(other) == 0);
+  CHECK(pm_window_run_pending(other, SIZE_MAX) == 0);
+  CHECK_RC(port_post(e, "n3"), PM_ERR_INVALID_HANDLE);
+  CHECK(r4.count == 0);
+
+  CHECK_RC(pm_window_free(w), PM_OK);
+  CHECK_RC(pm_window_free(other), PM_OK);
+  CHECK(r1.bad_fields == 0 && r2.bad_fields == 0 && r3.bad_fields == 0);
+}
+
 int main(void) {
   test_channel_new();
   test_messages_wait_until_started();
@@ -1084,5 +1200,6 @@ int main(void) {
   test_chain_of_transfers();
   test_port_depth();
   test_cached_port_follows_changes();
+  test_cached_queued_port_follows_changes();
   TEST_EXIT("test_ports");
 }
