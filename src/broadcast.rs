@@ -4,7 +4,8 @@
 //! A post from a channel this thread posted from before runs from a per-thread view of its
 //! receivers (their listener snapshots and windows' modes), validated by one process-wide
 //! version and each receiver window's slot version: no lock, reference count or allocation
-//! per post when every receiver is SYNC (see [`post_cached`]).
+//! per post when every receiver is SYNC, one window lock per QUEUED receiver (see
+//! [`post_cached`]).
 
 use crate::abi::{pm_dispatch_mode, pm_drop_reason};
 use crate::diagnostics::{self, DropReport};
@@ -190,11 +191,7 @@ fn deliver_to(
             let window = receiver.window;
             // Small data is kept inside each entry; large data is one copy shared by the
             // queued receivers of this post.
-            let data = if data.len() <= INLINE_BYTES {
-                Bytes::copy(data)
-            } else {
-                Bytes::Shared(shared.get_or_insert_with(|| data.into()).clone())
-            };
+            let data = queued_bytes(data, shared);
             // A receiver's origin is the sender's (same origin): the entry needs no copy of it.
             let entry = Entry::Data(receiver.clone(), data);
             match window::try_enqueue(window, entry, false) {
@@ -218,6 +215,17 @@ fn deliver_to(
                 }
             }
         }
+    }
+}
+
+/// A queued receiver's copy of the data: small data inside its entry, larger data one copy
+/// shared by the queued receivers of a post (made in `shared` by the first).
+#[inline(always)]
+fn queued_bytes(data: &[u8], shared: &mut Option<Arc<[u8]>>) -> Bytes {
+    if data.len() <= INLINE_BYTES {
+        Bytes::copy(data)
+    } else {
+        Bytes::Shared(shared.get_or_insert_with(|| data.into()).clone())
     }
 }
 
@@ -380,18 +388,31 @@ struct Receiver {
     window: Option<(&'static crate::sync::AtomicU64, u64)>,
     /// The window was SYNC (and not a proxy) at that version.
     sync: bool,
+    /// The window was QUEUED (and not a proxy) at that version.
+    queued: bool,
     listeners: ListenerList,
     plain: bool,
 }
 
 impl Receiver {
-    /// Whether a post can run this receiver's cached listeners now: its window is still SYNC.
+    /// Whether its window is unchanged since the view was taken.
     #[inline(always)]
-    fn is_sync_now(&self) -> bool {
-        self.sync
-            && self
-                .window
-                .is_some_and(|(cell, v)| cell.load(Ordering::Acquire) == v)
+    fn is_current(&self) -> bool {
+        self.window
+            .is_some_and(|(cell, v)| cell.load(Ordering::Acquire) == v)
+    }
+
+    /// Queues `data` for this receiver in its QUEUED window (the view is current) with the
+    /// window's lock only, as [`deliver_to`] would; the window's lock checks the mode and the
+    /// limits again. False, having made nothing, when the window refuses it: [`deliver_to`]
+    /// then decides and reports. Cannot panic (allocation failure aborts; the waker is a C
+    /// call).
+    #[inline(always)]
+    fn queue(&self, data: &[u8], shared: &mut Option<Arc<[u8]>>) -> bool {
+        window::enqueue_with(self.channel.window, data.len(), true, || {
+            Entry::Data(self.channel.clone(), queued_bytes(data, shared))
+        })
+        .is_ok()
     }
 }
 
@@ -421,15 +442,19 @@ impl Sender {
         let receivers = receivers
             .into_iter()
             .map(|channel| {
-                let found = WINDOWS.with_versioned(channel.window, |w| {
-                    w.remote().is_none() && w.mode() == pm_dispatch_mode::PM_DISPATCH_SYNC
-                });
+                let found = WINDOWS
+                    .with_versioned(channel.window, |w| w.remote().is_none().then(|| w.mode()));
                 let listeners = channel.listeners.lock().snapshot();
                 let plain = listeners.as_slice().iter().all(|l| l.is_plain());
                 Receiver {
                     channel,
                     window: found.map(|(v, cell, _)| (cell, v)),
-                    sync: found.is_some_and(|(_, _, sync)| sync),
+                    sync: found.is_some_and(|(_, _, mode)| {
+                        mode == Some(pm_dispatch_mode::PM_DISPATCH_SYNC)
+                    }),
+                    queued: found.is_some_and(|(_, _, mode)| {
+                        mode == Some(pm_dispatch_mode::PM_DISPATCH_QUEUED)
+                    }),
                     listeners,
                     plain,
                 }
@@ -461,7 +486,8 @@ enum Cached {
 }
 
 /// A post through a cached sender: each receiver whose window is still SYNC runs its cached
-/// listeners on this thread, with no lock, reference count or allocation. A receiver whose
+/// listeners on this thread, with no lock, reference count or allocation; one whose window is
+/// still QUEUED gets an entry in its queue under that window's lock. A receiver whose
 /// window changed, or every receiver after a channel or listener changed meanwhile (a
 /// listener may close the next receiver), is served by [`deliver_to`] as the checked path
 /// would, so both deliver the same. A shared borrow of the cache is held while listeners run:
@@ -491,8 +517,10 @@ fn post_cached(handle: Handle, data: &[u8]) -> Cached {
                 let mut shared = None;
                 let mut result = Ok(());
                 for receiver in &sender.receivers {
-                    if VERSION.load(Ordering::Acquire) == sender.version
-                        && receiver.is_sync_now()
+                    let current =
+                        VERSION.load(Ordering::Acquire) == sender.version && receiver.is_current();
+                    if current
+                        && receiver.sync
                         && let Some(_depth) = state.try_enter_depth()
                     {
                         if receiver.plain {
@@ -504,6 +532,8 @@ fn post_cached(handle: Handle, data: &[u8]) -> Cached {
                                 listener.call_unfiltered(&event);
                             }
                         }
+                    } else if current && receiver.queued && receiver.queue(data, &mut shared) {
+                        // Queued.
                     } else if let Err(error) =
                         deliver_to(&receiver.channel, data, &mut shared, origin)
                     {

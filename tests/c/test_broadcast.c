@@ -585,6 +585,115 @@ static void test_cached_broadcast_follows_changes(void) {
   CHECK(a.bad_fields == 0 && b.bad_fields == 0 && c.bad_fields == 0 && d.bad_fields == 0);
 }
 
+/* The same for QUEUED receivers: a warm cache queues an entry per receiver window, and every
+ * change must still be seen: limits, listeners, large data shared by two queued receivers, a
+ * mode switch, a receiver closed with a message queued, navigation. */
+static void test_cached_queued_broadcast_follows_changes(void) {
+  shared_log[0] = '\0';
+  pm_window *ws = pm_window_new("https://cq.example/s");
+  pm_window *q1 = pm_window_new("https://cq.example/q1");
+  pm_window *q2 = pm_window_new("https://cq.example/q2");
+  REQUIRE(ws && q1 && q2);
+  CHECK_RC(pm_window_set_dispatch_mode(q1, PM_DISPATCH_QUEUED), PM_OK);
+  CHECK_RC(pm_window_set_dispatch_mode(q2, PM_DISPATCH_QUEUED), PM_OK);
+  wake_count wc = {0, NULL};
+  CHECK_RC(pm_window_set_waker(q1, count_wake, &wc), PM_OK);
+  pm_broadcast *sender = pm_broadcast_new(ws, "cq");
+  pm_broadcast *r1 = pm_broadcast_new(q1, "cq");
+  pm_broadcast *r2 = pm_broadcast_new(q2, "cq");
+  REQUIRE(sender && r1 && r2);
+  chan_rec a, b, c;
+  chan_rec_init(&a, "A", "https://cq.example");
+  chan_rec_init(&b, "B", "https://cq.example");
+  chan_rec_init(&c, "C", "https://cq.example");
+  uint64_t ida = pm_broadcast_add_listener(r1, on_broadcast, &a);
+  REQUIRE(ida != 0 && pm_broadcast_add_listener(r2, on_broadcast, &b) != 0);
+  CHECK_RC(bpost(sender, "1"), PM_OK);
+  CHECK_RC(bpost(sender, "2"), PM_OK);
+  CHECK_RC(bpost(sender, "3"), PM_OK);
+  CHECK_STR(shared_log, "");
+  CHECK(pm_window_pending(q1) == 3 && pm_window_pending(q2) == 3);
+  CHECK(wc.calls == 1 && wc.window == q1);
+  CHECK(pm_window_run_pending(q2, SIZE_MAX) == 3);
+  CHECK(pm_window_run_pending(q1, SIZE_MAX) == 3);
+  CHECK_STR(shared_log, "B:1;B:2;B:3;A:1;A:2;A:3;");
+
+  /* Limits: q1 refuses (count, then bytes), q2 still receives, the post says QUEUE_FULL. */
+  shared_log[0] = '\0';
+  CHECK_RC(pm_window_set_queue_limit(q1, 1, 0), PM_OK);
+  CHECK_RC(bpost(sender, "4"), PM_OK);
+  CHECK_RC(bpost(sender, "5"), PM_ERR_QUEUE_FULL);
+  CHECK_RC(pm_window_set_queue_limit(q1, 0, 4), PM_OK);
+  CHECK_RC(bpost(sender, "long"), PM_ERR_QUEUE_FULL);
+  CHECK_RC(pm_window_set_queue_limit(q1, 0, 0), PM_OK);
+  CHECK(pm_window_pending(q1) == 1 && pm_window_pending(q2) == 3);
+  pm_window_run_pending(q1, SIZE_MAX);
+  pm_window_run_pending(q2, SIZE_MAX);
+  CHECK_STR(shared_log, "A:4;B:4;B:5;B:long;");
+
+  /* Large data (one copy shared by both queued receivers), and a listener added. */
+  shared_log[0] = '\0';
+  const char *big = "0123456789012345678901234567890123456789-0123456789";
+  REQUIRE(pm_broadcast_add_listener(r2, on_broadcast, &c) != 0);
+  CHECK_RC(bpost(sender, big), PM_OK);
+  CHECK_RC(bpost(sender, "6"), PM_OK);
+  pm_window_run_pending(q1, SIZE_MAX);
+  pm_window_run_pending(q2, SIZE_MAX);
+  char expected[512];
+  snprintf(expected, sizeof expected, "A:%s;A:6;B:%s;C:%s;B:6;C:6;", big, big, big);
+  CHECK_STR(shared_log, expected);
+
+  /* A listener removed while a message is queued: it does not run. */
+  shared_log[0] = '\0';
+  CHECK_RC(bpost(sender, "7"), PM_OK);
+  CHECK_RC(pm_broadcast_remove_listener(r1, ida), PM_OK);
+  CHECK_RC(bpost(sender, "8"), PM_OK);
+  pm_window_run_pending(q1, SIZE_MAX);
+  CHECK_STR(shared_log, "");
+  pm_window_run_pending(q2, SIZE_MAX);
+  CHECK_STR(shared_log, "B:7;C:7;B:8;C:8;");
+
+  /* q2 switches to SYNC (delivered at once), then back. */
+  shared_log[0] = '\0';
+  CHECK_RC(pm_window_set_dispatch_mode(q2, PM_DISPATCH_SYNC), PM_OK);
+  CHECK_RC(bpost(sender, "9"), PM_OK);
+  CHECK_STR(shared_log, "B:9;C:9;");
+  CHECK_RC(pm_window_set_dispatch_mode(q2, PM_DISPATCH_QUEUED), PM_OK);
+  CHECK_RC(bpost(sender, "10"), PM_OK);
+  CHECK_STR(shared_log, "B:9;C:9;");
+  pm_window_run_pending(q2, SIZE_MAX);
+  CHECK_STR(shared_log, "B:9;C:9;B:10;C:10;");
+
+  /* r2 closed with a message queued: not delivered; nothing more is queued for it. */
+  shared_log[0] = '\0';
+  CHECK_RC(bpost(sender, "11"), PM_OK);
+  CHECK_RC(pm_broadcast_close(r2), PM_OK);
+  CHECK_RC(bpost(sender, "12"), PM_OK);
+  pm_window_run_pending(q2, SIZE_MAX);
+  CHECK(pm_window_pending(q2) == 0);
+  CHECK_STR(shared_log, "");
+
+  /* Navigation of a receiver's window discards what was queued for its channel. */
+  pm_broadcast *r3 = pm_broadcast_new(q2, "cq");
+  chan_rec d;
+  chan_rec_init(&d, "D", "https://cq.example");
+  REQUIRE(r3 && pm_broadcast_add_listener(r3, on_broadcast, &d) != 0);
+  CHECK_RC(bpost(sender, "13"), PM_OK);
+  CHECK_RC(bpost(sender, "14"), PM_OK);
+  CHECK(pm_window_pending(q2) == 2);
+  CHECK_RC(pm_window_navigate(q2, "https://cq.example/q2-next"), PM_OK);
+  CHECK(pm_window_pending(q2) == 0);
+  CHECK_RC(bpost(sender, "15"), PM_OK);
+  CHECK(pm_window_pending(q2) == 0);
+  CHECK(d.count == 0);
+  CHECK(channel_is_invalid(r3));
+
+  CHECK_RC(pm_window_free(ws), PM_OK);
+  CHECK_RC(pm_window_free(q1), PM_OK);
+  CHECK_RC(pm_window_free(q2), PM_OK);
+  CHECK(a.bad_fields == 0 && b.bad_fields == 0 && c.bad_fields == 0 && d.bad_fields == 0);
+}
+
 int main(void) {
   test_same_name_same_origin();
   test_opaque_origins();
@@ -595,5 +704,6 @@ int main(void) {
   test_queued_receivers();
   test_depth();
   test_cached_broadcast_follows_changes();
+  test_cached_queued_broadcast_follows_changes();
   TEST_EXIT("test_broadcast");
 }
