@@ -295,3 +295,99 @@ fn queue_traffic_leaves_the_version_and_changes_move_it() {
         assert_eq!(v1, v0 + 1, "only the change moved the version");
     });
 }
+
+/// The QUEUED port post from a cached view (`port::queue_cached`) against a port starting:
+/// the view is taken under the port's lock only when the port is started and not draining, a
+/// post through it pushes straight into the window's queue (`with_mut_unversioned`), and the
+/// first listener's start (`started`, `draining`, a version bump) then drains the messages
+/// that waited in the port's `pending` into the queue outside the lock, clearing `draining`
+/// (another bump) only once `pending` is empty under the lock. Whatever the interleaving, a
+/// post never overtakes a message that waited: the queue ends in posting order. (A view taken
+/// while the port drains, or one not checked against the version, fails this.)
+#[test]
+fn a_cached_queued_port_post_never_overtakes_waiting_messages() {
+    use loom::sync::Mutex;
+    use loom::sync::atomic::AtomicU64;
+    use std::collections::VecDeque;
+
+    struct PortState {
+        started: bool,
+        draining: bool,
+        pending: Vec<u32>,
+    }
+    struct Port {
+        state: Mutex<PortState>,
+        version: AtomicU64,
+    }
+    loom::model(|| {
+        // Message 0 waits in the port, posted before it started.
+        let port = Arc::new(Port {
+            state: Mutex::new(PortState {
+                started: false,
+                draining: false,
+                pending: vec![0],
+            }),
+            version: AtomicU64::new(0),
+        });
+        let table: Arc<HandleTable<VecDeque<u32>>> = Arc::new(HandleTable::new(7));
+        let w = table.insert_with(|_| VecDeque::new());
+        let push = move |table: &HandleTable<VecDeque<u32>>, m: u32| {
+            table
+                .with_mut_unversioned(w, |q| q.push_back(m))
+                .expect("live");
+        };
+        let starter = {
+            let (port, table) = (port.clone(), table.clone());
+            thread::spawn(move || {
+                {
+                    let mut s = port.state.lock().unwrap();
+                    s.started = true;
+                    s.draining = true;
+                    port.version.fetch_add(1, Ordering::Release);
+                }
+                loop {
+                    let batch = {
+                        let mut s = port.state.lock().unwrap();
+                        if s.pending.is_empty() {
+                            s.draining = false;
+                            port.version.fetch_add(1, Ordering::Release);
+                            break;
+                        }
+                        std::mem::take(&mut s.pending)
+                    };
+                    for m in batch {
+                        push(&table, m);
+                    }
+                }
+            })
+        };
+        let poster = {
+            let (port, table) = (port.clone(), table.clone());
+            thread::spawn(move || {
+                // The version at which this thread saw the port open, started, not draining.
+                let mut view: Option<u64> = None;
+                for m in 1..=2 {
+                    if view.is_some_and(|v| port.version.load(Ordering::Acquire) == v) {
+                        push(&table, m);
+                        continue;
+                    }
+                    let mut s = port.state.lock().unwrap();
+                    if s.started && !s.draining {
+                        view = Some(port.version.load(Ordering::Relaxed));
+                        drop(s);
+                        push(&table, m);
+                    } else {
+                        s.pending.push(m);
+                    }
+                }
+            })
+        };
+        starter.join().unwrap();
+        poster.join().unwrap();
+        assert!(port.state.lock().unwrap().pending.is_empty());
+        let queue: Vec<u32> = table
+            .with(w, |q| q.iter().copied().collect())
+            .expect("live");
+        assert_eq!(queue, [0, 1, 2], "every message once, in posting order");
+    });
+}
