@@ -80,6 +80,11 @@ impl FfiReturn for usize {
 ///   window (`dispatch::queue_fast`) it clones reference-counted origins, allocates the task
 ///   (which aborts, never unwinds, when memory runs out), takes the window's lock to push it and
 ///   calls the C waker. Anything else goes to `post_checked`, which runs inside [`boundary`].
+/// - `pm_port_post_message` (`port::post_fast`), likewise: a cached port view reached with
+///   `try_with`/`try_borrow`, three version loads, then the partner's listeners called as above
+///   (SYNC owner), or (QUEUED owner, `port::queue_cached`) a reference-count clone, the entry
+///   made under the owner window's lock (small data inline, larger data allocated, which aborts
+///   on failure) and the C waker. Anything else goes to its `post_checked`, inside [`boundary`].
 macro_rules! ffi_fn {
     ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block
         ?= $on_panic:expr) => {
