@@ -39,10 +39,11 @@ pub trait PerThread<T> {
         found: impl FnOnce(Option<&T>) -> R,
     ) -> Result<R, AccessError>;
 
-    /// Puts `view` in `key`'s entry, replacing what was there. Does nothing when the cache
-    /// cannot be reached (see [`lookup`](Self::lookup)). The view replaced is dropped after
-    /// the borrow and the thread-local access end: dropping one can drop a port or a remote
-    /// link, which may reach this cache again.
+    /// Puts `view` in `key`'s entry, replacing what was there. Does nothing (`view` is
+    /// dropped) when the thread is exiting or a [`lookup`](Self::lookup) holds the cache (a
+    /// listener's own post). The view replaced is dropped after the borrow and the
+    /// thread-local access end: dropping one can drop a port or a remote link, which may reach
+    /// this cache again.
     fn remember(&'static self, key: usize, view: T);
 }
 
