@@ -410,16 +410,21 @@ static double measure_memory(mem_kind kind) {
 /* ---------------------------------------------------------------------------------------------
  * Node.js */
 
-/* Starts node on `script` (the node_channel.js path bench was given), or on the file `sibling`
- * next to it, for reading its output; NULL when it cannot run, with the reason in `note`. */
-static FILE *node_start(const char *script, const char *sibling, char *note, size_t note_cap) {
+/* Runs node on `script` (the node_channel.js path bench was given), or on the file `sibling`
+ * next to it, and reads its output: returns the VALUE of its line "KEY VALUE VERSION" (note:
+ * "node VERSION, what"), or -1 when node could not run or printed no such line (note says
+ * why). With extra_key, the VALUE of its line "EXTRA_KEY VALUE" goes to *extra (-1 if none). */
+static double node_figure(const char *script, const char *sibling, const char *key,
+                          const char *what, const char *extra_key, double *extra, char *note,
+                          size_t note_cap) {
+    if (extra) *extra = -1;
     if (!script) {
         snprintf(note, note_cap, "skipped: no script path given");
-        return NULL;
+        return -1;
     }
     if (system("command -v node >/dev/null 2>&1") != 0) {
         snprintf(note, note_cap, "skipped: node not found");
-        return NULL;
+        return -1;
     }
     char cmd[1024];
     if (sibling) {
@@ -433,32 +438,37 @@ static FILE *node_start(const char *script, const char *sibling, char *note, siz
     }
     fflush(NULL);
     FILE *p = popen(cmd, "r");
-    if (!p) snprintf(note, note_cap, "skipped: popen failed");
-    return p;
+    if (!p) {
+        snprintf(note, note_cap, "skipped: popen failed");
+        return -1;
+    }
+    char fmt[96], extra_fmt[96];
+    snprintf(fmt, sizeof fmt, "%s %%lf %%63s", key);
+    snprintf(extra_fmt, sizeof extra_fmt, "%s %%lf", extra_key ? extra_key : "");
+    double value = -1;
+    char line[256];
+    while (fgets(line, sizeof line, p)) {
+        double v;
+        char ver[64];
+        if (sscanf(line, fmt, &v, ver) == 2) {
+            value = v;
+            snprintf(note, note_cap, "node %s, %s", ver, what);
+        } else if (extra_key && sscanf(line, extra_fmt, &v) == 1) {
+            *extra = v;
+        }
+    }
+    pclose(p);
+    if (value < 0)
+        snprintf(note, note_cap, "skipped: %s printed no result", sibling ? sibling : "node script");
+    return value;
 }
 
 /* Runs node_channel.js; returns the round trip (ns) and stores the post-N-then-drain figure (ns
  * per message, -1 if absent) in *drain_ns. */
 static double node_round_trip(const char *script, char *note, size_t note_cap,
                               double *drain_ns) {
-    *drain_ns = -1;
-    FILE *p = node_start(script, NULL, note, note_cap);
-    if (!p) return -1;
-    double ns = -1;
-    char line[256];
-    while (fgets(line, sizeof line, p)) {
-        double v;
-        char ver[64];
-        if (sscanf(line, "node_rtt_ns %lf %63s", &v, ver) == 2) {
-            ns = v;
-            snprintf(note, note_cap, "node %s, one round trip", ver);
-        } else if (sscanf(line, "node_drain_ns %lf", &v) == 1) {
-            *drain_ns = v;
-        }
-    }
-    pclose(p);
-    if (ns < 0) snprintf(note, note_cap, "skipped: node script printed no result");
-    return ns;
+    return node_figure(script, NULL, "node_rtt_ns", "one round trip", "node_drain_ns", drain_ns,
+                       note, note_cap);
 }
 
 
@@ -552,21 +562,8 @@ static double cross_thread_rate(long n, int reps, double *wakes_per_sample) {
 /* Runs node_worker.js (next to node_channel.js): Node's worker_threads MessagePort throughput
  * between two threads, messages/s; -1 when skipped (note says why). */
 static double node_cross_thread(const char *channel_script, char *note, size_t note_cap) {
-    FILE *p = node_start(channel_script, "node_worker.js", note, note_cap);
-    if (!p) return -1;
-    double rate = -1;
-    char line[256];
-    while (fgets(line, sizeof line, p)) {
-        double v;
-        char ver[64];
-        if (sscanf(line, "node_xthread_msgs_per_s %lf %63s", &v, ver) == 2) {
-            rate = v;
-            snprintf(note, note_cap, "node %s, worker_threads MessagePort", ver);
-        }
-    }
-    pclose(p);
-    if (rate < 0) snprintf(note, note_cap, "skipped: node_worker.js printed no result");
-    return rate;
+    return node_figure(channel_script, "node_worker.js", "node_xthread_msgs_per_s",
+                       "worker_threads MessagePort", NULL, NULL, note, note_cap);
 }
 
 /* ---------------------------------------------------------------------------------------------
