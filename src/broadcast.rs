@@ -14,7 +14,7 @@ use crate::event;
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{Bytes, Entry, INLINE_BYTES};
+use crate::queue::{Bytes, INLINE_BYTES, Receiver as _};
 use crate::thread;
 use crate::window::WINDOWS;
 use crate::window::{self, Refusal, Resource, Retiring};
@@ -193,24 +193,30 @@ fn deliver_to(
             // queued receivers of this post.
             let data = queued_bytes(data, shared);
             // A receiver's origin is the sender's (same origin): the entry needs no copy of it.
-            let entry = Entry::Data(receiver.clone(), data);
-            match window::try_enqueue(window, entry, false) {
+            let data_len = data.len();
+            let mut data = Some(data);
+            let pushed = window::enqueue_with(window, data_len, true, false, |queue| {
+                // The closure runs at most once, so the data is here.
+                data.take()
+                    .is_some_and(|data| queue.push_data(receiver, data))
+            });
+            match pushed {
                 Ok(()) => Ok(()),
-                Err((Refusal::Full(limits, count, bytes), entry)) => {
+                Err(Refusal::Full(limits, count, bytes)) => {
                     // The window's origin is the channel's (it closes on navigation).
                     let origin = diagnostics::enabled()
                         .then(|| window::origin(window).ok())
                         .flatten();
-                    window::discard(
-                        *entry,
+                    receiver.refuse(
                         pm_drop_reason::PM_DROP_QUEUE_FULL,
                         Some(window),
                         origin.as_ref(),
+                        data_len,
                     );
                     Err(limits.refusal(count, bytes))
                 }
-                Err((_, entry)) => {
-                    window::discard(*entry, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+                Err(_) => {
+                    receiver.refuse(pm_drop_reason::PM_DROP_TARGET_GONE, None, None, data_len);
                     Ok(())
                 }
             }
@@ -325,8 +331,8 @@ pub fn close_all(channels: Vec<Arc<Channel>>) {
 /// own: it is the sender's (only same-origin channels receive), so the serialization is the
 /// same.
 impl crate::queue::Receiver for Channel {
-    fn receive(self: Arc<Self>, _: Handle, data: Bytes) {
-        dispatch(&self, data.as_slice(), &self.origin);
+    fn receive(&self, _: &Arc<dyn crate::queue::Receiver>, _: Handle, data: &[u8]) {
+        dispatch(self, data, &self.origin);
     }
 
     fn refuse(
@@ -409,8 +415,8 @@ impl Receiver {
     /// call).
     #[inline(always)]
     fn queue(&self, data: &[u8], shared: &mut Option<Arc<[u8]>>) -> bool {
-        window::enqueue_with(self.channel.window, data.len(), true, || {
-            Entry::Data(self.channel.clone(), queued_bytes(data, shared))
+        window::enqueue_with(self.channel.window, data.len(), true, true, |queue| {
+            queue.push_data(&self.channel, queued_bytes(data, shared))
         })
         .is_ok()
     }

@@ -14,7 +14,7 @@ use crate::event::{Delivery, deliver, set_ports, window_event};
 use crate::handles::Handle;
 use crate::origin::{Origin, OriginKey, TargetOrigin};
 use crate::port::{self, Port};
-use crate::queue::{Bytes, Doc, Entry, Post, Task};
+use crate::queue::{Bytes, Doc, Drain, Item, Post, PostRef, PostTarget, Task};
 use crate::thread;
 use crate::window;
 use std::sync::Arc;
@@ -68,7 +68,7 @@ fn post_fast_in(
         // Kept out of line with only the post's arguments, so the synchronous path stays as
         // short as it was.
         return dst.mode() == pm_dispatch_mode::PM_DISPATCH_QUEUED
-            && queue_fast(state, source, target, data, target_origin);
+            && queue_fast(state, &src, &dst, source, target, data, target_origin);
     }
     let matched = quick_match(target_origin, &src, &dst)
         || matches_recent(state, target_origin, src.origin_key(), dst.origin_key());
@@ -106,34 +106,35 @@ fn post_fast_in(
 #[inline(never)]
 fn queue_fast(
     state: &thread::ThreadState,
+    src: &thread::Pinned<'_>,
+    dst: &thread::Pinned<'_>,
     source: Handle,
     target: Handle,
     data: &[u8],
     target_origin: &[u8],
 ) -> bool {
-    let pins = state.pin_scope();
-    let (Some(src), Some(dst)) = (pins.cached(source), pins.cached(target)) else {
-        return false;
-    };
+    // The pins are the caller's (its pin scope is open): no second lookup.
+    let recent;
     let parsed = match target_origin {
-        b"*" => TargetOrigin::Any,
-        b"/" => TargetOrigin::SameAsSource,
-        _ if dst.is_serialized_as(target_origin) => TargetOrigin::Exact(dst.origin()),
+        b"*" => PostTarget::Any,
+        b"/" => PostTarget::SameAsSource,
+        // Matched by its spelling at delivery: nothing is held for it.
+        _ if dst.is_serialized_as(target_origin) => PostTarget::Spelled,
         _ => match state.with_recent_target_origin(target_origin, TargetOrigin::clone) {
-            Some(parsed) => parsed,
+            Some(TargetOrigin::Exact(origin)) => {
+                recent = origin;
+                PostTarget::Exact(&recent)
+            }
+            Some(TargetOrigin::Any) => PostTarget::Any,
+            Some(TargetOrigin::SameAsSource) => PostTarget::SameAsSource,
             None => return false,
         },
     };
+    let source_origin = src.origin_key();
     // The entry is made in the queue, under the lock; a refused post makes nothing and is left
     // to the checked path, which reports it.
-    window::enqueue_with(target, data.len(), true, || {
-        Entry::Post(Post {
-            bytes: Bytes::concat(data, target_origin),
-            data_len: data.len(),
-            source: Some(source),
-            source_origin: src.origin(),
-            target_origin: parsed,
-        })
+    window::enqueue_with(target, data.len(), true, true, |queue| {
+        queue.push_post(data, target_origin, Some(source), source_origin, parsed)
     })
     .is_ok()
 }
@@ -395,101 +396,89 @@ pub fn run_pending(window: Handle, max: usize) -> Result<usize, Error> {
     let _depth = thread::enter_depth()?;
     let mut count = 0;
     thread::with_current(|state| {
-        let mut slot = None;
+        // Holds the entry being run and the values it uses (see `Drain`).
+        let mut drain = Drain::default();
         while count < max {
             // A listener may free the window: then stop, having taken `count`.
-            if !window::pop_into(window, &mut slot) || slot.is_none() {
+            if !window::pop_into(window, &mut drain) || !drain.has_entry() {
                 break;
             }
             count += 1;
-            run_task(state, window, &mut slot);
+            run_task(state, window, &mut drain);
         }
     });
     Ok(count)
 }
 
-/// Runs the entry in `slot` (taken off `window`'s queue) against the window's current document
-/// (`state` None: the thread is exiting, its cache is gone), and empties the slot.
+/// Runs the entry in `drain` (taken off `window`'s queue) against the window's current document
+/// (`state` None: the thread is exiting, its cache is gone), and empties it.
 #[inline]
-fn run_task(state: Option<&thread::ThreadState>, window: Handle, slot: &mut Option<Entry>) {
+fn run_task(state: Option<&thread::ThreadState>, window: Handle, drain: &mut Drain) {
     match state {
         Some(state) => {
             let pins = state.pin_scope();
             match pins.window(window) {
                 // A source cached and current on this thread is live: no lookup.
-                Some(doc) => run_entry(slot, window, &doc.doc(), |s| {
-                    pins.cached(s).is_some() || thread::is_live(s)
+                Some(doc) => drain.run(|item| {
+                    run_item(item, window, &doc.doc(), |s| {
+                        pins.cached(s).is_some() || thread::is_live(s)
+                    })
                 }),
-                None => target_gone(slot.take()),
-            }
+                None => drain.run(target_gone),
+            };
         }
-        None => match thread::Owned::load(window) {
-            Some(doc) => run_entry(slot, window, &doc.pinned().doc(), thread::is_live),
-            None => target_gone(slot.take()),
-        },
+        None => {
+            match thread::Owned::load(window) {
+                Some(doc) => {
+                    drain.run(|item| run_item(item, window, &doc.pinned().doc(), thread::is_live))
+                }
+                None => drain.run(target_gone),
+            };
+        }
     }
 }
 
-/// Runs the entry in `slot` and empties it; `live` tells whether a source window still exists.
-#[inline]
-fn run_entry(
-    slot: &mut Option<Entry>,
-    window: Handle,
-    doc: &Doc<'_>,
-    live: impl Fn(Handle) -> bool,
-) {
-    // A post is run in place (entries are about 100 bytes: no moves), then dropped there.
-    if let Some(Entry::Post(post)) = slot {
-        if matches(post, doc) {
-            let source = post.source.filter(|&s| live(s));
-            deliver_post(post, window, doc, source, &[]);
-        } else {
-            drop_post(
-                post,
-                Vec::new(),
-                pm_drop_reason::PM_DROP_ORIGIN_MISMATCH,
-                Some(window),
-                doc.origin_c,
-            );
+/// Runs a queued entry; `live` tells whether a source window still exists.
+#[inline(always)]
+fn run_item(item: Item<'_>, window: Handle, doc: &Doc<'_>, live: impl Fn(Handle) -> bool) {
+    match item {
+        Item::Post(post) => {
+            if post.matches(doc) {
+                let source = post.source.filter(|&s| live(s));
+                deliver_post(&post, window, doc, source, &[]);
+            } else {
+                drop_post(
+                    &post,
+                    Vec::new(),
+                    pm_drop_reason::PM_DROP_ORIGIN_MISMATCH,
+                    Some(window),
+                    doc.origin_c,
+                );
+            }
         }
-        *slot = None;
-        return;
-    }
-    match slot.take() {
-        Some(Entry::Data(receiver, data)) => receiver.receive(window, data),
-        Some(Entry::Task(task)) => task.run(window, doc),
-        Some(Entry::Post(_)) | None => {}
+        Item::Data(receiver, data) => receiver.receive(receiver, window, data),
+        Item::Task(task) => task.run(window, doc),
     }
 }
 
 /// Drops an entry whose window went away after it was taken (freed by another thread).
 #[cold]
-fn target_gone(entry: Option<Entry>) {
-    if let Some(entry) = entry {
-        window::discard(entry, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
-    }
-}
-
-/// Whether a queued window message's targetOrigin matches the document it is delivered into
-/// (the HTML standard checks it at delivery, against the origin then).
-#[inline]
-fn matches(post: &Post, doc: &Doc<'_>) -> bool {
-    post.target_origin
-        .matches(post.source_origin.key(), doc.origin)
+fn target_gone(item: Item<'_>) {
+    window::discard(item, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
 }
 
 /// Runs `doc`'s listeners for a queued window message whose targetOrigin matched, with the
 /// handles of the ports it carried; `source` is the sending window if it still exists.
 #[inline]
 fn deliver_post(
-    post: &Post,
+    post: &PostRef<'_>,
     window: Handle,
     doc: &Doc<'_>,
     source: Option<Handle>,
     ports: &[*mut crate::abi::pm_port],
 ) {
     let mut event = window_event(
-        post.data(),
+        post.data,
         post.source_origin.as_c_ptr(),
         source,
         Some(window),
@@ -516,7 +505,7 @@ fn deliver_post(
                 requested_origin: &post.requested(),
                 source,
                 target: Some(window),
-                data_len: post.data_len,
+                data_len: post.data.len(),
             })
         },
     );
@@ -525,7 +514,7 @@ fn deliver_post(
 /// Drops an undelivered window message: closes the ports it carried and reports it
 /// (`target_origin` is the target document's serialization, "" when unknown).
 fn drop_post(
-    post: &Post,
+    post: &PostRef<'_>,
     ports: Vec<Arc<Port>>,
     reason: pm_drop_reason,
     target: Option<Handle>,
@@ -544,7 +533,7 @@ fn drop_post(
         requested_origin: &post.requested(),
         source: post.source.filter(|&s| thread::is_live(s)),
         target,
-        data_len: post.data_len,
+        data_len: post.data.len(),
     });
 }
 
@@ -585,7 +574,8 @@ impl Task for WindowMessage {
 
     fn run(self: Box<Self>, window: Handle, doc: &Doc<'_>) {
         let WindowMessage { post, ports } = *self;
-        if !matches(&post, doc) {
+        let post = post.view();
+        if !post.matches(doc) {
             let reason = pm_drop_reason::PM_DROP_ORIGIN_MISMATCH;
             drop_post(&post, ports, reason, Some(window), doc.origin_c);
             return;
@@ -604,7 +594,7 @@ impl Task for WindowMessage {
     ) {
         let WindowMessage { post, ports } = *self;
         drop_post(
-            &post,
+            &post.view(),
             ports,
             reason,
             target,

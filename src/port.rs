@@ -19,7 +19,7 @@ use crate::event::{self, Delivery, PortHandles};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{Bytes, Doc, Entry, Receiver, Task};
+use crate::queue::{Bytes, Doc, Receiver, Task};
 use crate::thread;
 use crate::window::WINDOWS;
 use crate::window::{self, Resource, Retiring};
@@ -296,8 +296,8 @@ fn post_queued(port: &Arc<Port>, data: &[u8]) -> bool {
     };
     // Queued inline (no allocation for small data); a refused entry carries no ports: it goes
     // unreported, the checked path reports.
-    window::enqueue_with(owner, data.len(), true, || {
-        Entry::Data(partner, Bytes::copy(data))
+    window::enqueue_with(owner, data.len(), true, true, |queue| {
+        queue.push_data(&partner, Bytes::copy(data))
     })
     .is_ok()
 }
@@ -573,7 +573,14 @@ impl Task for PortTask {
     }
 
     fn run(self: Box<Self>, window: Handle, _: &Doc<'_>) {
-        receive_queued(self.port, window, self.data, Some(self.ports));
+        let port = self.port;
+        receive_queued(
+            &port,
+            || Some(port.clone()),
+            window,
+            self.data.as_slice(),
+            Some(self.ports),
+        );
     }
 
     fn discard(
@@ -589,8 +596,14 @@ impl Task for PortTask {
 
 /// Data queued for a port in its owner window's queue.
 impl Receiver for Port {
-    fn receive(self: Arc<Self>, window: Handle, data: Bytes) {
-        receive_queued(self, window, data, None);
+    fn receive(&self, this: &Arc<dyn Receiver>, window: Handle, data: &[u8]) {
+        // The port's own `Arc` is needed only when it moved (rare): then one reference is taken.
+        let owned = || {
+            (this.clone() as Arc<dyn Any + Send + Sync>)
+                .downcast::<Port>()
+                .ok()
+        };
+        receive_queued(self, owned, window, data, None);
     }
 
     fn refuse(
@@ -608,9 +621,16 @@ impl Receiver for Port {
 /// that window's and started (one lock); a port closed meanwhile drops it, one moved meanwhile
 /// takes it along.
 ///
-/// `ports` is None for data queued without ports (so nothing about a list is dropped then).
+/// `ports` is None for data queued without ports (so nothing about a list is dropped then);
+/// `owned` gives the port's `Arc` when it must follow a move.
 #[inline(always)]
-fn receive_queued(port: Arc<Port>, window: Handle, data: Bytes, ports: Option<Vec<Arc<Port>>>) {
+fn receive_queued(
+    port: &Port,
+    owned: impl FnOnce() -> Option<Arc<Port>>,
+    window: Handle,
+    data: &[u8],
+    ports: Option<Vec<Arc<Port>>>,
+) {
     let listeners = {
         let inner = port.inner.lock();
         if inner.closed {
@@ -621,10 +641,17 @@ fn receive_queued(port: Arc<Port>, window: Handle, data: Bytes, ports: Option<Ve
             drop(inner);
             // The port moved to another window while this message waited: follow it.
             let message = PortMessage {
-                data: data.into_boxed(),
+                data: data.into(),
                 ports: ports.unwrap_or_default(),
             };
-            let _ = enqueue(&port, message, true);
+            match owned() {
+                Some(port) => {
+                    let _ = enqueue(&port, message, true);
+                }
+                None => {
+                    discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None, None)
+                }
+            }
             return;
         }
     };
@@ -641,7 +668,7 @@ fn receive_queued(port: Arc<Port>, window: Handle, data: Bytes, ports: Option<Ve
         );
         return;
     };
-    let mut event = event::channel_event(data.as_slice(), c"".as_ptr());
+    let mut event = event::channel_event(data, c"".as_ptr());
     let handles;
     if let Some(ports) = ports {
         handles = adopt(ports, window);
@@ -1052,8 +1079,8 @@ fn queue_cached(sender: &Sender, owner: Handle, data: &[u8]) -> Fast {
     let Some((partner, _)) = &sender.partner else {
         return Fast::Slow;
     };
-    match window::enqueue_with(owner, data.len(), true, || {
-        Entry::Data(partner.clone(), Bytes::copy(data))
+    match window::enqueue_with(owner, data.len(), true, true, |queue| {
+        queue.push_data(partner, Bytes::copy(data))
     }) {
         Ok(()) => Fast::Done,
         Err(_) => Fast::Slow,

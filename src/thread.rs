@@ -525,16 +525,18 @@ impl<'s> Pinned<'s> {
 
     /// An owned copy of the origin (for queued messages and reports).
     pub fn origin(&self) -> Origin {
-        match self.origin_key() {
-            OriginKey::Opaque(id) => Origin::Opaque(id),
-            // SAFETY: as in origin_key; the key is the Arc's own pointer (Arc::as_ptr) and the
-            // Arc is alive, so taking another strong reference is sound.
-            OriginKey::Tuple(t, _) => Origin::Tuple(unsafe {
-                let t: *const TupleOrigin = t;
-                Arc::increment_strong_count(t);
-                Arc::from_raw(t)
-            }),
-        }
+        self.origin_key().to_origin()
+    }
+
+    /// The origin's serialization without the NUL when it is a tuple origin (None when opaque:
+    /// no targetOrigin spells it).
+    #[inline]
+    pub fn serialization(&self) -> Option<&[u8]> {
+        (self.hot.origin_len != usize::MAX).then(|| {
+            // SAFETY: a tuple origin's serialization has `origin_len` bytes before its NUL, and
+            // lives as long as the pinned snapshot (see origin_key).
+            unsafe { std::slice::from_raw_parts(self.hot.origin_c.cast(), self.hot.origin_len) }
+        })
     }
 
     /// The listeners registered when the snapshot was taken, in order.
@@ -566,6 +568,7 @@ impl<'s> Pinned<'s> {
         Doc {
             origin: self.origin_key(),
             origin_c: self.origin_c_ptr(),
+            serialization: self.serialization(),
             listeners: self.listeners(),
             unfiltered: self.unfiltered(),
         }
