@@ -394,48 +394,54 @@ fn queue_full() -> Error {
 pub fn run_pending(window: Handle, max: usize) -> Result<usize, Error> {
     window::pending(window)?;
     let _depth = thread::enter_depth()?;
+    let queue = window::queue_of(window).ok_or_else(|| Error::invalid_handle("window"))?;
     let mut count = 0;
     thread::with_current(|state| {
         // Holds the entry being run and the values it uses (see `Drain`).
         let mut drain = Drain::default();
-        while count < max {
-            // A listener may free the window: then stop, having taken `count`.
-            if !window::pop_into(window, &mut drain) || !drain.has_entry() {
-                break;
+        let Some(state) = state else {
+            // The thread is exiting, its cache is gone: a snapshot per entry.
+            while count < max && queue.pop_into(&mut drain) && drain.has_entry() {
+                count += 1;
+                match thread::Owned::load(window) {
+                    Some(doc) => drain
+                        .run(|item| run_item(item, window, &doc.pinned().doc(), thread::is_live)),
+                    None => drain.run(target_gone),
+                };
             }
+            return;
+        };
+        // One pin scope for the whole run: the window's snapshot is looked up once and
+        // re-checked per entry with one load (a listener's change or a navigation bumps the
+        // version, so the next entry sees it).
+        let pins = state.pin_scope();
+        let mut current = None;
+        // A listener may free the window: then stop, having taken `count`.
+        while count < max && queue.pop_into(&mut drain) && drain.has_entry() {
             count += 1;
-            run_task(state, window, &mut drain);
+            let pinned = match current {
+                Some((mark, pinned)) if pins.is_still(mark) => pinned,
+                _ => match pins.window_marked(window) {
+                    Some((mark, pinned)) => {
+                        current = Some((mark, pinned));
+                        pinned
+                    }
+                    None => {
+                        current = None;
+                        drain.run(target_gone);
+                        continue;
+                    }
+                },
+            };
+            // A source cached and current on this thread is live: no lookup.
+            drain.run(|item| {
+                run_item(item, window, &pinned.doc(), |s| {
+                    pins.cached(s).is_some() || thread::is_live(s)
+                })
+            });
         }
     });
     Ok(count)
-}
-
-/// Runs the entry in `drain` (taken off `window`'s queue) against the window's current document
-/// (`state` None: the thread is exiting, its cache is gone), and empties it.
-#[inline]
-fn run_task(state: Option<&thread::ThreadState>, window: Handle, drain: &mut Drain) {
-    match state {
-        Some(state) => {
-            let pins = state.pin_scope();
-            match pins.window(window) {
-                // A source cached and current on this thread is live: no lookup.
-                Some(doc) => drain.run(|item| {
-                    run_item(item, window, &doc.doc(), |s| {
-                        pins.cached(s).is_some() || thread::is_live(s)
-                    })
-                }),
-                None => drain.run(target_gone),
-            };
-        }
-        None => {
-            match thread::Owned::load(window) {
-                Some(doc) => {
-                    drain.run(|item| run_item(item, window, &doc.pinned().doc(), thread::is_live))
-                }
-                None => drain.run(target_gone),
-            };
-        }
-    }
 }
 
 /// Runs a queued entry; `live` tells whether a source window still exists.

@@ -446,11 +446,30 @@ impl<'s> PinScope<'s> {
         Some(Pinned::new(self.0.hot[index].view()))
     }
 
-    /// A window's snapshot: the cached one if current, else freshly loaded into the cache.
-    /// None for a gone window or a proxy.
+    /// A window's snapshot (the cached one if current, else freshly loaded into the cache; None
+    /// for a gone window or a proxy) with a mark that tells, for one
+    /// atomic load, whether it is still current ([`is_still`](Self::is_still)): for a caller
+    /// that reads the same window again and again (`run_pending`).
     #[inline]
-    pub fn window(&self, handle: Handle) -> Option<Pinned<'s>> {
-        self.window_keeping(handle, None).map(|(_, p)| p)
+    pub fn window_marked(&self, handle: Handle) -> Option<(Mark, Pinned<'s>)> {
+        let (index, pinned) = self.window_keeping(handle, None)?;
+        let hot = &self.0.hot[index];
+        let mark = Mark {
+            index,
+            raw: handle.to_raw(),
+            version: hot.version.get(),
+        };
+        Some((mark, pinned))
+    }
+
+    /// Whether the snapshot `mark` was taken with is still cached and current: its entry holds
+    /// the same window at the same version (a refresh, even of the same window, changes the
+    /// version) and the window has not changed since.
+    #[inline(always)]
+    pub fn is_still(&self, mark: Mark) -> bool {
+        self.0.hot.get(mark.index).is_some_and(|hot| {
+            hot.handle.get() == mark.raw && hot.version.get() == mark.version && hot.is_current()
+        })
     }
 
     fn window_keeping(&self, handle: Handle, keep: Option<usize>) -> Option<(usize, Pinned<'s>)> {
@@ -460,6 +479,14 @@ impl<'s> PinScope<'s> {
         };
         Some((index, Pinned::new(view)))
     }
+}
+
+/// Where a pinned snapshot was found and at which version (see [`PinScope::window_marked`]).
+#[derive(Clone, Copy)]
+pub struct Mark {
+    index: usize,
+    raw: usize,
+    version: u64,
 }
 
 /// A window's snapshot owned by the caller, for a thread whose cache is gone (it is exiting).

@@ -10,7 +10,7 @@ use crate::abi::{pm_dispatch_mode, pm_drop_reason};
 use crate::diagnostics::{self, DropReport};
 use crate::error::{Error, ErrorKind};
 use crate::event::Delivery;
-use crate::handles::{Handle, HandleTable};
+use crate::handles::{Handle, HandleTable, SlotRef};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
 use crate::queue::{BoxedTask, Drain, Item, Limits, Queue, Waker};
@@ -441,20 +441,34 @@ pub fn enqueue_with(
     }
 }
 
-/// Takes the next entry off the window's current document's queue into `drain` (none when the
-/// queue is empty), then lets go of what the drain replaced, after the lock; false if the
-/// window is gone.
+/// Where a window's queue is, for taking entry after entry without looking the window up each
+/// time; None if the handle is not a window's.
 #[inline]
-pub fn pop_into(handle: Handle, drain: &mut Drain) -> bool {
-    // Only the queue changes, which no snapshot holds: the version stays.
-    let live = WINDOWS
-        .with_mut_unversioned(handle, |w| match w.doc.extras.as_mut() {
-            Some(extras) => extras.queue.pop_into(drain),
-            None => drain.clear(),
-        })
-        .is_some();
-    drain.settle();
-    live
+pub fn queue_of(handle: Handle) -> Option<QueueRef> {
+    WINDOWS.slot_of(handle).map(|slot| QueueRef(handle, slot))
+}
+
+/// A window's queue, found once ([`queue_of`]).
+#[derive(Clone, Copy)]
+pub struct QueueRef(Handle, SlotRef<'static, Window>);
+
+impl QueueRef {
+    /// Takes the next entry off the window's current document's queue into `drain` (none when
+    /// the queue is empty), then lets go of what the drain replaced, after the lock; false if
+    /// the window is gone.
+    #[inline(always)]
+    pub fn pop_into(self, drain: &mut Drain) -> bool {
+        // Only the queue changes, which no snapshot holds: the version stays.
+        let live = self
+            .1
+            .with_mut_unversioned(self.0, |w| match w.doc.extras.as_mut() {
+                Some(extras) => extras.queue.pop_into(drain),
+                None => drain.clear(),
+            })
+            .is_some();
+        drain.settle();
+        live
+    }
 }
 
 /// Drops a queued entry undelivered: closes what it carried and reports it with `reason`
