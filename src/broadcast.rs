@@ -14,7 +14,7 @@ use crate::event;
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{Bytes, INLINE_BYTES, Receiver as _};
+use crate::queue::{Bytes, INLINE_BYTES, Memo, Receiver as _};
 use crate::thread;
 use crate::window::WINDOWS;
 use crate::window::{self, Refusal, Resource, Retiring};
@@ -249,7 +249,8 @@ fn report(reason: pm_drop_reason, receiver: &Channel, origin: &Origin, data_len:
 
 /// Runs a channel's listeners for a broadcast (the caller holds a depth level). A channel closed
 /// before this runs receives nothing.
-fn dispatch(channel: &Channel, data: &[u8], origin: &Origin) {
+/// Returns the listener snapshot it delivered to (None when the channel was closed).
+fn dispatch(channel: &Channel, data: &[u8], origin: &Origin) -> Option<ListenerList> {
     if channel.is_closed() {
         report(
             pm_drop_reason::PM_DROP_TARGET_GONE,
@@ -257,11 +258,12 @@ fn dispatch(channel: &Channel, data: &[u8], origin: &Origin) {
             origin,
             data.len(),
         );
-        return;
+        return None;
     }
     let listeners = channel.listeners.lock().snapshot();
     let event = event::channel_event(data, origin.as_c_ptr());
     event::deliver(listeners.as_slice(), &event, None, || {});
+    Some(listeners)
 }
 
 pub fn add_listener(handle: Handle, listener: ListenerRef) -> Result<u64, Error> {
@@ -331,8 +333,26 @@ pub fn close_all(channels: Vec<Arc<Channel>>) {
 /// own: it is the sender's (only same-origin channels receive), so the serialization is the
 /// same.
 impl crate::queue::Receiver for Channel {
-    fn receive(&self, _: &Arc<dyn crate::queue::Receiver>, _: Handle, data: &[u8]) {
-        dispatch(self, data, &self.origin);
+    fn receive(
+        &self,
+        this: &Arc<dyn crate::queue::Receiver>,
+        _: Handle,
+        data: &[u8],
+        memo: &mut Memo,
+    ) {
+        // Read before the channel's state: any change (a listener added or removed, a close)
+        // bumps it after it is made, so an unchanged version proves the snapshot current.
+        let version = VERSION.load(Ordering::Acquire);
+        if let Some(listeners) = memo.listeners(self, None, version) {
+            let event = event::channel_event(data, self.origin.as_c_ptr());
+            event::deliver(listeners.as_slice(), &event, None, || {});
+            return;
+        }
+        if let Some(listeners) = dispatch(self, data, &self.origin) {
+            // Remembered for the next message to this channel in this drain (the one it
+            // replaces is dropped here, with no lock held).
+            *memo = Memo::new(this, None, version, listeners);
+        }
     }
 
     fn refuse(

@@ -462,7 +462,7 @@ fn run_item(item: Item<'_>, window: Handle, doc: &Doc<'_>, live: impl Fn(Handle)
                 );
             }
         }
-        Item::Data(receiver, data) => receiver.receive(receiver, window, data),
+        Item::Data(receiver, data, memo) => receiver.receive(receiver, window, data, memo),
         Item::Task(task) => task.run(window, doc),
     }
 }

@@ -19,7 +19,7 @@ use crate::event::{self, Delivery, PortHandles};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{Bytes, Doc, Receiver, Task};
+use crate::queue::{Bytes, Doc, Memo, Receiver, Task};
 use crate::thread;
 use crate::window::WINDOWS;
 use crate::window::{self, Resource, Retiring};
@@ -580,6 +580,7 @@ impl Task for PortTask {
             window,
             self.data.as_slice(),
             Some(self.ports),
+            None,
         );
     }
 
@@ -596,14 +597,23 @@ impl Task for PortTask {
 
 /// Data queued for a port in its owner window's queue.
 impl Receiver for Port {
-    fn receive(&self, this: &Arc<dyn Receiver>, window: Handle, data: &[u8]) {
+    fn receive(&self, this: &Arc<dyn Receiver>, window: Handle, data: &[u8], memo: &mut Memo) {
+        // The version covers what delivery checks (closed, owner, started, listeners): while
+        // it is the one read with the remembered snapshot, no lock is needed.
+        if let Some(listeners) =
+            memo.listeners(self, Some(window), self.version.load(Ordering::Acquire))
+        {
+            let event = event::channel_event(data, c"".as_ptr());
+            event::deliver(listeners.as_slice(), &event, None, || {});
+            return;
+        }
         // The port's own `Arc` is needed only when it moved (rare): then one reference is taken.
         let owned = || {
             (this.clone() as Arc<dyn Any + Send + Sync>)
                 .downcast::<Port>()
                 .ok()
         };
-        receive_queued(self, owned, window, data, None);
+        receive_queued(self, owned, window, data, None, Some((memo, this)));
     }
 
     fn refuse(
@@ -630,13 +640,18 @@ fn receive_queued(
     window: Handle,
     data: &[u8],
     ports: Option<Vec<Arc<Port>>>,
+    memo: Option<(&mut Memo, &Arc<dyn Receiver>)>,
 ) {
     let listeners = {
         let inner = port.inner.lock();
         if inner.closed {
             None
         } else if inner.owner == Some(window) && inner.started {
-            Some(inner.listeners.snapshot())
+            // Changes bump the version under this lock: read here, it is the snapshot's.
+            Some((
+                inner.listeners.snapshot(),
+                port.version.load(Ordering::Relaxed),
+            ))
         } else {
             drop(inner);
             // The port moved to another window while this message waited: follow it.
@@ -655,7 +670,7 @@ fn receive_queued(
             return;
         }
     };
-    let Some(listeners) = listeners else {
+    let Some((listeners, version)) = listeners else {
         let origin = reported_origin(window);
         if let Some(ports) = ports {
             close_detached(ports);
@@ -675,6 +690,11 @@ fn receive_queued(
         event::set_ports(&mut event, &handles);
     }
     event::deliver(listeners.as_slice(), &event, None, || {});
+    if let Some((memo, holder)) = memo {
+        // Remembered for the next message to this port in this drain (the one it replaces is
+        // dropped here, with no lock held).
+        *memo = Memo::new(holder, Some(window), version, listeners);
+    }
 }
 
 /// Adds a listener; the first one starts the port and delivers what waited, in order.

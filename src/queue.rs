@@ -4,7 +4,7 @@
 use crate::abi::{pm_drop_reason, pm_wake_fn, pm_window};
 use crate::error::{Error, ErrorKind};
 use crate::handles::Handle;
-use crate::listener::ListenerRef;
+use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::{Origin, OriginKey, TargetOrigin};
 use std::any::Any;
 use std::collections::VecDeque;
@@ -115,8 +115,9 @@ pub type BoxedTask = Box<dyn Task>;
 /// when it is large), the receiver held once per queue, not per entry.
 pub trait Receiver: Any + Send + Sync {
     /// Delivers `data` to it in `window` (the window whose queue held it); `this` is the
-    /// reference the queue holds to it (for a port that must follow its move).
-    fn receive(&self, this: &Arc<dyn Receiver>, window: Handle, data: &[u8]);
+    /// reference the queue holds to it (for a port that must follow its move), `memo` what the
+    /// receivers of this drain remembered (see [`Memo`]).
+    fn receive(&self, this: &Arc<dyn Receiver>, window: Handle, data: &[u8], memo: &mut Memo);
     /// Drops `data_len` bytes queued for it undelivered, reporting them with `reason`.
     fn refuse(
         &self,
@@ -125,6 +126,57 @@ pub trait Receiver: Any + Send + Sync {
         target_origin: Option<&Origin>,
         data_len: usize,
     );
+}
+
+/// What a receiver remembers between the entries of one drain: its listener snapshot and the
+/// version of its state that the snapshot is valid for (read under its lock), so that
+/// consecutive messages to one port or channel take no lock and no reference count while the
+/// version stays (any change of what delivery checks bumps it). Dropped with the drain, with no
+/// lock held.
+#[derive(Default)]
+pub struct Memo {
+    /// The receiver's address (0: nothing remembered).
+    key: usize,
+    /// Keeps the receiver alive, so its address names no other while remembered.
+    _holder: Option<Arc<dyn Receiver>>,
+    /// The window it was delivered in.
+    window: Option<Handle>,
+    version: u64,
+    listeners: ListenerList,
+}
+
+impl Memo {
+    /// What to remember after a delivery to `receiver` in `window`: its listener snapshot,
+    /// valid while its version is `version`.
+    pub fn new(
+        receiver: &Arc<dyn Receiver>,
+        window: Option<Handle>,
+        version: u64,
+        listeners: ListenerList,
+    ) -> Memo {
+        Memo {
+            key: key_of_receiver(receiver) as usize,
+            _holder: Some(receiver.clone()),
+            window,
+            version,
+            listeners,
+        }
+    }
+
+    /// The remembered listeners if they are those of the receiver at `receiver` (its address)
+    /// in `window` at `version`.
+    #[inline(always)]
+    pub fn listeners<R>(
+        &self,
+        receiver: &R,
+        window: Option<Handle>,
+        version: u64,
+    ) -> Option<&ListenerList> {
+        (self.key == receiver as *const R as usize
+            && self.window == window
+            && self.version == version)
+            .then_some(&self.listeners)
+    }
 }
 
 /// A window message with everything it holds (one with ports, queued as a task, holds one);
@@ -217,8 +269,8 @@ pub enum Target<'a> {
 /// A queued entry as its runner sees it.
 pub enum Item<'a> {
     Post(PostRef<'a>),
-    /// Data for a port or broadcast channel.
-    Data(&'a Arc<dyn Receiver>, &'a [u8]),
+    /// Data for a port or broadcast channel, with what the drain's receivers remembered.
+    Data(&'a Arc<dyn Receiver>, &'a [u8], &'a mut Memo),
     Task(BoxedTask),
 }
 
@@ -337,6 +389,7 @@ impl Entry {
         source: Option<&'a Origin>,
         target: Option<&'a Origin>,
         receiver: Option<&'a Arc<dyn Receiver>>,
+        memo: &'a mut Memo,
     ) -> Option<Item<'a>> {
         if self.kind == Kind::Task {
             return match std::mem::replace(&mut self.body, Body::Bytes(Bytes::EMPTY)) {
@@ -357,7 +410,7 @@ impl Entry {
         };
         let (data, requested) = split(bytes.as_slice(), data_len);
         if self.kind == Kind::Data {
-            return Some(Item::Data(receiver?, data));
+            return Some(Item::Data(receiver?, data, memo));
         }
         let target = match self.target {
             T_ANY => Target::Any,
@@ -406,6 +459,7 @@ pub struct Drain {
     target: Option<(u64, Origin)>,
     receiver: Option<(u64, Arc<dyn Receiver>)>,
     replaced: Vec<Shared>,
+    memo: Memo,
 }
 
 impl Drain {
@@ -437,6 +491,7 @@ impl Drain {
             self.source.as_ref().map(|(_, o)| o),
             self.target.as_ref().map(|(_, o)| o),
             self.receiver.as_ref().map(|(_, r)| r),
+            &mut self.memo,
         )?;
         let outcome = f(item);
         if let Body::Bytes(Bytes::Inline { .. }) = entry.body {
@@ -460,9 +515,10 @@ impl Taken {
         let value = |row: u8| rows.get(usize::from(row)).and_then(Option::as_ref);
         let origin = |row: u8| value(row).and_then(|r| r.value.origin());
         let receiver = |row: u8| value(row).and_then(|r| r.value.receiver());
+        let mut memo = Memo::default();
         for mut entry in self.tasks.drain(..) {
             let (row, target) = (entry.row, entry.target);
-            if let Some(item) = entry.item(origin(row), origin(target), receiver(row)) {
+            if let Some(item) = entry.item(origin(row), origin(target), receiver(row), &mut memo) {
                 f(item);
             }
         }
@@ -894,7 +950,7 @@ mod tests {
     struct Counter(AtomicUsize);
 
     impl Receiver for Counter {
-        fn receive(&self, _: &Arc<dyn Receiver>, _: Handle, _: &[u8]) {}
+        fn receive(&self, _: &Arc<dyn Receiver>, _: Handle, _: &[u8], _: &mut Memo) {}
         fn refuse(&self, _: pm_drop_reason, _: Option<Handle>, _: Option<&Origin>, _: usize) {}
     }
 
@@ -1027,7 +1083,7 @@ mod tests {
         let mut drain = Drain::default();
         queue.pop_into(&mut drain);
         drain.run(|item| match item {
-            Item::Data(r, data) => {
+            Item::Data(r, data, _) => {
                 assert!(std::ptr::eq(
                     Arc::as_ptr(r) as *const (),
                     Arc::as_ptr(&r1) as *const ()
@@ -1040,7 +1096,7 @@ mod tests {
         assert_eq!(queue.bytes(), 306);
         let mut seen = Vec::new();
         queue.take_all().for_each(|item| match item {
-            Item::Data(_, data) => seen.push(data.len()),
+            Item::Data(_, data, _) => seen.push(data.len()),
             _ => panic!("data"),
         });
         assert_eq!(seen, [100, 3, 100, 3, 100]);

@@ -482,7 +482,7 @@ pub fn discard(
 ) {
     match item {
         Item::Task(task) => task.discard(reason, target, target_origin),
-        Item::Data(receiver, data) => receiver.refuse(reason, target, target_origin, data.len()),
+        Item::Data(receiver, data, _) => receiver.refuse(reason, target, target_origin, data.len()),
         Item::Post(post) => {
             if !diagnostics::enabled() {
                 return;
