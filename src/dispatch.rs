@@ -404,8 +404,9 @@ pub fn run_pending(window: Handle, max: usize) -> Result<usize, Error> {
             while count < max && queue.pop_into(&mut drain) && drain.has_entry() {
                 count += 1;
                 match thread::Owned::load(window) {
-                    Some(doc) => drain
-                        .run(|item| run_item(item, window, &doc.pinned().doc(), thread::is_live)),
+                    Some(doc) => {
+                        drain.run(|item| run_item(item, window, &doc.pinned(), thread::is_live))
+                    }
                     None => drain.run(target_gone),
                 };
             }
@@ -435,7 +436,7 @@ pub fn run_pending(window: Handle, max: usize) -> Result<usize, Error> {
             };
             // A source cached and current on this thread is live: no lookup.
             drain.run(|item| {
-                run_item(item, window, &pinned.doc(), |s| {
+                run_item(item, window, &pinned, |s| {
                     pins.cached(s).is_some() || thread::is_live(s)
                 })
             });
@@ -444,11 +445,19 @@ pub fn run_pending(window: Handle, max: usize) -> Result<usize, Error> {
     Ok(count)
 }
 
-/// Runs a queued entry; `live` tells whether a source window still exists.
+/// Runs a queued entry against the window's document `pinned` (its `Doc` is made only for the
+/// entries that read it: data for a port or channel does not); `live` tells whether a source
+/// window still exists.
 #[inline(always)]
-fn run_item(item: Item<'_>, window: Handle, doc: &Doc<'_>, live: impl Fn(Handle) -> bool) {
+fn run_item(
+    item: Item<'_>,
+    window: Handle,
+    pinned: &thread::Pinned<'_>,
+    live: impl Fn(Handle) -> bool,
+) {
     match item {
         Item::Post(post) => {
+            let doc = &pinned.doc();
             if post.matches(doc) {
                 let source = post.source.filter(|&s| live(s));
                 deliver_post(&post, window, doc, source, &[]);
@@ -463,7 +472,7 @@ fn run_item(item: Item<'_>, window: Handle, doc: &Doc<'_>, live: impl Fn(Handle)
             }
         }
         Item::Data(receiver, data, memo) => receiver.receive(receiver, window, data, memo),
-        Item::Task(task) => task.run(window, doc),
+        Item::Task(task) => task.run(window, &pinned.doc()),
     }
 }
 

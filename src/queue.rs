@@ -458,7 +458,8 @@ pub struct Drain {
     source: Option<(u64, Origin)>,
     target: Option<(u64, Origin)>,
     receiver: Option<(u64, Arc<dyn Receiver>)>,
-    replaced: Vec<Shared>,
+    /// Values replaced under the lock (one per role: source, target, receiver), dropped after.
+    replaced: [Option<Shared>; 3],
     memo: Memo,
 }
 
@@ -478,8 +479,8 @@ impl Drain {
     /// Drops the values replaced while the queue was locked (call with no lock held).
     #[inline]
     pub fn settle(&mut self) {
-        if !self.replaced.is_empty() {
-            self.replaced.clear();
+        if self.replaced.iter().any(Option::is_some) {
+            self.replaced = [None, None, None];
         }
     }
 
@@ -600,7 +601,7 @@ impl Queue {
         &mut self,
         row: u8,
         held: &mut Option<(u64, T)>,
-        replaced: &mut Vec<Shared>,
+        replaced: &mut Option<Shared>,
         get: fn(&Shared) -> Option<&T>,
         put: impl FnOnce(T) -> Shared,
     ) where
@@ -613,7 +614,7 @@ impl Queue {
             && let Some(value) = get(&r.value)
             && let Some((_, old)) = held.replace((r.key, value.clone()))
         {
-            replaced.push(put(old));
+            *replaced = Some(put(old));
         }
         r.count = r.count.saturating_sub(1);
         if r.count == 0 {
@@ -809,13 +810,14 @@ impl Queue {
         match entry.kind {
             Kind::Post => {
                 if entry.row != OWNED {
+                    let replaced = &mut replaced[0];
                     self.release(entry.row, source, replaced, Shared::origin, Shared::Origin);
                 }
                 if usize::from(entry.target) < MAX_ROWS {
                     self.release(
                         entry.target,
                         target,
-                        replaced,
+                        &mut replaced[1],
                         Shared::origin,
                         Shared::Origin,
                     );
@@ -825,7 +827,7 @@ impl Queue {
                 self.release(
                     entry.row,
                     receiver,
-                    replaced,
+                    &mut replaced[2],
                     Shared::receiver,
                     Shared::Receiver,
                 );
