@@ -99,10 +99,11 @@ fn post_fast_in(
 /// or the window refuses: gone, switched to SYNC, or its queue full); that path then gives the
 /// same answer with its report.
 ///
-/// No panic: the targetOrigin is cloned (reference counts only), the task's allocation aborts
-/// rather than unwinds if memory runs out, and [`window::try_enqueue`] takes one lock, pushes
-/// (growing the queue aborts, never unwinds, when memory runs out) and calls the embedder's C
-/// waker.
+/// No panic: a recently parsed targetOrigin is cloned (reference counts only);
+/// [`window::enqueue_with`] takes one lock and [`Queue::push_post`](crate::queue::Queue::push_post)
+/// makes the entry with no indexing that can fail (a new row clones a reference; growing the
+/// queue or boxing an entry aborts, never unwinds, when memory runs out); then the embedder's C
+/// waker is called.
 #[inline(never)]
 fn queue_fast(
     state: &thread::ThreadState,
@@ -552,8 +553,8 @@ fn drop_post(
     });
 }
 
-/// A window message with ports waiting for delivery (one without is queued as an
-/// [`Entry::Post`]).
+/// A window message with ports waiting for delivery (one without is made in the queue by
+/// [`Queue::push_post`](crate::queue::Queue::push_post)).
 pub struct WindowMessage {
     post: Post,
     ports: Vec<Arc<Port>>,

@@ -560,7 +560,7 @@ fn discard_port_message(
 }
 
 /// A port message with ports, queued as a task of the owning window (one without is queued as
-/// an [`Entry::Data`] for the port).
+/// data for the port: [`Queue::push_data`](crate::queue::Queue::push_data)).
 struct PortTask {
     port: Arc<Port>,
     data: Bytes,
