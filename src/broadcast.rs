@@ -436,7 +436,7 @@ impl Receiver {
     #[inline(always)]
     fn queue(&self, data: &[u8], shared: &mut Option<Arc<[u8]>>) -> bool {
         window::enqueue_with(self.channel.window, data.len(), true, true, |queue| {
-            queue.push_data(&self.channel, queued_bytes(data, shared))
+            queue.push_data_copy(&self.channel, data, || queued_bytes(data, shared))
         })
         .is_ok()
     }

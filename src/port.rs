@@ -297,7 +297,7 @@ fn post_queued(port: &Arc<Port>, data: &[u8]) -> bool {
     // Queued inline (no allocation for small data); a refused entry carries no ports: it goes
     // unreported, the checked path reports.
     window::enqueue_with(owner, data.len(), true, true, |queue| {
-        queue.push_data(&partner, Bytes::copy(data))
+        queue.push_data_copy(&partner, data, || Bytes::copy(data))
     })
     .is_ok()
 }
@@ -1100,7 +1100,7 @@ fn queue_cached(sender: &Sender, owner: Handle, data: &[u8]) -> Fast {
         return Fast::Slow;
     };
     match window::enqueue_with(owner, data.len(), true, true, |queue| {
-        queue.push_data(partner, Bytes::copy(data))
+        queue.push_data_copy(partner, data, || Bytes::copy(data))
     }) {
         Ok(()) => Fast::Done,
         Err(_) => Fast::Slow,

@@ -776,6 +776,45 @@ impl Queue {
         was_empty
     }
 
+    /// [`push_data`](Self::push_data) for a copy of `data`: small data is copied straight into
+    /// the entry in the queue (no entry assembled first); larger data goes in the bytes `large`
+    /// makes. Returns whether the queue was empty. Never panics.
+    #[inline(always)]
+    pub fn push_data_copy<R: Receiver + 'static>(
+        &mut self,
+        receiver: &Arc<R>,
+        data: &[u8],
+        large: impl FnOnce() -> Bytes,
+    ) -> bool {
+        if data.len() <= INLINE_BYTES
+            && let Some(row) = self.hold(key_of_receiver(receiver), || {
+                Shared::Receiver(receiver.clone())
+            })
+        {
+            let was_empty = self.tasks.is_empty();
+            self.bytes += data.len();
+            self.tasks.push_back(Entry {
+                body: Body::Bytes(Bytes::EMPTY),
+                source: None,
+                data_len: data.len() as u32,
+                kind: Kind::Data,
+                row,
+                target: 0,
+            });
+            if let Some(Entry {
+                body: Body::Bytes(Bytes::Inline { len, buf }),
+                ..
+            }) = self.tasks.back_mut()
+            {
+                copy_short(buf, 0, data);
+                *len = data.len() as u8;
+            }
+            return was_empty;
+        }
+        // Large, or the rows are all taken (nothing was held): the general push.
+        self.push_data(receiver, large())
+    }
+
     /// Appends a task; returns whether the queue was empty.
     pub fn push_task(&mut self, task: BoxedTask) -> bool {
         let was_empty = self.tasks.is_empty();
@@ -1068,6 +1107,42 @@ mod tests {
         );
         drop(drain);
         assert_eq!(Arc::strong_count(ta), 1);
+    }
+
+    #[test]
+    fn copied_data_stays_inline_and_past_the_rows_holds_its_own_receiver() {
+        let receivers: Vec<Arc<Counter>> = (0..MAX_ROWS + 3).map(|_| Arc::default()).collect();
+        let mut queue = Queue::default();
+        for (i, r) in receivers.iter().enumerate() {
+            let data = vec![i as u8; 1 + i % 2 * 40]; // small and large in turn
+            queue.push_data_copy(r, &data, || Bytes::copy(&data));
+        }
+        assert!(queue.tasks.iter().any(|e| matches!(e.body, Body::Owned(_))));
+        assert!(
+            queue
+                .tasks
+                .iter()
+                .any(|e| matches!(e.body, Body::Bytes(Bytes::Inline { .. })))
+        );
+        let mut drain = Drain::default();
+        for (i, r) in receivers.iter().enumerate() {
+            queue.pop_into(&mut drain);
+            drain.settle();
+            drain.run(|item| match item {
+                Item::Data(got, data, _) => {
+                    assert!(std::ptr::eq(
+                        Arc::as_ptr(got) as *const (),
+                        Arc::as_ptr(r) as *const ()
+                    ));
+                    assert_eq!(data, vec![i as u8; 1 + i % 2 * 40]);
+                }
+                _ => panic!("data"),
+            });
+        }
+        assert_eq!(queue.len(), 0);
+        assert_eq!(queue.bytes(), 0);
+        drop(drain);
+        assert!(receivers.iter().all(|r| Arc::strong_count(r) == 1));
     }
 
     #[test]
