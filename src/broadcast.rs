@@ -15,7 +15,7 @@ use crate::event;
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{Bytes, Entry, INLINE_BYTES};
+use crate::queue::{Bytes, INLINE_BYTES, Memo, Receiver as _};
 use crate::thread;
 use crate::window::WINDOWS;
 use crate::window::{self, Refusal, Resource, Retiring};
@@ -193,24 +193,30 @@ fn deliver_to(
             // queued receivers of this post.
             let data = queued_bytes(data, shared);
             // A receiver's origin is the sender's (same origin): the entry needs no copy of it.
-            let entry = Entry::Data(receiver.clone(), data);
-            match window::try_enqueue(window, entry, false) {
+            let data_len = data.len();
+            let mut data = Some(data);
+            let pushed = window::enqueue_with(window, data_len, true, false, |queue| {
+                // The closure runs at most once, so the data is here.
+                data.take()
+                    .is_some_and(|data| queue.push_data(receiver, data))
+            });
+            match pushed {
                 Ok(()) => Ok(()),
-                Err((Refusal::Full(limits, count, bytes), entry)) => {
+                Err(Refusal::Full(limits, count, bytes)) => {
                     // The window's origin is the channel's (it closes on navigation).
                     let origin = diagnostics::enabled()
                         .then(|| window::origin(window).ok())
                         .flatten();
-                    window::discard(
-                        *entry,
+                    receiver.refuse(
                         pm_drop_reason::PM_DROP_QUEUE_FULL,
                         Some(window),
                         origin.as_ref(),
+                        data_len,
                     );
                     Err(limits.refusal(count, bytes))
                 }
-                Err((_, entry)) => {
-                    window::discard(*entry, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+                Err(_) => {
+                    receiver.refuse(pm_drop_reason::PM_DROP_TARGET_GONE, None, None, data_len);
                     Ok(())
                 }
             }
@@ -243,7 +249,8 @@ fn report(reason: pm_drop_reason, receiver: &Channel, origin: &Origin, data_len:
 
 /// Runs a channel's listeners for a broadcast (the caller holds a depth level). A channel closed
 /// before this runs receives nothing.
-fn dispatch(channel: &Channel, data: &[u8], origin: &Origin) {
+/// Returns the listener snapshot it delivered to (None when the channel was closed).
+fn dispatch(channel: &Channel, data: &[u8], origin: &Origin) -> Option<ListenerList> {
     if channel.is_closed() {
         report(
             pm_drop_reason::PM_DROP_TARGET_GONE,
@@ -251,11 +258,12 @@ fn dispatch(channel: &Channel, data: &[u8], origin: &Origin) {
             origin,
             data.len(),
         );
-        return;
+        return None;
     }
     let listeners = channel.listeners.lock().snapshot();
     let event = event::channel_event(data, origin.as_c_ptr());
     event::deliver(listeners.as_slice(), &event, None, || {});
+    Some(listeners)
 }
 
 pub fn add_listener(handle: Handle, listener: ListenerRef) -> Result<u64, Error> {
@@ -325,8 +333,26 @@ pub fn close_all(channels: Vec<Arc<Channel>>) {
 /// own: it is the sender's (only same-origin channels receive), so the serialization is the
 /// same.
 impl crate::queue::Receiver for Channel {
-    fn receive(self: Arc<Self>, _: Handle, data: Bytes) {
-        dispatch(&self, data.as_slice(), &self.origin);
+    fn receive(
+        &self,
+        this: &Arc<dyn crate::queue::Receiver>,
+        _: Handle,
+        data: &[u8],
+        memo: &mut Memo,
+    ) {
+        // Read before the channel's state: any change (a listener added or removed, a close)
+        // bumps it after it is made, so an unchanged version proves the snapshot current.
+        let version = VERSION.load(Ordering::Acquire);
+        if let Some(listeners) = memo.listeners(self, None, version) {
+            let event = event::channel_event(data, self.origin.as_c_ptr());
+            event::deliver(listeners.as_slice(), &event, None, || {});
+            return;
+        }
+        if let Some(listeners) = dispatch(self, data, &self.origin) {
+            // Remembered for the next message to this channel in this drain (the one it
+            // replaces is dropped here, with no lock held).
+            *memo = Memo::new(this, None, version, listeners);
+        }
     }
 
     fn refuse(
@@ -408,8 +434,8 @@ impl Receiver {
     /// call).
     #[inline(always)]
     fn queue(&self, data: &[u8], shared: &mut Option<Arc<[u8]>>) -> bool {
-        window::enqueue_with(self.channel.window, data.len(), true, || {
-            Entry::Data(self.channel.clone(), queued_bytes(data, shared))
+        window::enqueue_with(self.channel.window, data.len(), true, true, |queue| {
+            queue.push_data_copy(&self.channel, data, || queued_bytes(data, shared))
         })
         .is_ok()
     }

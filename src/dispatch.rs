@@ -14,7 +14,7 @@ use crate::event::{Delivery, deliver, set_ports, window_event};
 use crate::handles::Handle;
 use crate::origin::{Origin, OriginKey, TargetOrigin};
 use crate::port::{self, Port};
-use crate::queue::{Bytes, Doc, Entry, Post, Task};
+use crate::queue::{Bytes, Doc, Drain, Item, Post, PostRef, PostTarget, Task};
 use crate::thread;
 use crate::window;
 use std::sync::Arc;
@@ -99,10 +99,11 @@ fn post_fast_in(
 /// or the window refuses: gone, switched to SYNC, or its queue full); that path then gives the
 /// same answer with its report.
 ///
-/// No panic: the targetOrigin is cloned (reference counts only), the task's allocation aborts
-/// rather than unwinds if memory runs out, and [`window::try_enqueue`] takes one lock, pushes
-/// (growing the queue aborts, never unwinds, when memory runs out) and calls the embedder's C
-/// waker.
+/// No panic: a recently parsed targetOrigin is cloned (reference counts only);
+/// [`window::enqueue_with`] takes one lock and [`Queue::push_post`](crate::queue::Queue::push_post)
+/// makes the entry with no indexing that can fail (a new row clones a reference; growing the
+/// queue or boxing an entry aborts, never unwinds, when memory runs out); then the embedder's C
+/// waker is called.
 #[inline(never)]
 fn queue_fast(
     state: &thread::ThreadState,
@@ -111,29 +112,34 @@ fn queue_fast(
     data: &[u8],
     target_origin: &[u8],
 ) -> bool {
+    // Looked up again rather than handed over: passing the caller's pins (by reference or by
+    // value) kept them live across the SYNC path's branch and cost it 2 spills per post (189 ->
+    // 191 instructions); the lookup here costs the queued post ~37.
     let pins = state.pin_scope();
     let (Some(src), Some(dst)) = (pins.cached(source), pins.cached(target)) else {
         return false;
     };
+    let recent;
     let parsed = match target_origin {
-        b"*" => TargetOrigin::Any,
-        b"/" => TargetOrigin::SameAsSource,
-        _ if dst.is_serialized_as(target_origin) => TargetOrigin::Exact(dst.origin()),
+        b"*" => PostTarget::Any,
+        b"/" => PostTarget::SameAsSource,
+        // Matched by its spelling at delivery: nothing is held for it.
+        _ if dst.is_serialized_as(target_origin) => PostTarget::Spelled,
         _ => match state.with_recent_target_origin(target_origin, TargetOrigin::clone) {
-            Some(parsed) => parsed,
+            Some(TargetOrigin::Exact(origin)) => {
+                recent = origin;
+                PostTarget::Exact(&recent)
+            }
+            Some(TargetOrigin::Any) => PostTarget::Any,
+            Some(TargetOrigin::SameAsSource) => PostTarget::SameAsSource,
             None => return false,
         },
     };
+    let source_origin = src.origin_key();
     // The entry is made in the queue, under the lock; a refused post makes nothing and is left
     // to the checked path, which reports it.
-    window::enqueue_with(target, data.len(), true, || {
-        Entry::Post(Post {
-            bytes: Bytes::concat(data, target_origin),
-            data_len: data.len(),
-            source: Some(source),
-            source_origin: src.origin(),
-            target_origin: parsed,
-        })
+    window::enqueue_with(target, data.len(), true, true, |queue| {
+        queue.push_post(data, target_origin, Some(source), source_origin, parsed)
     })
     .is_ok()
 }
@@ -393,103 +399,106 @@ fn queue_full() -> Error {
 pub fn run_pending(window: Handle, max: usize) -> Result<usize, Error> {
     window::pending(window)?;
     let _depth = thread::enter_depth()?;
+    let queue = window::queue_of(window).ok_or_else(|| Error::invalid_handle("window"))?;
     let mut count = 0;
     thread::with_current(|state| {
-        let mut slot = None;
-        while count < max {
-            // A listener may free the window: then stop, having taken `count`.
-            if !window::pop_into(window, &mut slot) || slot.is_none() {
-                break;
+        // Holds the entry being run and the values it uses (see `Drain`).
+        let mut drain = Drain::default();
+        let Some(state) = state else {
+            // The thread is exiting, its cache is gone: a snapshot per entry.
+            while count < max && queue.pop_into(&mut drain) && drain.has_entry() {
+                count += 1;
+                match thread::Owned::load(window) {
+                    Some(doc) => {
+                        drain.run(|item| run_item(item, window, &doc.pinned(), thread::is_live))
+                    }
+                    None => drain.run(target_gone),
+                };
             }
+            return;
+        };
+        // One pin scope for the whole run: the window's snapshot is looked up once and
+        // re-checked per entry with one load (a listener's change or a navigation bumps the
+        // version, so the next entry sees it).
+        let pins = state.pin_scope();
+        let mut current = None;
+        // A listener may free the window: then stop, having taken `count`.
+        while count < max && queue.pop_into(&mut drain) && drain.has_entry() {
             count += 1;
-            run_task(state, window, &mut slot);
+            let pinned = match current {
+                Some((mark, pinned)) if pins.is_still(mark) => pinned,
+                _ => match pins.window_marked(window) {
+                    Some((mark, pinned)) => {
+                        current = Some((mark, pinned));
+                        pinned
+                    }
+                    None => {
+                        current = None;
+                        drain.run(target_gone);
+                        continue;
+                    }
+                },
+            };
+            // A source cached and current on this thread is live: no lookup.
+            drain.run(|item| {
+                run_item(item, window, &pinned, |s| {
+                    pins.cached(s).is_some() || thread::is_live(s)
+                })
+            });
         }
     });
     Ok(count)
 }
 
-/// Runs the entry in `slot` (taken off `window`'s queue) against the window's current document
-/// (`state` None: the thread is exiting, its cache is gone), and empties the slot.
-#[inline]
-fn run_task(state: Option<&thread::ThreadState>, window: Handle, slot: &mut Option<Entry>) {
-    match state {
-        Some(state) => {
-            let pins = state.pin_scope();
-            match pins.window(window) {
-                // A source cached and current on this thread is live: no lookup.
-                Some(doc) => run_entry(slot, window, &doc.doc(), |s| {
-                    pins.cached(s).is_some() || thread::is_live(s)
-                }),
-                None => target_gone(slot.take()),
-            }
-        }
-        None => match thread::Owned::load(window) {
-            Some(doc) => run_entry(slot, window, &doc.pinned().doc(), thread::is_live),
-            None => target_gone(slot.take()),
-        },
-    }
-}
-
-/// Runs the entry in `slot` and empties it; `live` tells whether a source window still exists.
-#[inline]
-fn run_entry(
-    slot: &mut Option<Entry>,
+/// Runs a queued entry against the window's document `pinned` (its `Doc` is made only for the
+/// entries that read it: data for a port or channel does not); `live` tells whether a source
+/// window still exists.
+#[inline(always)]
+fn run_item(
+    item: Item<'_>,
     window: Handle,
-    doc: &Doc<'_>,
+    pinned: &thread::Pinned<'_>,
     live: impl Fn(Handle) -> bool,
 ) {
-    // A post is run in place (entries are about 100 bytes: no moves), then dropped there.
-    if let Some(Entry::Post(post)) = slot {
-        if matches(post, doc) {
-            let source = post.source.filter(|&s| live(s));
-            deliver_post(post, window, doc, source, &[]);
-        } else {
-            drop_post(
-                post,
-                Vec::new(),
-                pm_drop_reason::PM_DROP_ORIGIN_MISMATCH,
-                Some(window),
-                doc.origin_c,
-            );
+    match item {
+        Item::Post(post) => {
+            let doc = &pinned.doc();
+            if post.matches(doc) {
+                let source = post.source.filter(|&s| live(s));
+                deliver_post(&post, window, doc, source, &[]);
+            } else {
+                drop_post(
+                    &post,
+                    Vec::new(),
+                    pm_drop_reason::PM_DROP_ORIGIN_MISMATCH,
+                    Some(window),
+                    doc.origin_c,
+                );
+            }
         }
-        *slot = None;
-        return;
-    }
-    match slot.take() {
-        Some(Entry::Data(receiver, data)) => receiver.receive(window, data),
-        Some(Entry::Task(task)) => task.run(window, doc),
-        Some(Entry::Post(_)) | None => {}
+        Item::Data(receiver, data, memo) => receiver.receive(receiver, window, data, memo),
+        Item::Task(task) => task.run(window, &pinned.doc()),
     }
 }
 
 /// Drops an entry whose window went away after it was taken (freed by another thread).
 #[cold]
-fn target_gone(entry: Option<Entry>) {
-    if let Some(entry) = entry {
-        window::discard(entry, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
-    }
-}
-
-/// Whether a queued window message's targetOrigin matches the document it is delivered into
-/// (the HTML standard checks it at delivery, against the origin then).
-#[inline]
-fn matches(post: &Post, doc: &Doc<'_>) -> bool {
-    post.target_origin
-        .matches(post.source_origin.key(), doc.origin)
+fn target_gone(item: Item<'_>) {
+    window::discard(item, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
 }
 
 /// Runs `doc`'s listeners for a queued window message whose targetOrigin matched, with the
 /// handles of the ports it carried; `source` is the sending window if it still exists.
 #[inline]
 fn deliver_post(
-    post: &Post,
+    post: &PostRef<'_>,
     window: Handle,
     doc: &Doc<'_>,
     source: Option<Handle>,
     ports: &[*mut crate::abi::pm_port],
 ) {
     let mut event = window_event(
-        post.data(),
+        post.data,
         post.source_origin.as_c_ptr(),
         source,
         Some(window),
@@ -516,7 +525,7 @@ fn deliver_post(
                 requested_origin: &post.requested(),
                 source,
                 target: Some(window),
-                data_len: post.data_len,
+                data_len: post.data.len(),
             })
         },
     );
@@ -525,7 +534,7 @@ fn deliver_post(
 /// Drops an undelivered window message: closes the ports it carried and reports it
 /// (`target_origin` is the target document's serialization, "" when unknown).
 fn drop_post(
-    post: &Post,
+    post: &PostRef<'_>,
     ports: Vec<Arc<Port>>,
     reason: pm_drop_reason,
     target: Option<Handle>,
@@ -544,12 +553,12 @@ fn drop_post(
         requested_origin: &post.requested(),
         source: post.source.filter(|&s| thread::is_live(s)),
         target,
-        data_len: post.data_len,
+        data_len: post.data.len(),
     });
 }
 
-/// A window message with ports waiting for delivery (one without is queued as an
-/// [`Entry::Post`]).
+/// A window message with ports waiting for delivery (one without is made in the queue by
+/// [`Queue::push_post`](crate::queue::Queue::push_post)).
 pub struct WindowMessage {
     post: Post,
     ports: Vec<Arc<Port>>,
@@ -585,7 +594,8 @@ impl Task for WindowMessage {
 
     fn run(self: Box<Self>, window: Handle, doc: &Doc<'_>) {
         let WindowMessage { post, ports } = *self;
-        if !matches(&post, doc) {
+        let post = post.view();
+        if !post.matches(doc) {
             let reason = pm_drop_reason::PM_DROP_ORIGIN_MISMATCH;
             drop_post(&post, ports, reason, Some(window), doc.origin_c);
             return;
@@ -604,7 +614,7 @@ impl Task for WindowMessage {
     ) {
         let WindowMessage { post, ports } = *self;
         drop_post(
-            &post,
+            &post.view(),
             ports,
             reason,
             target,

@@ -98,6 +98,30 @@ struct Slot<T> {
     entry: RwLock<Entry<T>>,
 }
 
+/// A slot found once ([`HandleTable::slot_of`]).
+pub struct SlotRef<'a, T>(&'a Slot<T>);
+
+impl<T> Clone for SlotRef<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for SlotRef<'_, T> {}
+
+impl<T> SlotRef<'_, T> {
+    /// [`HandleTable::with_mut_unversioned`] without the lookup: runs `f` on the object if
+    /// `handle` (the one this slot was found for) is still live.
+    #[inline(always)]
+    pub fn with_mut_unversioned<R>(self, handle: Handle, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let mut entry = self.0.entry.write();
+        if entry.generation != handle.generation() {
+            return None;
+        }
+        entry.value.as_mut().map(f)
+    }
+}
+
 struct Entry<T> {
     generation: u32,
     value: Option<T>,
@@ -268,6 +292,14 @@ impl<T> HandleTable<T> {
             return None;
         }
         entry.value.as_mut().map(f)
+    }
+
+    /// The slot of `handle` if it is one of this table's (live or not: the generation is
+    /// checked by each use), for a caller that reaches the same object again and again without
+    /// the lookup (slots never move or go away).
+    #[inline]
+    pub fn slot_of(&self, handle: Handle) -> Option<SlotRef<'_, T>> {
+        self.live_slot(handle).map(SlotRef)
     }
 
     /// Like [`with`](Self::with), also returning the slot's version as of the read and the

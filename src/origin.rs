@@ -170,6 +170,33 @@ pub enum OriginKey<'a> {
     Opaque(u64),
 }
 
+impl OriginKey<'_> {
+    /// The identity as a number: the interned object's address (even), or the opaque id
+    /// tagged odd. Equal ids mean same origin.
+    #[inline(always)]
+    pub fn id(self) -> u64 {
+        match self {
+            OriginKey::Tuple(t, _) => t as usize as u64,
+            OriginKey::Opaque(id) => id << 1 | 1,
+        }
+    }
+
+    /// The origin this key is of (a new reference to a tuple origin's object).
+    #[inline]
+    pub fn to_origin(self) -> Origin {
+        match self {
+            OriginKey::Opaque(id) => Origin::Opaque(id),
+            // SAFETY: every `TupleOrigin` is made in an `Arc` (`Origin::tuple`), and the key
+            // borrows it for its lifetime, so that `Arc` is alive: taking another strong
+            // reference through its own pointer is sound.
+            OriginKey::Tuple(t, _) => Origin::Tuple(unsafe {
+                Arc::increment_strong_count(t);
+                Arc::from_raw(t)
+            }),
+        }
+    }
+}
+
 /// The parsed `targetOrigin` argument of postMessage.
 #[derive(Clone, Debug)]
 pub enum TargetOrigin {

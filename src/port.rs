@@ -20,7 +20,7 @@ use crate::event::{self, Delivery, PortHandles};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{Bytes, Doc, Entry, Receiver, Task};
+use crate::queue::{Bytes, Doc, Memo, Receiver, Task};
 use crate::thread;
 use crate::window::WINDOWS;
 use crate::window::{self, Resource, Retiring};
@@ -296,8 +296,8 @@ fn post_queued(port: &Arc<Port>, data: &[u8]) -> bool {
     };
     // Queued inline (no allocation for small data); a refused entry carries no ports: it goes
     // unreported, the checked path reports.
-    window::enqueue_with(owner, data.len(), true, || {
-        Entry::Data(partner, Bytes::copy(data))
+    window::enqueue_with(owner, data.len(), true, true, |queue| {
+        queue.push_data_copy(&partner, data, || Bytes::copy(data))
     })
     .is_ok()
 }
@@ -560,7 +560,7 @@ fn discard_port_message(
 }
 
 /// A port message with ports, queued as a task of the owning window (one without is queued as
-/// an [`Entry::Data`] for the port).
+/// data for the port: [`Queue::push_data`](crate::queue::Queue::push_data)).
 struct PortTask {
     port: Arc<Port>,
     data: Bytes,
@@ -573,7 +573,15 @@ impl Task for PortTask {
     }
 
     fn run(self: Box<Self>, window: Handle, _: &Doc<'_>) {
-        receive_queued(self.port, window, self.data, Some(self.ports));
+        let port = self.port;
+        receive_queued(
+            &port,
+            || Some(port.clone()),
+            window,
+            self.data.as_slice(),
+            Some(self.ports),
+            None,
+        );
     }
 
     fn discard(
@@ -589,8 +597,23 @@ impl Task for PortTask {
 
 /// Data queued for a port in its owner window's queue.
 impl Receiver for Port {
-    fn receive(self: Arc<Self>, window: Handle, data: Bytes) {
-        receive_queued(self, window, data, None);
+    fn receive(&self, this: &Arc<dyn Receiver>, window: Handle, data: &[u8], memo: &mut Memo) {
+        // The version covers what delivery checks (closed, owner, started, listeners): while
+        // it is the one read with the remembered snapshot, no lock is needed.
+        if let Some(listeners) =
+            memo.listeners(self, Some(window), self.version.load(Ordering::Acquire))
+        {
+            let event = event::channel_event(data, c"".as_ptr());
+            event::deliver(listeners.as_slice(), &event, None, || {});
+            return;
+        }
+        // The port's own `Arc` is needed only when it moved (rare): then one reference is taken.
+        let owned = || {
+            (this.clone() as Arc<dyn Any + Send + Sync>)
+                .downcast::<Port>()
+                .ok()
+        };
+        receive_queued(self, owned, window, data, None, Some((memo, this)));
     }
 
     fn refuse(
@@ -608,27 +631,46 @@ impl Receiver for Port {
 /// that window's and started (one lock); a port closed meanwhile drops it, one moved meanwhile
 /// takes it along.
 ///
-/// `ports` is None for data queued without ports (so nothing about a list is dropped then).
+/// `ports` is None for data queued without ports (so nothing about a list is dropped then);
+/// `owned` gives the port's `Arc` when it must follow a move.
 #[inline(always)]
-fn receive_queued(port: Arc<Port>, window: Handle, data: Bytes, ports: Option<Vec<Arc<Port>>>) {
+fn receive_queued(
+    port: &Port,
+    owned: impl FnOnce() -> Option<Arc<Port>>,
+    window: Handle,
+    data: &[u8],
+    ports: Option<Vec<Arc<Port>>>,
+    memo: Option<(&mut Memo, &Arc<dyn Receiver>)>,
+) {
     let listeners = {
         let inner = port.inner.lock();
         if inner.closed {
             None
         } else if inner.owner == Some(window) && inner.started {
-            Some(inner.listeners.snapshot())
+            // Changes bump the version under this lock: read here, it is the snapshot's.
+            Some((
+                inner.listeners.snapshot(),
+                port.version.load(Ordering::Relaxed),
+            ))
         } else {
             drop(inner);
             // The port moved to another window while this message waited: follow it.
             let message = PortMessage {
-                data: data.into_boxed(),
+                data: data.into(),
                 ports: ports.unwrap_or_default(),
             };
-            let _ = enqueue(&port, message, true);
+            match owned() {
+                Some(port) => {
+                    let _ = enqueue(&port, message, true);
+                }
+                None => {
+                    discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None, None)
+                }
+            }
             return;
         }
     };
-    let Some(listeners) = listeners else {
+    let Some((listeners, version)) = listeners else {
         let origin = reported_origin(window);
         if let Some(ports) = ports {
             close_detached(ports);
@@ -641,13 +683,18 @@ fn receive_queued(port: Arc<Port>, window: Handle, data: Bytes, ports: Option<Ve
         );
         return;
     };
-    let mut event = event::channel_event(data.as_slice(), c"".as_ptr());
+    let mut event = event::channel_event(data, c"".as_ptr());
     let handles;
     if let Some(ports) = ports {
         handles = adopt(ports, window);
         event::set_ports(&mut event, &handles);
     }
     event::deliver(listeners.as_slice(), &event, None, || {});
+    if let Some((memo, holder)) = memo {
+        // Remembered for the next message to this port in this drain (the one it replaces is
+        // dropped here, with no lock held).
+        *memo = Memo::new(holder, Some(window), version, listeners);
+    }
 }
 
 /// Adds a listener; the first one starts the port and delivers what waited, in order.
@@ -1042,8 +1089,8 @@ fn queue_cached(sender: &Sender, owner: Handle, data: &[u8]) -> Fast {
     let Some((partner, _)) = &sender.partner else {
         return Fast::Slow;
     };
-    match window::enqueue_with(owner, data.len(), true, || {
-        Entry::Data(partner.clone(), Bytes::copy(data))
+    match window::enqueue_with(owner, data.len(), true, true, |queue| {
+        queue.push_data_copy(partner, data, || Bytes::copy(data))
     }) {
         Ok(()) => Fast::Done,
         Err(_) => Fast::Slow,

@@ -446,11 +446,30 @@ impl<'s> PinScope<'s> {
         Some(Pinned::new(self.0.hot[index].view()))
     }
 
-    /// A window's snapshot: the cached one if current, else freshly loaded into the cache.
-    /// None for a gone window or a proxy.
+    /// A window's snapshot (the cached one if current, else freshly loaded into the cache; None
+    /// for a gone window or a proxy) with a mark that tells, for one
+    /// atomic load, whether it is still current ([`is_still`](Self::is_still)): for a caller
+    /// that reads the same window again and again (`run_pending`).
     #[inline]
-    pub fn window(&self, handle: Handle) -> Option<Pinned<'s>> {
-        self.window_keeping(handle, None).map(|(_, p)| p)
+    pub fn window_marked(&self, handle: Handle) -> Option<(Mark, Pinned<'s>)> {
+        let (index, pinned) = self.window_keeping(handle, None)?;
+        let hot = &self.0.hot[index];
+        let mark = Mark {
+            index,
+            raw: handle.to_raw(),
+            version: hot.version.get(),
+        };
+        Some((mark, pinned))
+    }
+
+    /// Whether the snapshot `mark` was taken with is still cached and current: its entry holds
+    /// the same window at the same version (a refresh, even of the same window, changes the
+    /// version) and the window has not changed since.
+    #[inline(always)]
+    pub fn is_still(&self, mark: Mark) -> bool {
+        self.0.hot.get(mark.index).is_some_and(|hot| {
+            hot.handle.get() == mark.raw && hot.version.get() == mark.version && hot.is_current()
+        })
     }
 
     fn window_keeping(&self, handle: Handle, keep: Option<usize>) -> Option<(usize, Pinned<'s>)> {
@@ -460,6 +479,14 @@ impl<'s> PinScope<'s> {
         };
         Some((index, Pinned::new(view)))
     }
+}
+
+/// Where a pinned snapshot was found and at which version (see [`PinScope::window_marked`]).
+#[derive(Clone, Copy)]
+pub struct Mark {
+    index: usize,
+    raw: usize,
+    version: u64,
 }
 
 /// A window's snapshot owned by the caller, for a thread whose cache is gone (it is exiting).
@@ -525,16 +552,18 @@ impl<'s> Pinned<'s> {
 
     /// An owned copy of the origin (for queued messages and reports).
     pub fn origin(&self) -> Origin {
-        match self.origin_key() {
-            OriginKey::Opaque(id) => Origin::Opaque(id),
-            // SAFETY: as in origin_key; the key is the Arc's own pointer (Arc::as_ptr) and the
-            // Arc is alive, so taking another strong reference is sound.
-            OriginKey::Tuple(t, _) => Origin::Tuple(unsafe {
-                let t: *const TupleOrigin = t;
-                Arc::increment_strong_count(t);
-                Arc::from_raw(t)
-            }),
-        }
+        self.origin_key().to_origin()
+    }
+
+    /// The origin's serialization without the NUL when it is a tuple origin (None when opaque:
+    /// no targetOrigin spells it).
+    #[inline]
+    pub fn serialization(&self) -> Option<&[u8]> {
+        (self.hot.origin_len != usize::MAX).then(|| {
+            // SAFETY: a tuple origin's serialization has `origin_len` bytes before its NUL, and
+            // lives as long as the pinned snapshot (see origin_key).
+            unsafe { std::slice::from_raw_parts(self.hot.origin_c.cast(), self.hot.origin_len) }
+        })
     }
 
     /// The listeners registered when the snapshot was taken, in order.
@@ -566,6 +595,7 @@ impl<'s> Pinned<'s> {
         Doc {
             origin: self.origin_key(),
             origin_c: self.origin_c_ptr(),
+            serialization: self.serialization(),
             listeners: self.listeners(),
             unfiltered: self.unfiltered(),
         }

@@ -10,10 +10,10 @@ use crate::abi::{pm_dispatch_mode, pm_drop_reason};
 use crate::diagnostics::{self, DropReport};
 use crate::error::{Error, ErrorKind};
 use crate::event::Delivery;
-use crate::handles::{Handle, HandleTable};
+use crate::handles::{Handle, HandleTable, SlotRef};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{BoxedTask, Entry, Limits, Queue, Waker};
+use crate::queue::{BoxedTask, Drain, Item, Limits, Queue, Waker};
 use std::any::Any;
 use std::sync::Arc;
 use url::Url;
@@ -265,9 +265,9 @@ fn retire(handle: Handle, doc: Document, reason: pm_drop_reason) {
                 resources,
             } = *extras;
             let target = (reason == pm_drop_reason::PM_DROP_NAVIGATED).then_some(owner);
-            for entry in queue.take_all() {
-                discard(entry, reason, target, Some(&doc.origin));
-            }
+            queue
+                .take_all()
+                .for_each(|item| discard(item, reason, target, Some(&doc.origin)));
             let why = Retiring {
                 reason,
                 target,
@@ -372,19 +372,15 @@ pub fn enqueue(
     enforce_limits: bool,
 ) -> Result<(), (Error, BoxedTask)> {
     let data_len = task.data_len();
-    push_with(handle, data_len, enforce_limits, false, move || {
-        Entry::Task(task)
-    })
-    .map_err(|(refusal, make)| {
-        let error = match refusal {
-            Refusal::Gone | Refusal::NotQueued => gone(),
-            Refusal::Full(limits, count, bytes) => limits.refusal(count, bytes),
-        };
-        match make() {
-            Entry::Task(task) => (error, task),
-            _ => unreachable!("the closure gives back the task it holds"),
-        }
-    })
+    let mut task = Some(task);
+    let outcome = enqueue_with(handle, data_len, enforce_limits, false, |queue| {
+        // The closure runs at most once, so the task is here.
+        task.take().is_some_and(|task| queue.push_task(task))
+    });
+    match (outcome, task) {
+        (Ok(()), _) | (Err(_), None) => Ok(()),
+        (Err(refusal), Some(task)) => Err((refusal.error(), task)),
+    }
 }
 
 /// Why the queue refused an entry.
@@ -398,46 +394,31 @@ pub enum Refusal {
     Full(Limits, usize, usize),
 }
 
-/// [`enqueue`] for an inline entry: checks the limits and, with `only_queued`, that the window
-/// is in QUEUED mode, in the same lock as the push; on refusal the entry comes back (boxed) with
-/// the reason and nothing happened (no error built, nothing reported).
-pub fn try_enqueue(
-    handle: Handle,
-    entry: Entry,
-    only_queued: bool,
-) -> Result<(), (Refusal, Box<Entry>)> {
-    let data_len = entry.data_len();
-    // Boxed only when refused, to keep the common return small.
-    push_with(handle, data_len, true, only_queued, move || entry)
-        .map_err(|(refusal, make)| (refusal, Box::new(make())))
+impl Refusal {
+    /// The error a checked path returns for it.
+    pub fn error(self) -> Error {
+        match self {
+            Refusal::Gone | Refusal::NotQueued => gone(),
+            Refusal::Full(limits, count, bytes) => limits.refusal(count, bytes),
+        }
+    }
 }
 
-/// The fast paths' enqueue: like [`try_enqueue`], but the entry (of `data_len` bytes of data)
-/// is made by `make` under the window's lock, straight into the queue, and only if the queue
-/// takes it; on refusal nothing was made. Never panics (unless `make` does).
-#[inline]
+/// Checks the window's queue limits (when `enforce_limits`) and, with `only_queued`, that it is
+/// in QUEUED mode, then `push` makes the entry in its queue (a [`Queue`] push method, which
+/// returns whether the queue was empty), all under the window's lock; then calls the waker
+/// (with no lock held) if the queue was empty. On refusal `push` is not called: nothing was
+/// made, nothing reported. Never panics (unless `push` does).
+#[inline(always)]
 pub fn enqueue_with(
-    handle: Handle,
-    data_len: usize,
-    only_queued: bool,
-    make: impl FnOnce() -> Entry,
-) -> Result<(), Refusal> {
-    push_with(handle, data_len, true, only_queued, make).map_err(|(refusal, _)| refusal)
-}
-
-/// Pushes the entry `make` makes unless the window refuses it (then `make` comes back,
-/// uncalled), and calls the waker (with no lock held) if the queue was empty.
-#[inline]
-fn push_with<F: FnOnce() -> Entry>(
     handle: Handle,
     data_len: usize,
     enforce_limits: bool,
     only_queued: bool,
-    make: F,
-) -> Result<(), (Refusal, F)> {
-    let mut make = Some(make);
+    push: impl FnOnce(&mut Queue) -> bool,
+) -> Result<(), Refusal> {
     // The queue is in no snapshot (thread.rs): the version stays, the posters' caches stay warm.
-    let outcome = WINDOWS.with_mut_unversioned(handle, |w| {
+    let outcome = WINDOWS.with_mut_unversioned(handle, move |w| {
         if only_queued && w.mode != pm_dispatch_mode::PM_DISPATCH_QUEUED {
             return Err(Refusal::NotQueued);
         }
@@ -445,11 +426,7 @@ fn push_with<F: FnOnce() -> Entry>(
         if enforce_limits && !queue.fits(data_len, w.limits) {
             return Err(Refusal::Full(w.limits, queue.len(), queue.bytes()));
         }
-        // The closure runs once, so `make` is always here.
-        let Some(make) = make.take() else {
-            return Err(Refusal::Gone);
-        };
-        let was_empty = queue.push(data_len, make);
+        let was_empty = push(queue);
         Ok(if was_empty { w.waker } else { None })
     });
     match outcome {
@@ -459,45 +436,54 @@ fn push_with<F: FnOnce() -> Entry>(
             }
             Ok(())
         }
-        refused => {
-            let refusal = match refused {
-                Some(Err(refusal)) => refusal,
-                _ => Refusal::Gone,
-            };
-            match make {
-                Some(make) => Err((refusal, make)),
-                None => Ok(()), // unreachable: `make` is taken only when the entry is pushed
-            }
-        }
+        Some(Err(refusal)) => Err(refusal),
+        None => Err(Refusal::Gone),
     }
 }
 
-/// Takes the next entry off the window's current document's queue into `slot` (None when the
-/// queue is empty); false if the window is gone. (An out-parameter: entries are about 100 bytes,
-/// and this way one is not copied through the layers of options on its way out.)
+/// Where a window's queue is, for taking entry after entry without looking the window up each
+/// time; None if the handle is not a window's.
 #[inline]
-pub fn pop_into(handle: Handle, slot: &mut Option<Entry>) -> bool {
-    // Only the queue changes, which no snapshot holds: the version stays.
-    WINDOWS
-        .with_mut_unversioned(handle, |w| {
-            *slot = w.doc.extras.as_mut().and_then(|e| e.queue.pop());
-        })
-        .is_some()
+pub fn queue_of(handle: Handle) -> Option<QueueRef> {
+    WINDOWS.slot_of(handle).map(|slot| QueueRef(handle, slot))
+}
+
+/// A window's queue, found once ([`queue_of`]).
+#[derive(Clone, Copy)]
+pub struct QueueRef(Handle, SlotRef<'static, Window>);
+
+impl QueueRef {
+    /// Takes the next entry off the window's current document's queue into `drain` (none when
+    /// the queue is empty), then lets go of what the drain replaced, after the lock; false if
+    /// the window is gone.
+    #[inline(always)]
+    pub fn pop_into(self, drain: &mut Drain) -> bool {
+        // Only the queue changes, which no snapshot holds: the version stays.
+        let live = self
+            .1
+            .with_mut_unversioned(self.0, |w| match w.doc.extras.as_mut() {
+                Some(extras) => extras.queue.pop_into(drain),
+                None => drain.clear(),
+            })
+            .is_some();
+        drain.settle();
+        live
+    }
 }
 
 /// Drops a queued entry undelivered: closes what it carried and reports it with `reason`
 /// (`target` and `target_origin` as for [`Task::discard`](crate::queue::Task::discard)). Must
 /// be called with no lock held.
 pub fn discard(
-    entry: Entry,
+    item: Item<'_>,
     reason: pm_drop_reason,
     target: Option<Handle>,
     target_origin: Option<&Origin>,
 ) {
-    match entry {
-        Entry::Task(task) => task.discard(reason, target, target_origin),
-        Entry::Data(receiver, data) => receiver.refuse(reason, target, target_origin, data.len()),
-        Entry::Post(post) => {
+    match item {
+        Item::Task(task) => task.discard(reason, target, target_origin),
+        Item::Data(receiver, data, _) => receiver.refuse(reason, target, target_origin, data.len()),
+        Item::Post(post) => {
             if !diagnostics::enabled() {
                 return;
             }
@@ -508,7 +494,7 @@ pub fn discard(
                 requested_origin: &post.requested(),
                 source: post.source.filter(|&s| WINDOWS.contains(s)),
                 target,
-                data_len: post.data_len,
+                data_len: post.data.len(),
             });
         }
     }

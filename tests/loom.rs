@@ -391,3 +391,93 @@ fn a_cached_queued_port_post_never_overtakes_waiting_messages() {
         assert_eq!(queue, [0, 1, 2], "every message once, in posting order");
     });
 }
+
+/// `run_pending` finds the window's slot once (`HandleTable::slot_of`) and locks it again per
+/// entry without the lookup, while another thread may free the window. Each locked step must
+/// agree with the table: it reaches the object while the handle is live and never after the
+/// free, and every entry pushed before the free is either popped or still in the removed value.
+#[test]
+fn a_slot_found_once_sees_a_free_like_a_lookup() {
+    use std::collections::VecDeque;
+    loom::model(|| {
+        let table: Arc<HandleTable<VecDeque<u32>>> = Arc::new(HandleTable::new(7));
+        let w = table.insert_with(|_| VecDeque::from([1, 2]));
+        let slot = table.slot_of(w).unwrap();
+        let freer = {
+            let table = table.clone();
+            thread::spawn(move || table.remove(w))
+        };
+        let mut popped = Vec::new();
+        let mut gone = false;
+        for _ in 0..3 {
+            match slot.with_mut_unversioned(w, |q| q.pop_front()) {
+                Some(Some(i)) => popped.push(i),
+                Some(None) => {}
+                None => {
+                    gone = true;
+                    break;
+                }
+            }
+        }
+        let removed = freer.join().unwrap().expect("the window was live");
+        assert!(
+            slot.with_mut_unversioned(w, |_| ()).is_none(),
+            "a freed handle is refused"
+        );
+        if !gone {
+            assert_eq!(popped, [1, 2], "the free came after every pop");
+        }
+        popped.extend(removed);
+        assert_eq!(popped, [1, 2], "every entry once, in order");
+    });
+}
+
+/// The drain's memo (`queue::Memo`): a receiver's listener snapshot read under its lock with
+/// its version, reused for the next message while the version is unchanged. A change made
+/// under the lock bumps the version before unlocking (a port's `change()`), so once a change
+/// has finished before the next message is delivered, the memo must not be used; and when the
+/// memo is used, the snapshot it holds is the current one.
+#[test]
+fn a_remembered_snapshot_is_used_only_while_its_version_stays() {
+    use loom::sync::Mutex;
+    use loom::sync::atomic::AtomicU64;
+    loom::model(|| {
+        // (listeners, closed) under the lock; the version beside it.
+        let state = Arc::new((Mutex::new((1u32, false)), AtomicU64::new(0)));
+        let done = Arc::new(AtomicUsize::new(0));
+        let memo = {
+            let guard = state.0.lock().unwrap();
+            (*guard, state.1.load(Ordering::Relaxed))
+        };
+        let changer = {
+            let (state, done) = (state.clone(), done.clone());
+            thread::spawn(move || {
+                {
+                    let mut guard = state.0.lock().unwrap();
+                    *guard = (2, true);
+                    state.1.fetch_add(1, Ordering::Release);
+                }
+                done.store(1, Ordering::Release);
+            })
+        };
+        let finished = done.load(Ordering::Acquire) == 1;
+        let used = state.1.load(Ordering::Acquire) == memo.1;
+        let delivered_with = if used {
+            memo.0
+        } else {
+            *state.0.lock().unwrap()
+        };
+        changer.join().unwrap();
+        if finished {
+            assert!(!used, "a finished change must be seen");
+            assert_eq!(delivered_with, (2, true));
+        }
+        if used {
+            assert_eq!(
+                delivered_with,
+                (1, false),
+                "the memo is the state it was read with"
+            );
+        }
+    });
+}
