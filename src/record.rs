@@ -82,21 +82,22 @@ impl<'a> PortIds<'a> {
     }
 }
 
-/// A decoded record, borrowing the bytes it was decoded from.
+/// A record's fields, decoded or to encode; `P` is how its port ids are held: a view of the
+/// record's bytes when decoded ([`Record`]), a slice of ids when encoding ([`Outgoing`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Record<'a> {
+pub enum RecordOf<'a, P> {
     Window {
         /// The sender document's origin serialization ("null" when opaque).
         origin: &'a str,
         /// `"*"`, an origin serialization, or "null" (matches nothing).
         target_origin: &'a str,
-        ports: PortIds<'a>,
+        ports: P,
         data: &'a [u8],
     },
     PortMessage {
         id: u64,
         owner: IdOwner,
-        ports: PortIds<'a>,
+        ports: P,
         data: &'a [u8],
     },
     PortClose {
@@ -109,6 +110,9 @@ pub enum Record<'a> {
         data: &'a [u8],
     },
 }
+
+/// A decoded record, borrowing the bytes it was decoded from.
+pub type Record<'a> = RecordOf<'a, PortIds<'a>>;
 
 fn malformed(why: &'static str) -> Error {
     Error::new(
@@ -245,30 +249,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record<'_>, Error> {
 pub type Ids<'a> = &'a [u64];
 
 /// A record to encode (ports given as a slice of ids).
-#[derive(Clone, Copy, Debug)]
-pub enum Outgoing<'a> {
-    Window {
-        origin: &'a str,
-        target_origin: &'a str,
-        ports: Ids<'a>,
-        data: &'a [u8],
-    },
-    PortMessage {
-        id: u64,
-        owner: IdOwner,
-        ports: Ids<'a>,
-        data: &'a [u8],
-    },
-    PortClose {
-        id: u64,
-        owner: IdOwner,
-    },
-    Broadcast {
-        origin: &'a str,
-        name: &'a str,
-        data: &'a [u8],
-    },
-}
+pub type Outgoing<'a> = RecordOf<'a, Ids<'a>>;
 
 fn too_long(what: &'static str) -> Error {
     Error::new(
