@@ -6,6 +6,7 @@ use crate::error::{Error, ErrorKind};
 use crate::handles::Handle;
 use crate::listener::ListenerRef;
 use crate::origin::{Origin, OriginKey, TargetOrigin};
+use std::any::Any;
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
@@ -88,8 +89,10 @@ pub struct Doc<'a> {
 }
 
 /// Something queued for delivery into a window. Each kind of message (window, port, broadcast)
-/// implements it next to its own code, so the queue and the window name none of them.
-pub trait Task: Send + Sync {
+/// implements it next to its own code, so the queue and the window name none of them. (`Any`:
+/// the kind that queued a task can recognize it again, e.g. a transferred port taking its
+/// waiting messages along.)
+pub trait Task: Any + Send + Sync {
     /// Bytes of message data, counted against the queue's byte limit.
     fn data_len(&self) -> usize;
     /// Delivers it into `window`, whose current document is `doc`.
@@ -210,6 +213,25 @@ impl Queue {
         Some(entry)
     }
 
+    /// Takes out, in order, the entries `pick` selects, keeping the others in order and fixing
+    /// the byte count: a transferred port's waiting messages leave with it. One pass over the
+    /// queue, rotating it in place (no allocation unless something is taken).
+    pub fn take_if(&mut self, mut pick: impl FnMut(&Entry) -> bool) -> Vec<Entry> {
+        let mut taken = Vec::new();
+        for _ in 0..self.tasks.len() {
+            let Some(entry) = self.tasks.pop_front() else {
+                break;
+            };
+            if pick(&entry) {
+                self.bytes -= entry.data_len();
+                taken.push(entry);
+            } else {
+                self.tasks.push_back(entry);
+            }
+        }
+        taken
+    }
+
     pub fn take_all(&mut self) -> VecDeque<Entry> {
         self.bytes = 0;
         std::mem::take(&mut self.tasks)
@@ -284,6 +306,44 @@ impl Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A receiver that only has an identity.
+    struct Nobody;
+
+    impl Receiver for Nobody {
+        fn receive(self: Arc<Self>, _: Handle, _: Bytes) {}
+        fn refuse(&self, _: pm_drop_reason, _: Option<Handle>, _: Option<&Origin>, _: usize) {}
+    }
+
+    #[test]
+    fn take_if_takes_the_picked_entries_in_order_and_keeps_the_rest_in_order() {
+        let (mine, other): (Arc<dyn Receiver>, Arc<dyn Receiver>) =
+            (Arc::new(Nobody), Arc::new(Nobody));
+        let mut queue = Queue::default();
+        for (i, to) in [&mine, &other, &mine, &other, &other, &mine]
+            .into_iter()
+            .enumerate()
+        {
+            let data = vec![b'0' + i as u8; i + 1];
+            queue.push(data.len(), || Entry::Data(to.clone(), Bytes::copy(&data)));
+        }
+        assert_eq!((queue.len(), queue.bytes()), (6, 21));
+        let is_mine = |e: &Entry| matches!(e, Entry::Data(r, _) if Arc::ptr_eq(r, &mine));
+        let taken = queue.take_if(is_mine);
+        let data = |e: &Entry| match e {
+            Entry::Data(_, d) => d.as_slice().to_vec(),
+            _ => unreachable!(),
+        };
+        let taken: Vec<_> = taken.iter().map(data).collect();
+        assert_eq!(taken, [&b"0"[..], b"222", b"555555"]);
+        assert_eq!((queue.len(), queue.bytes()), (3, 11));
+        let left: Vec<_> = std::iter::from_fn(|| queue.pop())
+            .map(|e| data(&e))
+            .collect();
+        assert_eq!(left, [&b"11"[..], b"3333", b"44444"]);
+        assert_eq!(queue.bytes(), 0);
+        assert!(queue.take_if(|_| true).is_empty());
+    }
 
     #[test]
     fn bytes_keep_small_messages_inline_and_large_ones_whole() {

@@ -372,12 +372,17 @@ pub fn enqueue(
     enforce_limits: bool,
 ) -> Result<(), (Error, BoxedTask)> {
     let data_len = task.data_len();
-    push_with(handle, data_len, enforce_limits, false, move || {
-        Entry::Task(task)
-    })
+    push_with(
+        handle,
+        data_len,
+        enforce_limits,
+        false,
+        || true,
+        move || Entry::Task(task),
+    )
     .map_err(|(refusal, make)| {
         let error = match refusal {
-            Refusal::Gone | Refusal::NotQueued => gone(),
+            Refusal::Gone | Refusal::NotQueued | Refusal::Moved => gone(),
             Refusal::Full(limits, count, bytes) => limits.refusal(count, bytes),
         };
         match make() {
@@ -396,6 +401,8 @@ pub enum Refusal {
     NotQueued,
     /// Its limits refuse the entry (with the queue's count and bytes at the time).
     Full(Limits, usize, usize),
+    /// The caller's check under the window's lock failed (see [`enqueue_if`]).
+    Moved,
 }
 
 /// [`enqueue`] for an inline entry: checks the limits and, with `only_queued`, that the window
@@ -408,7 +415,7 @@ pub fn try_enqueue(
 ) -> Result<(), (Refusal, Box<Entry>)> {
     let data_len = entry.data_len();
     // Boxed only when refused, to keep the common return small.
-    push_with(handle, data_len, true, only_queued, move || entry)
+    push_with(handle, data_len, true, only_queued, || true, move || entry)
         .map_err(|(refusal, make)| (refusal, Box::new(make())))
 }
 
@@ -422,7 +429,24 @@ pub fn enqueue_with(
     only_queued: bool,
     make: impl FnOnce() -> Entry,
 ) -> Result<(), Refusal> {
-    push_with(handle, data_len, true, only_queued, make).map_err(|(refusal, _)| refusal)
+    push_with(handle, data_len, true, only_queued, || true, make).map_err(|(refusal, _)| refusal)
+}
+
+/// [`enqueue_with`] for a port's message: `valid` runs first under the window's lock, and if it
+/// says the port moved since its owner was read (its version changed), nothing is pushed
+/// ([`Refusal::Moved`], `make` comes back uncalled). A port's transfer bumps its version and
+/// then takes its entries out of this queue ([`take_queued`]) under this lock, so a push either
+/// precedes that (and is taken along) or sees the bump: no message is left behind.
+#[inline]
+pub fn enqueue_if<F: FnOnce() -> Entry>(
+    handle: Handle,
+    data_len: usize,
+    enforce_limits: bool,
+    only_queued: bool,
+    valid: impl FnOnce() -> bool,
+    make: F,
+) -> Result<(), (Refusal, F)> {
+    push_with(handle, data_len, enforce_limits, only_queued, valid, make)
 }
 
 /// Pushes the entry `make` makes unless the window refuses it (then `make` comes back,
@@ -433,11 +457,15 @@ fn push_with<F: FnOnce() -> Entry>(
     data_len: usize,
     enforce_limits: bool,
     only_queued: bool,
+    valid: impl FnOnce() -> bool,
     make: F,
 ) -> Result<(), (Refusal, F)> {
     let mut make = Some(make);
     // The queue is in no snapshot (thread.rs): the version stays, the posters' caches stay warm.
     let outcome = WINDOWS.with_mut_unversioned(handle, |w| {
+        if !valid() {
+            return Err(Refusal::Moved);
+        }
         if only_queued && w.mode != pm_dispatch_mode::PM_DISPATCH_QUEUED {
             return Err(Refusal::NotQueued);
         }
@@ -483,6 +511,22 @@ pub fn pop_into(handle: Handle, slot: &mut Option<Entry>) -> bool {
             *slot = w.doc.extras.as_mut().and_then(|e| e.queue.pop());
         })
         .is_some()
+}
+
+/// Takes out of the window's current document's queue, in order, the entries `pick` selects (a
+/// transferred port's waiting messages; `pick` runs under the window's lock and must not take
+/// another lock). Empty when the window is gone or has no queue. O(queue length).
+pub fn take_queued(handle: Handle, pick: impl FnMut(&Entry) -> bool) -> Vec<Entry> {
+    // Only the queue changes, which no snapshot holds: the version stays.
+    WINDOWS
+        .with_mut_unversioned(handle, |w| {
+            w.doc
+                .extras
+                .as_mut()
+                .map(|e| e.queue.take_if(pick))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
 }
 
 /// Drops a queued entry undelivered: closes what it carried and reports it with `reason`
