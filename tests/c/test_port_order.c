@@ -271,6 +271,84 @@ static void test_closed_after_transfer(void) {
   CHECK_RC(pm_window_free(w2), PM_OK);
 }
 
+/* P's own listener, running m1 in W1, transfers P: m2 and m3, still in W1's queue, go with
+ * it (W1 runs only m1). */
+static pm_window *self_w2;
+static pm_port *self_moving;
+static void transfer_self(const pm_message_event *event, void *user_data) {
+  port_record(event, user_data);
+  if (self_moving != NULL) {
+    pm_port *t = self_moving;
+    self_moving = NULL;
+    CHECK_RC(pm_post_message_transfer(self_w2, self_w2, (const uint8_t *)"port", 4, "*", &t, 1),
+             PM_OK);
+  }
+}
+
+static void test_transfer_from_own_listener(void) {
+  pm_window *w1 = queued_window("https://one.example/");
+  self_w2 = queued_window("https://two.example/");
+  recorder old, moved;
+  recorder_init(&old);
+  recorder_init(&moved);
+  pm_port *p1 = NULL, *p2 = NULL;
+  REQUIRE(pm_channel_new(w1, &p1, &p2) == PM_OK);
+  CHECK(pm_port_add_listener(p2, transfer_self, &old) > 0);
+  self_moving = p2;
+  CHECK_RC(port_post(p1, "m1"), PM_OK);
+  CHECK_RC(port_post(p1, "m2"), PM_OK);
+  CHECK_RC(port_post(p1, "m3"), PM_OK);
+  starter s = {&moved, NULL, 0};
+  CHECK(pm_add_listener(self_w2, start_received, &s) > 0);
+  CHECK(pm_window_run_pending(w1, SIZE_MAX) == 1);
+  CHECK_STR(old.log, "m1|");
+  CHECK_RC(port_post(p1, "m4"), PM_OK);
+  CHECK(pm_window_run_pending(self_w2, SIZE_MAX) == 4);
+  CHECK_STR(moved.log, "m2|m3|m4|");
+  CHECK_STR(old.log, "m1|");
+  CHECK_RC(pm_window_free(w1), PM_OK);
+  CHECK_RC(pm_window_free(self_w2), PM_OK);
+}
+
+/* A SYNC window starts P with a, b, c waiting; a's listener posts d to P and then transfers it:
+ * b and c (not yet delivered) go with P ahead of d, and nothing more runs in W1. */
+static pm_window *sync_w2;
+static pm_port *sync_moving, *sync_sender;
+static void post_then_transfer(const pm_message_event *event, void *user_data) {
+  port_record(event, user_data);
+  if (sync_moving != NULL) {
+    pm_port *t = sync_moving;
+    sync_moving = NULL;
+    CHECK_RC(port_post(sync_sender, "d"), PM_OK);
+    CHECK_RC(pm_post_message_transfer(sync_w2, sync_w2, (const uint8_t *)"port", 4, "*", &t, 1),
+             PM_OK);
+  }
+}
+
+static void test_sync_drain_interrupted_by_transfer(void) {
+  pm_window *w1 = pm_window_new("https://one.example/");
+  sync_w2 = queued_window("https://two.example/");
+  REQUIRE(w1 != NULL);
+  recorder old, moved;
+  recorder_init(&old);
+  recorder_init(&moved);
+  pm_port *p2 = NULL;
+  REQUIRE(pm_channel_new(w1, &sync_sender, &p2) == PM_OK);
+  CHECK_RC(port_post(sync_sender, "a"), PM_OK);
+  CHECK_RC(port_post(sync_sender, "b"), PM_OK);
+  CHECK_RC(port_post(sync_sender, "c"), PM_OK);
+  starter s = {&moved, NULL, 0};
+  CHECK(pm_add_listener(sync_w2, start_received, &s) > 0);
+  sync_moving = p2;
+  CHECK(pm_port_add_listener(p2, post_then_transfer, &old) > 0);
+  CHECK_STR(old.log, "a|");
+  CHECK(pm_window_run_pending(sync_w2, SIZE_MAX) == 4);
+  CHECK_STR(moved.log, "b|c|d|");
+  CHECK_STR(old.log, "a|");
+  CHECK_RC(pm_window_free(w1), PM_OK);
+  CHECK_RC(pm_window_free(sync_w2), PM_OK);
+}
+
 /* ---------------------------------------------------------------- another process */
 
 static pm_window *side_a, *side_b; /* a QUEUED window of side A, a SYNC window of side B */
@@ -451,6 +529,8 @@ int main(void) {
   test_ports_inside_and_old_window_freed();
   test_moved_messages_ignore_new_limit();
   test_closed_after_transfer();
+  test_transfer_from_own_listener();
+  test_sync_drain_interrupted_by_transfer();
   test_transfer_to_another_process();
   test_stress_transfer_while_posting();
   TEST_EXIT("test_port_order");
