@@ -55,6 +55,7 @@ impl Port {
                 listeners: ListenerList::default(),
                 started: false,
                 draining: false,
+                drainer: 0,
                 pending: VecDeque::new(),
                 pending_bytes: 0,
                 accepted: 0,
@@ -114,6 +115,8 @@ struct PortInner {
     started: bool,
     /// A thread is delivering `pending` after start; new messages queue behind it.
     draining: bool,
+    /// The thread running that delivery ([`this_thread`]).
+    drainer: usize,
     pending: VecDeque<PortMessage>,
     /// Bytes of data in `pending`.
     pending_bytes: usize,
@@ -824,11 +827,17 @@ pub fn add_listener(handle: Handle, listener: ListenerRef) -> Result<u64, Error>
         }
         inner.listeners.push(listener);
         let start = !inner.started;
-        // A drain still running from before a transfer goes on in the new owner instead.
-        let run = start && !inner.draining;
+        // A drain still running on another thread from before a transfer goes on in the new
+        // owner instead (two would interleave). One further up this thread's stack (a listener
+        // moved the port here) is suspended: this one delivers now, as a start does.
+        let me = this_thread();
+        let run = start && (!inner.draining || (me != 0 && inner.drainer == me));
         if start {
             inner.started = true;
             inner.draining = true;
+        }
+        if run {
+            inner.drainer = me;
         }
         run
     };
@@ -836,6 +845,16 @@ pub fn add_listener(handle: Handle, listener: ListenerRef) -> Result<u64, Error>
         drain(&port);
     }
     Ok(id)
+}
+
+/// An identity of the calling thread while it lives (0 while it exits): the address of a
+/// thread-local.
+fn this_thread() -> usize {
+    thread_local! {
+        static ME: u8 = const { 0 };
+    }
+    ME.try_with(|me| std::ptr::from_ref(me) as usize)
+        .unwrap_or(0)
 }
 
 /// Delivers the messages that waited for the port to start, then those that arrive meanwhile,

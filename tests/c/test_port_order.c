@@ -349,6 +349,56 @@ static void test_sync_drain_interrupted_by_transfer(void) {
   CHECK_RC(pm_window_free(sync_w2), PM_OK);
 }
 
+/* The same with a SYNC new window whose listener starts P: its drain runs inside
+ * pm_port_add_listener there (nested in the old drain's listener) and delivers b and c at
+ * once, in order; the old drain then finds nothing left. */
+static pm_window *nested_w2;
+static pm_port *nested_moving, *nested_sender;
+static recorder nested_moved;
+static int nested_in_add;
+static void nested_start(const pm_message_event *event, void *user_data) {
+  (void)user_data;
+  if (event->ports_len == 1) {
+    CHECK(pm_port_add_listener(event->ports[0], port_record, &nested_moved) > 0);
+    nested_in_add = nested_moved.count;
+  }
+}
+static void transfer_to_sync(const pm_message_event *event, void *user_data) {
+  port_record(event, user_data);
+  if (nested_moving != NULL) {
+    pm_port *t = nested_moving;
+    nested_moving = NULL;
+    CHECK_RC(port_post(nested_sender, "d"), PM_OK);
+    CHECK_RC(
+        pm_post_message_transfer(nested_w2, nested_w2, (const uint8_t *)"port", 4, "*", &t, 1),
+        PM_OK);
+  }
+}
+
+static void test_sync_drain_moves_to_sync_window(void) {
+  pm_window *w1 = pm_window_new("https://one.example/");
+  nested_w2 = pm_window_new("https://two.example/");
+  REQUIRE(w1 && nested_w2);
+  recorder old;
+  recorder_init(&old);
+  recorder_init(&nested_moved);
+  pm_port *p2 = NULL;
+  REQUIRE(pm_channel_new(w1, &nested_sender, &p2) == PM_OK);
+  CHECK_RC(port_post(nested_sender, "a"), PM_OK);
+  CHECK_RC(port_post(nested_sender, "b"), PM_OK);
+  CHECK_RC(port_post(nested_sender, "c"), PM_OK);
+  CHECK(pm_add_listener(nested_w2, nested_start, NULL) > 0);
+  nested_moving = p2;
+  CHECK(pm_port_add_listener(p2, transfer_to_sync, &old) > 0);
+  CHECK_STR(old.log, "a|");
+  CHECK(nested_in_add == 3);
+  CHECK_STR(nested_moved.log, "b|c|d|");
+  CHECK_RC(port_post(nested_sender, "e"), PM_OK);
+  CHECK_STR(nested_moved.log, "b|c|d|e|");
+  CHECK_RC(pm_window_free(w1), PM_OK);
+  CHECK_RC(pm_window_free(nested_w2), PM_OK);
+}
+
 /* ---------------------------------------------------------------- another process */
 
 static pm_window *side_a, *side_b; /* a QUEUED window of side A, a SYNC window of side B */
@@ -531,6 +581,7 @@ int main(void) {
   test_closed_after_transfer();
   test_transfer_from_own_listener();
   test_sync_drain_interrupted_by_transfer();
+  test_sync_drain_moves_to_sync_window();
   test_transfer_to_another_process();
   test_stress_transfer_while_posting();
   TEST_EXIT("test_port_order");
