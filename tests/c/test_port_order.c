@@ -271,6 +271,30 @@ static void test_closed_after_transfer(void) {
   CHECK_RC(pm_window_free(w2), PM_OK);
 }
 
+/* The new window goes before it takes the port: the port closes there, and its moved messages
+ * are reported dropped then (with the window message that carried it), not left in W1. */
+static void test_new_owner_gone(void) {
+  pm_window *w1 = queued_window("https://one.example/");
+  pm_window *w2 = queued_window("https://two.example/");
+  recorder old;
+  recorder_init(&old);
+  pm_port *p2 = NULL;
+  pm_port *p1 = started_in(w1, &p2, &old);
+  CHECK_RC(port_post(p1, "m1"), PM_OK);
+  CHECK_RC(port_post(p1, "m2"), PM_OK);
+  CHECK_RC(pm_post_message_transfer(w1, w2, (const uint8_t *)"port", 4, "*", &p2, 1), PM_OK);
+  drops = 0;
+  CHECK_RC(pm_set_drop_handler(count_drop, NULL), PM_OK);
+  CHECK_RC(pm_window_free(w2), PM_OK);
+  CHECK(drops == 3);
+  CHECK(pm_window_run_pending(w1, SIZE_MAX) == 0);
+  CHECK(drops == 3);
+  CHECK(old.count == 0);
+  CHECK_RC(port_post(p1, "late"), PM_DROPPED);
+  CHECK_RC(pm_set_drop_handler(NULL, NULL), PM_OK);
+  CHECK_RC(pm_window_free(w1), PM_OK);
+}
+
 /* P's own listener, running m1 in W1, transfers P: m2 and m3, still in W1's queue, go with
  * it (W1 runs only m1). */
 static pm_window *self_w2;
@@ -579,6 +603,7 @@ int main(void) {
   test_ports_inside_and_old_window_freed();
   test_moved_messages_ignore_new_limit();
   test_closed_after_transfer();
+  test_new_owner_gone();
   test_transfer_from_own_listener();
   test_sync_drain_interrupted_by_transfer();
   test_sync_drain_moves_to_sync_window();
