@@ -4,8 +4,10 @@
 //! its handle at post time and gives the receiver a new one at delivery, while the entangled
 //! partner keeps pointing at the same `Port`. Messages to a port wait in its own queue until a
 //! first listener starts it; then they follow the owning window's mode (dispatched at once, or
-//! queued as window tasks). Transfers and closes are serialized by one lock (`TRANSFER`), so a
-//! port is never transferred and closed at the same time; posts do not take it.
+//! queued as window tasks). A transfer takes the port's messages out of its owner window's queue
+//! back into its own, in order (the port's message queue moves with it; see [`detach`]).
+//! Transfers and closes are serialized by one lock (`TRANSFER`), so a port is never transferred
+//! and closed at the same time; posts do not take it.
 //!
 //! A post to a started port runs from a per-thread cache of what it needs (the partner's
 //! listener snapshot, or its QUEUED owner window), validated by each port's version and the
@@ -1236,10 +1238,12 @@ pub fn post_fast(handle: Handle, data: &[u8]) -> Fast {
 /// read, the sender still had this partner, and the partner was open, started, not draining
 /// (so nothing waits in its `pending` that this post could overtake) and owned by that window,
 /// as [`post_queued`] finds under the ports' locks; the window's lock checks the mode and the
-/// limits again. A change racing the post is ordered after it either way: the entry's run
-/// checks closed, owner and started under the port's lock (`receive_queued`). Refused (queue
-/// full, window gone or no longer QUEUED): nothing is made, the checked path decides and
-/// reports. Cannot panic (allocation failure aborts; the waker is a C call).
+/// limits and the partner's version again (a transfer bumps it, then takes the partner's
+/// entries out of this queue: a push after that is refused, so none is left behind). A close or
+/// navigation racing the post is ordered after it: the entry's run checks closed, owner and
+/// started under the port's lock (`receive_queued`). Refused (queue full, window gone or no
+/// longer QUEUED, partner moved): nothing is made, the checked path decides and reports. Cannot
+/// panic (allocation failure aborts; the waker is a C call).
 #[inline(always)]
 fn queue_cached(sender: &Sender, owner: Handle, data: &[u8]) -> Fast {
     let Some((partner, version)) = &sender.partner else {
