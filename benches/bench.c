@@ -26,6 +26,7 @@
  */
 #define _GNU_SOURCE
 #include "postmessage.h"
+#include "bench_util.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -60,28 +61,9 @@ static const char HELLO[] = "Hello World"; /* 11 bytes */
 /* ---------------------------------------------------------------------------------------------
  * Utilities */
 
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 static void die(const char *what) {
     fprintf(stderr, "bench: %s (pm_last_error: %s)\n", what, pm_last_error());
     exit(2);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n) {
-    double tmp[4 * REPS];
-    if (n > 4 * REPS) n = 4 * REPS;
-    memcpy(tmp, v, sizeof(double) * (size_t)n);
-    qsort(tmp, (size_t)n, sizeof(double), cmp_double);
-    return (n & 1) ? tmp[n / 2] : 0.5 * (tmp[n / 2 - 1] + tmp[n / 2]);
 }
 
 static long rss_bytes(void) {
@@ -171,6 +153,40 @@ static void on_signal(GObject *obj, const char *text, gpointer ud) {
 }
 #endif
 
+/* The posts the queued rows time, one per kind of sender. */
+static pm_result post_window(const bench_case *c) {
+    return pm_post_message(c->src, c->dst, c->data, c->len, c->origin);
+}
+
+static pm_result post_port(const bench_case *c) {
+    return pm_port_post_message(c->port, c->data, c->len, NULL, 0);
+}
+
+static pm_result post_broadcast(const bench_case *c) {
+    return pm_broadcast_post_message(c->bc, c->data, c->len);
+}
+
+/* A queued row: one op = queue one post (`post`) + deliver it via run_pending on `receiver`
+ * (the receiver's QUEUED window), in chunks below the queue limit. Always inlined, so that
+ * `post` is a direct call as if written out at each case. */
+static inline __attribute__((always_inline)) void run_queued(bench_case *c, long n,
+                                                             pm_result (*post)(const bench_case *),
+                                                             pm_window *receiver,
+                                                             const char *what) {
+    for (long done = 0; done < n;) {
+        long chunk = n - done < 1000 ? n - done : 1000;
+        for (long i = 0; i < chunk; i++)
+            if (post(c) != PM_OK) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "%s did not return PM_OK", what);
+                die(msg);
+            }
+        if ((long)pm_window_run_pending(receiver, (size_t)chunk) != chunk)
+            die("pm_window_run_pending did not deliver the chunk");
+        done += chunk;
+    }
+}
+
 static void run_case(bench_case *c, long n) {
     uint64_t before = tl_calls;
     switch (c->kind) {
@@ -197,33 +213,13 @@ static void run_case(bench_case *c, long n) {
         pm_set_drop_handler(NULL, NULL);
         break;
     case K_QUEUED:
-        /* One op = queue one post + deliver it via run_pending (in chunks below the queue limit). */
-        for (long done = 0; done < n;) {
-            long chunk = n - done < 1000 ? n - done : 1000;
-            for (long i = 0; i < chunk; i++)
-                if (pm_post_message(c->src, c->dst, c->data, c->len, c->origin) != PM_OK)
-                    die("queued pm_post_message did not return PM_OK");
-            if ((long)pm_window_run_pending(c->dst, (size_t)chunk) != chunk)
-                die("pm_window_run_pending did not deliver the chunk");
-            done += chunk;
-        }
+        run_queued(c, n, post_window, c->dst, "queued pm_post_message");
         break;
     case K_QUEUED_PORT:
+        run_queued(c, n, post_port, c->src, "queued pm_port_post_message");
+        break;
     case K_QUEUED_BCAST:
-        /* One op = queue one port post / broadcast + deliver it via run_pending on the
-         * receiver's (QUEUED) window, in chunks below the queue limit. */
-        for (long done = 0; done < n;) {
-            long chunk = n - done < 1000 ? n - done : 1000;
-            for (long i = 0; i < chunk; i++) {
-                int rc = c->kind == K_QUEUED_PORT
-                             ? pm_port_post_message(c->port, c->data, c->len, NULL, 0)
-                             : pm_broadcast_post_message(c->bc, c->data, c->len);
-                if (rc != PM_OK) die("queued port/broadcast post did not return PM_OK");
-            }
-            if ((long)pm_window_run_pending(c->src, (size_t)chunk) != chunk)
-                die("pm_window_run_pending did not deliver the port/broadcast chunk");
-            done += chunk;
-        }
+        run_queued(c, n, post_broadcast, c->src, "queued pm_broadcast_post_message");
         break;
     case K_PORT:
         for (long i = 0; i < n; i++)
@@ -278,9 +274,7 @@ static void measure_part(bench_case **cases, int ncases, int first, int count) {
 static void summarize(bench_case **cases, int ncases) {
     for (int i = 0; i < ncases; i++) {
         cases[i]->ns = median(cases[i]->samples, REPS);
-        cases[i]->min = cases[i]->samples[0];
-        for (int r = 1; r < REPS; r++)
-            if (cases[i]->samples[r] < cases[i]->min) cases[i]->min = cases[i]->samples[r];
+        cases[i]->min = minimum(cases[i]->samples, REPS);
     }
 }
 
@@ -416,11 +410,14 @@ static double measure_memory(mem_kind kind) {
 /* ---------------------------------------------------------------------------------------------
  * Node.js */
 
-/* Runs node_channel.js; returns the round trip (ns) and stores the post-N-then-drain figure (ns
- * per message, -1 if absent) in *drain_ns. */
-static double node_round_trip(const char *script, char *note, size_t note_cap,
-                              double *drain_ns) {
-    *drain_ns = -1;
+/* Runs node on `script` (the node_channel.js path bench was given), or on the file `sibling`
+ * next to it, and reads its output: returns the VALUE of its line "KEY VALUE VERSION" (note:
+ * "node VERSION, what"), or -1 when node could not run or printed no such line (note says
+ * why). With extra_key, the VALUE of its line "EXTRA_KEY VALUE" goes to *extra (-1 if none). */
+static double node_figure(const char *script, const char *sibling, const char *key,
+                          const char *what, const char *extra_key, double *extra, char *note,
+                          size_t note_cap) {
+    if (extra) *extra = -1;
     if (!script) {
         snprintf(note, note_cap, "skipped: no script path given");
         return -1;
@@ -430,28 +427,48 @@ static double node_round_trip(const char *script, char *note, size_t note_cap,
         return -1;
     }
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "node '%s'", script);
+    if (sibling) {
+        char dir[768];
+        snprintf(dir, sizeof dir, "%s", script);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = '\0'; else snprintf(dir, sizeof dir, ".");
+        snprintf(cmd, sizeof cmd, "node '%s/%s'", dir, sibling);
+    } else {
+        snprintf(cmd, sizeof cmd, "node '%s'", script);
+    }
     fflush(NULL);
     FILE *p = popen(cmd, "r");
     if (!p) {
         snprintf(note, note_cap, "skipped: popen failed");
         return -1;
     }
-    double ns = -1;
+    char fmt[96], extra_fmt[96];
+    snprintf(fmt, sizeof fmt, "%s %%lf %%63s", key);
+    snprintf(extra_fmt, sizeof extra_fmt, "%s %%lf", extra_key ? extra_key : "");
+    double value = -1;
     char line[256];
     while (fgets(line, sizeof line, p)) {
         double v;
         char ver[64];
-        if (sscanf(line, "node_rtt_ns %lf %63s", &v, ver) == 2) {
-            ns = v;
-            snprintf(note, note_cap, "node %s, one round trip", ver);
-        } else if (sscanf(line, "node_drain_ns %lf", &v) == 1) {
-            *drain_ns = v;
+        if (sscanf(line, fmt, &v, ver) == 2) {
+            value = v;
+            snprintf(note, note_cap, "node %s, %s", ver, what);
+        } else if (extra_key && sscanf(line, extra_fmt, &v) == 1) {
+            *extra = v;
         }
     }
     pclose(p);
-    if (ns < 0) snprintf(note, note_cap, "skipped: node script printed no result");
-    return ns;
+    if (value < 0)
+        snprintf(note, note_cap, "skipped: %s printed no result", sibling ? sibling : "node script");
+    return value;
+}
+
+/* Runs node_channel.js; returns the round trip (ns) and stores the post-N-then-drain figure (ns
+ * per message, -1 if absent) in *drain_ns. */
+static double node_round_trip(const char *script, char *note, size_t note_cap,
+                              double *drain_ns) {
+    return node_figure(script, NULL, "node_rtt_ns", "one round trip", "node_drain_ns", drain_ns,
+                       note, note_cap);
 }
 
 
@@ -545,76 +562,27 @@ static double cross_thread_rate(long n, int reps, double *wakes_per_sample) {
 /* Runs node_worker.js (next to node_channel.js): Node's worker_threads MessagePort throughput
  * between two threads, messages/s; -1 when skipped (note says why). */
 static double node_cross_thread(const char *channel_script, char *note, size_t note_cap) {
-    if (!channel_script) {
-        snprintf(note, note_cap, "skipped: no script path given");
-        return -1;
-    }
-    if (system("command -v node >/dev/null 2>&1") != 0) {
-        snprintf(note, note_cap, "skipped: node not found");
-        return -1;
-    }
-    char dir[768];
-    snprintf(dir, sizeof dir, "%s", channel_script);
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = '\0'; else snprintf(dir, sizeof dir, ".");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "node '%s/node_worker.js'", dir);
-    fflush(NULL);
-    FILE *p = popen(cmd, "r");
-    if (!p) {
-        snprintf(note, note_cap, "skipped: popen failed");
-        return -1;
-    }
-    double rate = -1;
-    char line[256];
-    while (fgets(line, sizeof line, p)) {
-        double v;
-        char ver[64];
-        if (sscanf(line, "node_xthread_msgs_per_s %lf %63s", &v, ver) == 2) {
-            rate = v;
-            snprintf(note, note_cap, "node %s, worker_threads MessagePort", ver);
-        }
-    }
-    pclose(p);
-    if (rate < 0) snprintf(note, note_cap, "skipped: node_worker.js printed no result");
-    return rate;
+    return node_figure(channel_script, "node_worker.js", "node_xthread_msgs_per_s",
+                       "worker_threads MessagePort", NULL, NULL, note, note_cap);
 }
 
 /* ---------------------------------------------------------------------------------------------
  * The table */
-
-static int failures;
 
 static void header(void) {
     printf("%-54s %10s %9s %9s  %-38s %s\n", "case", "ns/op", "(min)", "ratio", "target", "result");
     printf("%-54s %10s %9s %9s  %-38s %s\n", "----", "-----", "-----", "-----", "------", "------");
 }
 
-static void section(const char *title) { printf("-- %s\n", title); }
-
-/* pass: 1 PASS, 0 FAIL, -1 informational; min < 0: no min column */
-static void row_min(const char *name, double ns, double min, double ratio, const char *target,
-                    int pass) {
-    char r[48] = "", nsbuf[32] = "-", minbuf[32] = "";
-    if (ratio > 0) snprintf(r, sizeof r, "%.2fx", ratio);
-    if (ns >= 0) snprintf(nsbuf, sizeof nsbuf, "%.1f", ns);
-    if (min >= 0) snprintf(minbuf, sizeof minbuf, "%.1f", min);
-    /* pass: 1 PASS, 0 FAIL, -1 info; +2: the machine could not give the case what it needs */
-    static const char *const verdict[] = {"FAIL", "PASS", "FAIL?", "PASS?"};
-    printf("%-54s %10s %9s %9s  %-38s %s\n", name, nsbuf, minbuf, r, target,
-           pass < 0 ? "" : verdict[pass]);
-    if (pass == 0 || pass == 2) failures++;
-}
-
 static void row(const char *name, double ns, double ratio, const char *unused, const char *target,
                 int pass) {
     (void)unused;
-    row_min(name, ns, -1, ratio, target, pass);
+    bench_row(name, ns, -1, ratio, target, pass);
 }
 
 /* a row for a measured case: median, min, ratio */
 static void crow(const bench_case *c, double ratio, const char *target, int pass) {
-    row_min(c->name, c->ns, c->min, ratio, target, pass);
+    bench_row(c->name, c->ns, c->min, ratio, target, pass);
 }
 
 static void note(const char *text) { printf("   %s\n", text); }
@@ -933,14 +901,7 @@ int main(int argc, char **argv) {
     /* ---- The table */
     char buf[160], tgt[96];
     double d = c_direct.ns, e = c_exact.ns;
-    double load1 = -1;
-    {
-        FILE *f = fopen("/proc/loadavg", "r");
-        if (f) {
-            if (fscanf(f, "%lf", &load1) != 1) load1 = -1;
-            fclose(f);
-        }
-    }
+    double load1 = load_average();
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     printf("\npostmessage %s benchmark: median (and min) of %d samples of ~%.0f ms, ns per "
            "operation; every ratio from this run\n",
@@ -1077,7 +1038,7 @@ int main(int argc, char **argv) {
     row("bytes per listener (1,000,000 on one window)", mem_listener, -1, "", "<= 64 B",
         mem_listener <= 64.0);
 
-    printf("\n%d target(s) failed; whole run %.1f s\n", failures, (now_ns() - t_start) * 1e-9);
+    printf("\n%d target(s) failed; whole run %.1f s\n", bench_failures, (now_ns() - t_start) * 1e-9);
     free(big);
-    return failures ? 1 : 0;
+    return bench_failures ? 1 : 0;
 }

@@ -1,8 +1,9 @@
 /* postmessage benchmark, remote windows: the rows of `make bench` for posts that cross processes.
  *
  * Built and run by benches/run.sh after benches/bench.c, linked against the release library; it
- * prints its rows in bench.c's table format (one section) and exits 0 if every PASS/FAIL row
- * passed, 1 otherwise, 2 on a harness error.
+ * prints its rows in bench.c's table format (one section; the clock, medians and rows are
+ * benches/bench_util.h's, shared with bench.c) and exits 0 if every PASS/FAIL row passed, 1
+ * otherwise, 2 on a harness error.
  *
  * Rows:
  * - The seed's exchange across two processes: A (this process) posts "Hello World" to its proxy
@@ -24,6 +25,7 @@
  */
 #define _GNU_SOURCE
 #include "postmessage.h"
+#include "bench_util.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -43,35 +45,10 @@
 #define URL_A "http://127.0.0.1/index.html"
 #define URL_B "http://localhost/frame.html"
 
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 static void die(const char *what) {
     fprintf(stderr, "bench (remote, pid %ld): %s (errno: %s; pm_last_error: %s)\n", (long)getpid(), what,
             strerror(errno), pm_last_error());
     exit(2);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n) {
-    double tmp[REPS];
-    memcpy(tmp, v, sizeof(double) * (size_t)n);
-    qsort(tmp, (size_t)n, sizeof(double), cmp_double);
-    return (n & 1) ? tmp[n / 2] : 0.5 * (tmp[n / 2 - 1] + tmp[n / 2]);
-}
-
-static double minimum(const double *v, int n) {
-    double m = v[0];
-    for (int i = 1; i < n; i++)
-        if (v[i] < m) m = v[i];
-    return m;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -284,17 +261,6 @@ static void measure(pcase *cases, int ncases) {
     }
 }
 
-static int failures;
-
-static void row(const char *name, double ns, double min, double ratio, const char *target, int pass) {
-    char r[48] = "", nsbuf[32] = "-", minbuf[32] = "";
-    if (ratio > 0) snprintf(r, sizeof r, "%.2fx", ratio);
-    if (ns >= 0) snprintf(nsbuf, sizeof nsbuf, "%.1f", ns);
-    if (min >= 0) snprintf(minbuf, sizeof minbuf, "%.1f", min);
-    printf("%-54s %10s %9s %9s  %-38s %s\n", name, nsbuf, minbuf, r, target, pass < 0 ? "" : pass ? "PASS" : "FAIL");
-    if (pass == 0) failures++;
-}
-
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     int fds[2];
@@ -343,36 +309,31 @@ int main(void) {
     pm_window_free(loc_dst);
 
     char name[96], tgt[96];
-    printf("-- remote windows (benches/remote.c): two processes, socketpair(AF_UNIX, SOCK_SEQPACKET)\n");
+    section("remote windows (benches/remote.c): two processes, socketpair(AF_UNIX, SOCK_SEQPACKET)");
     snprintf(name, sizeof name, "raw: the same 4 packets (%zu+%zu+%zu+%zu B), no library", len1, len2, len3, len4);
-    row(name, cross[1].ns, cross[1].min, 1.0, "reference (the IPC)", -1);
+    bench_row(name, cross[1].ns, cross[1].min, 1.0, "reference (the IPC)", -1);
     double ratio = cross[0].ns / cross[1].ns;
-    row("seed across 2 processes: post + reply, sync, 4 packets", cross[0].ns, cross[0].min, ratio,
+    bench_row("seed across 2 processes: post + reply, sync, 4 packets", cross[0].ns, cross[0].min, ratio,
         "<= 1.25x raw", ratio <= 1.25);
     snprintf(tgt, sizeof tgt, "info: ~%.0f us per round trip", cross[0].ns / 1000.0);
-    row("  the same, in microseconds", cross[0].ns / 1000.0, cross[0].min / 1000.0, 0, tgt, -1);
-    row("post via a proxy whose send delivers here, 11 B", local[0].ns, local[0].min, local[0].ns / local[1].ns,
+    bench_row("  the same, in microseconds", cross[0].ns / 1000.0, cross[0].min / 1000.0, 0, tgt, -1);
+    bench_row("post via a proxy whose send delivers here, 11 B", local[0].ns, local[0].min, local[0].ns / local[1].ns,
         "info (ratio to the direct post)", -1);
-    row("the same post directly (no record)", local[1].ns, local[1].min, 1.0, "reference", -1);
+    bench_row("the same post directly (no record)", local[1].ns, local[1].min, 1.0, "reference", -1);
     double codec = local[0].ns - local[1].ns;
     snprintf(tgt, sizeof tgt, "info: a %zu-byte record", len1 - 1);
-    row("  encode + decode of an 11 B message (difference)", codec, -1, 0, tgt, -1);
-    row("  encode alone: post to a proxy whose send keeps it", local[2].ns, local[2].min, 0,
+    bench_row("  encode + decode of an 11 B message (difference)", codec, -1, 0, tgt, -1);
+    bench_row("  encode alone: post to a proxy whose send keeps it", local[2].ns, local[2].min, 0,
         "info (includes the post's own checks)", -1);
-    row("  decode alone: pm_remote_deliver of that record", local[3].ns, local[3].min, 0,
+    bench_row("  decode alone: pm_remote_deliver of that record", local[3].ns, local[3].min, 0,
         "info (includes the dispatch)", -1);
     printf("   the library's share of an exchange (2 records, each encoded and decoded): %.1f us, "
            "i.e. %.1f us per record (medians: noisy)\n",
            (cross[0].ns - cross[1].ns) / 1000.0, (cross[0].ns - cross[1].ns) / 2000.0);
-    double load1 = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf", &load1) != 1) load1 = -1;
-        fclose(f);
-    }
+    double load1 = load_average();
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (load1 > 0.5 * (double)ncpu)
         printf("   ** busy machine (load average %.2f, %ld CPUs): the IPC rows are noisy **\n", load1, ncpu);
-    printf("\n%d remote target(s) failed\n", failures);
-    return failures ? 1 : 0;
+    printf("\n%d remote target(s) failed\n", bench_failures);
+    return bench_failures ? 1 : 0;
 }

@@ -8,6 +8,7 @@
 //! [`post_cached`]).
 
 use crate::abi::{pm_dispatch_mode, pm_drop_reason};
+use crate::cache::{DirectMapped, PerThread};
 use crate::diagnostics::{self, DropReport};
 use crate::error::Error;
 use crate::event;
@@ -19,7 +20,6 @@ use crate::thread;
 use crate::window::WINDOWS;
 use crate::window::{self, Refusal, Resource, Retiring};
 use parking_lot::{Mutex, RwLock};
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
@@ -373,7 +373,6 @@ const CACHED_SENDERS: usize = 16;
 /// A sending channel as a post from this thread last saw it, valid while [`VERSION`] is
 /// unchanged (it was read before everything else).
 struct Sender {
-    handle: usize,
     version: u64,
     channel: Arc<Channel>,
     /// False when a forwarder is set: the checked path forwards, then delivers.
@@ -461,7 +460,6 @@ impl Sender {
             })
             .collect();
         Some(Sender {
-            handle: handle.to_raw(),
             version,
             channel,
             local_only,
@@ -471,8 +469,7 @@ impl Sender {
 }
 
 thread_local! {
-    static SENDERS: RefCell<[Option<Sender>; CACHED_SENDERS]> =
-        const { RefCell::new([const { None }; CACHED_SENDERS]) };
+    static SENDERS: DirectMapped<Sender, CACHED_SENDERS> = const { DirectMapped::new() };
 }
 
 /// What [`post_cached`] did.
@@ -494,14 +491,8 @@ enum Cached {
 /// their own posts use the cache too, and a refresh during one does not happen.
 fn post_cached(handle: Handle, data: &[u8]) -> Cached {
     SENDERS
-        .try_with(|cache| {
-            let Ok(cache) = cache.try_borrow() else {
-                return Cached::Slow;
-            };
-            let raw = handle.to_raw();
-            let Some(sender) = cache[raw % CACHED_SENDERS]
-                .as_ref()
-                .filter(|s| s.handle == raw && VERSION.load(Ordering::Acquire) == s.version)
+        .lookup(handle.to_raw(), |sender| {
+            let Some(sender) = sender.filter(|s| VERSION.load(Ordering::Acquire) == s.version)
             else {
                 return Cached::Miss;
             };
@@ -552,10 +543,5 @@ fn remember(handle: Handle) {
     let Some(sender) = Sender::load(handle) else {
         return;
     };
-    let index = handle.to_raw() % CACHED_SENDERS;
-    // The entry replaced is dropped after the borrow ends.
-    let _old = SENDERS.try_with(|cache| {
-        let mut cache = cache.try_borrow_mut().ok()?;
-        cache[index].replace(sender)
-    });
+    SENDERS.remember(handle.to_raw(), sender);
 }

@@ -17,6 +17,8 @@ mod abi;
 #[cfg(not(loom))]
 mod broadcast;
 #[cfg(not(loom))]
+mod cache;
+#[cfg(not(loom))]
 mod diagnostics;
 #[cfg(not(loom))]
 mod dispatch;

@@ -15,6 +15,7 @@
 //! QUEUED one only the owner window's lock (see [`post_fast`]).
 
 use crate::abi::{pm_dispatch_mode, pm_drop_reason};
+use crate::cache::{DirectMapped, PerThread};
 use crate::diagnostics::{self};
 use crate::error::{Error, ErrorKind};
 use crate::event::{self, Delivery, PortHandles};
@@ -27,7 +28,6 @@ use crate::window::WINDOWS;
 use crate::window::{self, Refusal, Resource, Retiring};
 use parking_lot::{Mutex, MutexGuard};
 use std::any::Any;
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -1097,7 +1097,6 @@ pub enum Fast {
 /// its partner's and the partner's owner window's slot version are unchanged: each was read
 /// under the lock that guards what it covers, and every change bumps it before unlocking.
 struct Sender {
-    handle: usize,
     port: Arc<Port>,
     version: u64,
     partner: Option<(Arc<Port>, u64)>,
@@ -1141,7 +1140,6 @@ impl Sender {
             )
         };
         let mut sender = Sender {
-            handle: handle.to_raw(),
             port,
             version,
             partner: None,
@@ -1183,29 +1181,21 @@ impl Sender {
 }
 
 thread_local! {
-    static SENDERS: RefCell<[Option<Sender>; CACHED_SENDERS]> =
-        const { RefCell::new([const { None }; CACHED_SENDERS]) };
+    static SENDERS: DirectMapped<Sender, CACHED_SENDERS> = const { DirectMapped::new() };
 }
 
 /// The post through a cached port without a transfer list. SYNC owner: the partner's listeners
 /// run on this thread with an event that borrows `data`, touching no lock, reference count or
 /// allocation. QUEUED owner: see [`queue_cached`]. Cannot panic (so the export can call it outside its panic boundary): the
-/// cache is reached with `try_with`/`try_borrow`, and the listeners are called with atomics and
+/// cache lookup cannot panic ([`PerThread::lookup`]), and the listeners are called with atomics and
 /// C calls only. It holds a shared borrow of the cache while listeners run, so a listener's own
 /// posts use the cache too, and a refresh during one simply does not happen (the checked path
 /// serves that post).
 #[inline]
 pub fn post_fast(handle: Handle, data: &[u8]) -> Fast {
     SENDERS
-        .try_with(|cache| {
-            let Ok(cache) = cache.try_borrow() else {
-                return Fast::Slow;
-            };
-            let raw = handle.to_raw();
-            let Some(sender) = cache[raw % CACHED_SENDERS]
-                .as_ref()
-                .filter(|s| s.handle == raw && s.is_current())
-            else {
+        .lookup(handle.to_raw(), |sender| {
+            let Some(sender) = sender.filter(|s| s.is_current()) else {
                 return Fast::Miss;
             };
             let (listeners, plain) = match &sender.deliver {
@@ -1270,11 +1260,5 @@ fn remember(handle: Handle) {
     let Some(sender) = Sender::load(handle) else {
         return;
     };
-    let index = handle.to_raw() % CACHED_SENDERS;
-    // The entry replaced is dropped after the borrow ends (dropping a port can drop a remote
-    // link, which must not find the cache borrowed).
-    let _old = SENDERS.try_with(|cache| {
-        let mut cache = cache.try_borrow_mut().ok()?;
-        cache[index].replace(sender)
-    });
+    SENDERS.remember(handle.to_raw(), sender);
 }

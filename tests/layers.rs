@@ -10,8 +10,9 @@ use std::path::Path;
 
 /// The layers, bottom first. A module may import only from modules of lower layers.
 const LAYERS: &[&[&str]] = &[
-    // C vocabulary (edge-owned, no logic), sync primitives, Rust error kinds.
-    &["abi", "sync", "error"],
+    // C vocabulary (edge-owned, no logic), sync primitives, Rust error kinds, the per-thread
+    // direct-mapped cache.
+    &["abi", "sync", "error", "cache"],
     // The scheme registry; the generation-checked handle table.
     &["scheme", "handles"],
     // Origins and targetOrigin matching; the record codec for other processes (pure, bounded).

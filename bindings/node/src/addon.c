@@ -174,11 +174,31 @@ static uintptr_t handle_of(napi_env env, napi_value v) {
   return (uintptr_t)h;
 }
 
+/* handle_of, typed for the call it goes to (the library checks the handle's kind). */
+static pm_window *window_of(napi_env env, napi_value v) { return (pm_window *)handle_of(env, v); }
+static pm_port *port_of(napi_env env, napi_value v) { return (pm_port *)handle_of(env, v); }
+static pm_broadcast *channel_of(napi_env env, napi_value v) { return (pm_broadcast *)handle_of(env, v); }
+
+/* Throws a TypeError saying `msg`; returns NULL, what a function that threw gives back. */
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, NULL, msg);
+  return NULL;
+}
+
 /* Arguments, padded with undefined. */
 static int get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
   size_t argc = n;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
   return 1;
+}
+
+/* The first argument, for functions whose one argument is a handle: NULL if Node-API cannot
+ * read it, which handle_of turns into 0 and the library rejects (PM_ERR_NULL_ARGUMENT). */
+static napi_value first_arg(napi_env env, napi_callback_info info) {
+  napi_value v = NULL;
+  size_t argc = 1;
+  if (napi_get_cb_info(env, info, &argc, &v, NULL, NULL) != napi_ok) return NULL;
+  return v;
 }
 
 /* A JS string as a malloc'd NUL-terminated UTF-8 copy; NULL (with a TypeError thrown) otherwise.
@@ -309,7 +329,7 @@ static int ports_of(napi_env env, napi_value v, pm_port ***out, size_t *n) {
       free(ports);
       return 0;
     }
-    ports[i] = (pm_port *)handle_of(env, e);
+    ports[i] = port_of(env, e);
   }
   *out = ports;
   *n = len;
@@ -462,16 +482,24 @@ static napi_value id_value(addon *ad, double id) {
   return ad->dv_id_value;
 }
 
+/* The batch record of a delivered message, n slots: its tag, the receiver's id and the data
+ * filled in; the caller fills the rest. */
+static napi_value *message_record(addon *ad, int tag, double id, const pm_message_event *ev,
+                                  size_t n) {
+  napi_value *r = batch_room(ad, n);
+  r[0] = ad->dv_tag[tag];
+  r[1] = id_value(ad, id);
+  r[2] = message_value(ad->env, ev->data, ev->data_len);
+  return r;
+}
+
 static void window_listener(const pm_message_event *ev, void *user_data) {
   listen_ctx *ctx = user_data;
   addon *ad = ctx->ad;
   if (!on_js_thread(ad)) return;
   napi_env env = ad->env;
   if (batching(ad)) {
-    napi_value *r = batch_room(ad, 6);
-    r[0] = ad->dv_tag[REC_WINDOW];
-    r[1] = id_value(ad, ctx->id);
-    r[2] = message_value(env, ev->data, ev->data_len);
+    napi_value *r = message_record(ad, REC_WINDOW, ctx->id, ev, 6);
     if (ad->b_origin_valid && strcmp(ad->b_origin, ev->origin) == 0) {
       r[3] = ad->dv_undefined;
     } else {
@@ -511,17 +539,17 @@ static void window_listener(const pm_message_event *ev, void *user_data) {
   if (scope) napi_close_handle_scope(env, scope);
 }
 
-static void port_listener(const pm_message_event *ev, void *user_data) {
-  listen_ctx *ctx = user_data;
+/* A port's or channel's delivery as a record [tag, id, data, extra] when batching, else the
+ * call fn(id, data, extra); `extra` makes the last value: a port's transferred ports, a
+ * channel's origin. */
+static void channel_listener(const pm_message_event *ev, listen_ctx *ctx, int tag, int fn,
+                             napi_value (*extra)(addon *, const pm_message_event *)) {
   addon *ad = ctx->ad;
   if (!on_js_thread(ad)) return;
   napi_env env = ad->env;
   if (batching(ad)) {
-    napi_value *r = batch_room(ad, 4);
-    r[0] = ad->dv_tag[REC_PORT];
-    r[1] = id_value(ad, ctx->id);
-    r[2] = message_value(env, ev->data, ev->data_len);
-    r[3] = ev->ports_len ? ports_array(env, ev->ports, ev->ports_len) : ad->dv_undefined;
+    napi_value *r = message_record(ad, tag, ctx->id, ev, 4);
+    r[3] = extra(ad, ev);
     batch_fix(ad, r, 4);
     return;
   }
@@ -530,34 +558,27 @@ static void port_listener(const pm_message_event *ev, void *user_data) {
   napi_value argv[3];
   argv[0] = num(env, ctx->id);
   argv[1] = message_value(env, ev->data, ev->data_len);
-  argv[2] = ev->ports_len ? ports_array(env, ev->ports, ev->ports_len) : undefined_value(ad);
-  call_js(ad, FN_PORT, 3, argv);
+  argv[2] = extra(ad, ev);
+  call_js(ad, fn, 3, argv);
   napi_close_handle_scope(env, scope);
 }
 
+static napi_value port_extra(addon *ad, const pm_message_event *ev) {
+  return ev->ports_len ? ports_array(ad->env, ev->ports, ev->ports_len) : undefined_value(ad);
+}
+
+static napi_value broadcast_extra(addon *ad, const pm_message_event *ev) {
+  napi_value origin = NULL;
+  napi_create_string_utf8(ad->env, ev->origin, NAPI_AUTO_LENGTH, &origin);
+  return origin;
+}
+
+static void port_listener(const pm_message_event *ev, void *user_data) {
+  channel_listener(ev, user_data, REC_PORT, FN_PORT, port_extra);
+}
+
 static void broadcast_listener(const pm_message_event *ev, void *user_data) {
-  listen_ctx *ctx = user_data;
-  addon *ad = ctx->ad;
-  if (!on_js_thread(ad)) return;
-  napi_env env = ad->env;
-  if (batching(ad)) {
-    napi_value *r = batch_room(ad, 4);
-    r[0] = ad->dv_tag[REC_BROADCAST];
-    r[1] = id_value(ad, ctx->id);
-    r[2] = message_value(env, ev->data, ev->data_len);
-    r[3] = NULL;
-    napi_create_string_utf8(env, ev->origin, NAPI_AUTO_LENGTH, &r[3]);
-    batch_fix(ad, r, 4);
-    return;
-  }
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value argv[3];
-  argv[0] = num(env, ctx->id);
-  argv[1] = message_value(env, ev->data, ev->data_len);
-  napi_create_string_utf8(env, ev->origin, NAPI_AUTO_LENGTH, &argv[2]);
-  call_js(ad, FN_BROADCAST, 3, argv);
-  napi_close_handle_scope(env, scope);
+  channel_listener(ev, user_data, REC_BROADCAST, FN_BROADCAST, broadcast_extra);
 }
 
 static void free_ctx(void *user_data) { free(user_data); }
@@ -752,6 +773,32 @@ static void close_async(napi_async_cleanup_hook_handle handle, void *arg) {
 
 /* ---- functions exported to lib/ ------------------------------------------------------ */
 
+/* The one library listener a window, port or channel has for lib/: `add` adds it to the handle
+ * `target`, its deliveries naming the object by the JS number `id`. Returns the listener id, or
+ * 0 when it could not be added (the library then never calls free_ctx, so the context is freed
+ * here). */
+typedef uint64_t (*add_listener_fn)(uintptr_t target, listen_ctx *ctx);
+
+static uint64_t add_listener(napi_env env, add_listener_fn add, uintptr_t target, napi_value id) {
+  listen_ctx *ctx = new_ctx(env, id);
+  if (!ctx) return 0;
+  uint64_t listener = add(target, ctx);
+  if (listener == 0) free(ctx);
+  return listener;
+}
+
+static uint64_t add_window_listener(uintptr_t window, listen_ctx *ctx) {
+  return pm_add_listener_full((pm_window *)window, window_listener, ctx, free_ctx);
+}
+
+static uint64_t add_port_listener(uintptr_t port, listen_ctx *ctx) {
+  return pm_port_add_listener_full((pm_port *)port, port_listener, ctx, free_ctx);
+}
+
+static uint64_t add_broadcast_listener(uintptr_t channel, listen_ctx *ctx) {
+  return pm_broadcast_add_listener_full((pm_broadcast *)channel, broadcast_listener, ctx, free_ctx);
+}
+
 static napi_value result_value(napi_env env, pm_result r) { return num(env, (double)r); }
 
 /* init(onWindow, onPort, onBroadcast, onDrop[, onBatch]): without onBatch, every queued
@@ -769,10 +816,7 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
       *refs[i] = NULL;
       continue;
     }
-    if (t != napi_function) {
-      napi_throw_type_error(env, NULL, "init expects four functions and an optional fifth");
-      return NULL;
-    }
+    if (t != napi_function) return throw_type(env, "init expects four functions and an optional fifth");
     if (*refs[i]) napi_delete_reference(env, *refs[i]);
     *refs[i] = NULL;
     ad->dv_valid = 0; /* a drain running now must not keep calling the old functions */
@@ -810,16 +854,14 @@ static napi_value js_window_new(napi_env env, napi_callback_info info) {
   napi_valuetype t;
   napi_typeof(env, argv[1], &t);
   pm_window *w = t == napi_undefined ? pm_window_new(url)
-                                     : pm_window_new_child((pm_window *)handle_of(env, argv[1]), url);
+                                     : pm_window_new_child(window_of(env, argv[1]), url);
   free(url);
   if (w && t == napi_undefined) track_top(get_addon(env), w);
   return handle_value(env, w);
 }
 
 static napi_value js_window_free(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  pm_window *w = (pm_window *)handle_of(env, argv[0]);
+  pm_window *w = window_of(env, first_arg(env, info));
   pm_result r = pm_window_free(w);
   if (r == PM_OK) untrack_top(get_addon(env), w);
   return result_value(env, r);
@@ -830,15 +872,13 @@ static napi_value js_window_navigate(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 2, argv)) return NULL;
   char *url = string_of(env, argv[1]);
   if (!url) return NULL;
-  pm_result r = pm_window_navigate((pm_window *)handle_of(env, argv[0]), url);
+  pm_result r = pm_window_navigate(window_of(env, argv[0]), url);
   free(url);
   return result_value(env, r);
 }
 
 static napi_value js_window_origin(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  pm_window *w = (pm_window *)handle_of(env, argv[0]);
+  pm_window *w = window_of(env, first_arg(env, info));
   char buf[256];
   size_t n = pm_window_origin(w, buf, sizeof buf);
   napi_value s;
@@ -859,11 +899,7 @@ static napi_value js_window_origin(napi_env env, napi_callback_info info) {
 static napi_value js_window_listen(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv)) return NULL;
-  listen_ctx *ctx = new_ctx(env, argv[1]);
-  if (!ctx) return num(env, 0);
-  uint64_t id = pm_add_listener_full((pm_window *)handle_of(env, argv[0]), window_listener, ctx, free_ctx);
-  if (id == 0) free(ctx); /* on failure destroy is not called: we still own ctx */
-  return num(env, (double)id);
+  return num(env, (double)add_listener(env, add_window_listener, handle_of(env, argv[0]), argv[1]));
 }
 
 /* windowSetQueued(w, queued) -> result: queued mode with the loop-waking waker, or sync. */
@@ -872,16 +908,14 @@ static napi_value js_window_set_queued(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 2, argv)) return NULL;
   bool queued = false;
   napi_get_value_bool(env, argv[1], &queued);
-  pm_window *w = (pm_window *)handle_of(env, argv[0]);
+  pm_window *w = window_of(env, argv[0]);
   pm_result r = pm_window_set_waker(w, queued ? waker : NULL, get_addon(env));
   if (r == PM_OK) r = pm_window_set_dispatch_mode(w, queued ? PM_DISPATCH_QUEUED : PM_DISPATCH_SYNC);
   return result_value(env, r);
 }
 
 static napi_value js_window_pending(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  return num(env, (double)pm_window_pending((pm_window *)handle_of(env, argv[0])));
+  return num(env, (double)pm_window_pending(window_of(env, first_arg(env, info))));
 }
 
 static napi_value js_window_run_pending(napi_env env, napi_callback_info info) {
@@ -890,7 +924,7 @@ static napi_value js_window_run_pending(napi_env env, napi_callback_info info) {
   double max = 0;
   napi_get_value_double(env, argv[1], &max);
   size_t m = max >= 1 ? (max > 1e15 ? (size_t)-1 : (size_t)max) : 0;
-  return num(env, (double)pm_window_run_pending((pm_window *)handle_of(env, argv[0]), m));
+  return num(env, (double)pm_window_run_pending(window_of(env, argv[0]), m));
 }
 
 static napi_value js_set_queue_limit(napi_env env, napi_callback_info info) {
@@ -900,7 +934,7 @@ static napi_value js_set_queue_limit(napi_env env, napi_callback_info info) {
   napi_get_value_double(env, argv[1], &msgs);
   napi_get_value_double(env, argv[2], &bytes);
   if (!(msgs >= 0) || !(bytes >= 0)) return result_value(env, PM_ERR_INVALID_ARGUMENT);
-  return result_value(env, pm_window_set_queue_limit((pm_window *)handle_of(env, argv[0]),
+  return result_value(env, pm_window_set_queue_limit(window_of(env, argv[0]),
                                                      (size_t)msgs, (size_t)bytes));
 }
 
@@ -914,8 +948,7 @@ static napi_value js_intern_origin(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 1, argv)) return NULL;
   size_t len = 0;
   if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "internOrigin: expected a string");
-    return NULL;
+    return throw_type(env, "internOrigin: expected a string");
   }
   char *s = malloc(len + 1);
   if (!s) return num(env, -1);
@@ -953,14 +986,12 @@ static napi_value js_post(napi_env env, napi_callback_info info) {
   if (napi_get_value_double(env, argv[3], &oid) == napi_ok) { /* an interned targetOrigin */
     addon *ad = get_addon(env);
     if (!(oid >= 0 && oid < (double)ad->norigins && oid == (double)(size_t)oid)) {
-      napi_throw_type_error(env, NULL, "post: targetOrigin is not a string or an interned origin's index");
-      return NULL;
+      return throw_type(env, "post: targetOrigin is not a string or an interned origin's index");
     }
     origin = ad->origins[(size_t)oid];
   } else if (napi_get_value_string_utf8(env, argv[3], origin_small, sizeof origin_small, &olen) != napi_ok) {
     /* the common targetOrigin fits on the stack */
-    napi_throw_type_error(env, NULL, "post: targetOrigin must be a string");
-    return NULL;
+    return throw_type(env, "post: targetOrigin must be a string");
   } else if (olen >= sizeof origin_small - 1) {
     origin = string_of(env, argv[3]);
     if (!origin) return NULL;
@@ -974,31 +1005,27 @@ static napi_value js_post(napi_env env, napi_callback_info info) {
   ports = NULL;
   nports = 0;
   if (argc >= 5 && !ports_of(env, argv[4], &ports, &nports)) { /* omitted: no transfer */
-    if (origin != origin_small && origin_owned) free(origin);
-    napi_throw_type_error(env, NULL, "post: transfer must be an array of port handles");
-    return NULL;
+    if (origin_owned) free(origin);
+    return throw_type(env, "post: transfer must be an array of port handles");
   }
   if (!payload_of(env, argv[2], &p)) {
-    if (origin != origin_small && origin_owned) free(origin);
+    if (origin_owned) free(origin);
     free(ports);
-    napi_throw_type_error(env, NULL, "post: data must be a string or a Uint8Array");
-    return NULL;
+    return throw_type(env, "post: data must be a string or a Uint8Array");
   }
-  pm_window *source = (pm_window *)handle_of(env, argv[0]), *target = (pm_window *)handle_of(env, argv[1]);
+  pm_window *source = window_of(env, argv[0]), *target = window_of(env, argv[1]);
   pm_result r = nports ? pm_post_message_transfer(source, target, p.data, p.len, origin, ports, nports)
                        : pm_post_message(source, target, p.data, p.len, origin);
   payload_free(&p);
-  if (origin != origin_small && origin_owned) free(origin);
+  if (origin_owned) free(origin);
   free(ports);
   return result_value(env, r);
 }
 
 /* channelNew(owner) -> [port1, port2], or a number (the error result) */
 static napi_value js_channel_new(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
   pm_port *a = NULL, *b = NULL;
-  pm_result r = pm_channel_new((pm_window *)handle_of(env, argv[0]), &a, &b);
+  pm_result r = pm_channel_new(window_of(env, first_arg(env, info)), &a, &b);
   if (r != PM_OK) return result_value(env, r);
   napi_value arr;
   CHECK(napi_create_array_with_length(env, 2, &arr));
@@ -1013,16 +1040,14 @@ static napi_value js_port_post(napi_env env, napi_callback_info info) {
   pm_port **ports;
   size_t nports;
   if (!ports_of(env, argv[2], &ports, &nports)) {
-    napi_throw_type_error(env, NULL, "portPost: transfer must be an array of port handles");
-    return NULL;
+    return throw_type(env, "portPost: transfer must be an array of port handles");
   }
   payload p;
   if (!payload_of(env, argv[1], &p)) {
     free(ports);
-    napi_throw_type_error(env, NULL, "portPost: data must be a string or a Uint8Array");
-    return NULL;
+    return throw_type(env, "portPost: data must be a string or a Uint8Array");
   }
-  pm_result r = pm_port_post_message((pm_port *)handle_of(env, argv[0]), p.data, p.len, ports, nports);
+  pm_result r = pm_port_post_message(port_of(env, argv[0]), p.data, p.len, ports, nports);
   payload_free(&p);
   free(ports);
   return result_value(env, r);
@@ -1032,17 +1057,11 @@ static napi_value js_port_post(napi_env env, napi_callback_info info) {
 static napi_value js_port_listen(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv)) return NULL;
-  listen_ctx *ctx = new_ctx(env, argv[1]);
-  if (!ctx) return num(env, 0);
-  uint64_t id = pm_port_add_listener_full((pm_port *)handle_of(env, argv[0]), port_listener, ctx, free_ctx);
-  if (id == 0) free(ctx); /* on failure destroy is not called: we still own ctx */
-  return num(env, (double)id);
+  return num(env, (double)add_listener(env, add_port_listener, handle_of(env, argv[0]), argv[1]));
 }
 
 static napi_value js_port_close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  return result_value(env, pm_port_close((pm_port *)handle_of(env, argv[0])));
+  return result_value(env, pm_port_close(port_of(env, first_arg(env, info))));
 }
 
 /* broadcastNew(window, name, id) -> handle, or 0 */
@@ -1051,15 +1070,11 @@ static napi_value js_broadcast_new(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 3, argv)) return NULL;
   char *name = string_of(env, argv[1]);
   if (!name) return NULL;
-  pm_broadcast *b = pm_broadcast_new((pm_window *)handle_of(env, argv[0]), name);
+  pm_broadcast *b = pm_broadcast_new(window_of(env, argv[0]), name);
   free(name);
-  if (b) {
-    listen_ctx *ctx = new_ctx(env, argv[2]);
-    if (!ctx || !pm_broadcast_add_listener_full(b, broadcast_listener, ctx, free_ctx)) {
-      free(ctx);
-      pm_broadcast_close(b);
-      b = NULL;
-    }
+  if (b && !add_listener(env, add_broadcast_listener, (uintptr_t)b, argv[2])) {
+    pm_broadcast_close(b);
+    b = NULL;
   }
   return handle_value(env, b);
 }
@@ -1069,18 +1084,15 @@ static napi_value js_broadcast_post(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 2, argv)) return NULL;
   payload p;
   if (!payload_of(env, argv[1], &p)) {
-    napi_throw_type_error(env, NULL, "broadcastPost: data must be a string or a Uint8Array");
-    return NULL;
+    return throw_type(env, "broadcastPost: data must be a string or a Uint8Array");
   }
-  pm_result r = pm_broadcast_post_message((pm_broadcast *)handle_of(env, argv[0]), p.data, p.len);
+  pm_result r = pm_broadcast_post_message(channel_of(env, argv[0]), p.data, p.len);
   payload_free(&p);
   return result_value(env, r);
 }
 
 static napi_value js_broadcast_close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  return result_value(env, pm_broadcast_close((pm_broadcast *)handle_of(env, argv[0])));
+  return result_value(env, pm_broadcast_close(channel_of(env, first_arg(env, info))));
 }
 
 /* setDropReports(on): install (or remove) the process-wide drop handler for this env. */
