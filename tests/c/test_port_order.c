@@ -335,6 +335,51 @@ static void test_transfer_from_own_listener(void) {
   CHECK_RC(pm_window_free(self_w2), PM_OK);
 }
 
+/* The drain remembers a port's listeners between its queued messages (qcore's memo). P's
+ * listener, running m1 in W1, transfers P to W1 itself: m2 goes with P, W1's window listener
+ * starts P again with a new listener and posts m3 to it, all within one run_pending (one
+ * drain). m3 is data for the same port in the same window: the memo from m1 must not deliver
+ * it to the old listener (the transfer bumped the port's version). */
+static pm_window *memo_w;
+static pm_port *memo_moving, *memo_sender;
+static recorder memo_new;
+static void memo_transfer(const pm_message_event *event, void *user_data) {
+  port_record(event, user_data);
+  if (memo_moving != NULL) {
+    pm_port *t = memo_moving;
+    memo_moving = NULL;
+    CHECK_RC(pm_post_message_transfer(memo_w, memo_w, (const uint8_t *)"port", 4, "*", &t, 1),
+             PM_OK);
+  }
+}
+static void memo_restart(const pm_message_event *event, void *user_data) {
+  (void)user_data;
+  if (event->ports_len == 1) {
+    CHECK(pm_port_add_listener(event->ports[0], port_record, &memo_new) > 0);
+    CHECK_RC(port_post(memo_sender, "m3"), PM_OK);
+  }
+}
+
+static void test_memo_never_delivers_to_a_moved_port(void) {
+  memo_w = queued_window("https://one.example/");
+  recorder old;
+  recorder_init(&old);
+  recorder_init(&memo_new);
+  pm_port *p2 = NULL;
+  REQUIRE(pm_channel_new(memo_w, &memo_sender, &p2) == PM_OK);
+  CHECK(pm_port_add_listener(p2, memo_transfer, &old) > 0);
+  CHECK(pm_add_listener(memo_w, memo_restart, NULL) > 0);
+  memo_moving = p2;
+  CHECK_RC(port_post(memo_sender, "m1"), PM_OK);
+  CHECK_RC(port_post(memo_sender, "m2"), PM_OK);
+  /* m1, the window message, m2 (queued again when P restarted), m3. */
+  CHECK(pm_window_run_pending(memo_w, SIZE_MAX) == 4);
+  CHECK(pm_window_pending(memo_w) == 0);
+  CHECK_STR(old.log, "m1|");
+  CHECK_STR(memo_new.log, "m2|m3|");
+  CHECK_RC(pm_window_free(memo_w), PM_OK);
+}
+
 /* A SYNC window starts P with a, b, c waiting; a's listener posts d to P and then transfers it:
  * b and c (not yet delivered) go with P ahead of d, and nothing more runs in W1. */
 static pm_window *sync_w2;
@@ -620,6 +665,7 @@ int main(void) {
   test_closed_after_transfer();
   test_new_owner_gone();
   test_transfer_from_own_listener();
+  test_memo_never_delivers_to_a_moved_port();
   test_sync_drain_interrupted_by_transfer();
   test_sync_drain_moves_to_sync_window();
   test_transfer_to_another_process();
