@@ -4,8 +4,10 @@
 //! its handle at post time and gives the receiver a new one at delivery, while the entangled
 //! partner keeps pointing at the same `Port`. Messages to a port wait in its own queue until a
 //! first listener starts it; then they follow the owning window's mode (dispatched at once, or
-//! queued as window tasks). Transfers and closes are serialized by one lock (`TRANSFER`), so a
-//! port is never transferred and closed at the same time; posts do not take it.
+//! queued as window tasks). A transfer takes the port's messages out of its owner window's queue
+//! back into its own, in order (the port's message queue moves with it; see [`detach`]).
+//! Transfers and closes are serialized by one lock (`TRANSFER`), so a port is never transferred
+//! and closed at the same time; posts do not take it.
 //!
 //! A post to a started port runs from a per-thread cache of what it needs (the partner's
 //! listener snapshot, or its QUEUED owner window), validated by each port's version and the
@@ -20,10 +22,10 @@ use crate::event::{self, Delivery, PortHandles};
 use crate::handles::{Handle, HandleTable};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{Bytes, Doc, Memo, Receiver, Task};
+use crate::queue::{BoxedTask, Bytes, Doc, Memo, Out, Receiver, Task};
 use crate::thread;
 use crate::window::WINDOWS;
-use crate::window::{self, Resource, Retiring};
+use crate::window::{self, Refusal, Resource, Retiring};
 use parking_lot::{Mutex, MutexGuard};
 use std::any::Any;
 use std::collections::VecDeque;
@@ -55,8 +57,11 @@ impl Port {
                 listeners: ListenerList::default(),
                 started: false,
                 draining: false,
+                drainer: 0,
                 pending: VecDeque::new(),
                 pending_bytes: 0,
+                accepted: 0,
+                cut: 0,
                 closed: false,
                 remote,
             }),
@@ -112,9 +117,18 @@ struct PortInner {
     started: bool,
     /// A thread is delivering `pending` after start; new messages queue behind it.
     draining: bool,
+    /// The thread running that delivery ([`this_thread`]).
+    drainer: usize,
     pending: VecDeque<PortMessage>,
     /// Bytes of data in `pending`.
     pending_bytes: usize,
+    /// How many messages at the head of `pending` were accepted once already (taken out of the
+    /// old owner window's queue when the port moved, or on their way out of the port then):
+    /// the new window's queue limits do not refuse them.
+    accepted: usize,
+    /// Where in `pending` a message that was on its way out of the port when it moved goes:
+    /// behind the messages taken out of the old window's queue, ahead of those posted since.
+    cut: usize,
     closed: bool,
     /// Set while the partner lives in another process (the layer above links it).
     remote: Option<Arc<dyn RemotePartner>>,
@@ -124,6 +138,96 @@ struct PortInner {
 pub struct PortMessage {
     pub data: Box<[u8]>,
     pub ports: Vec<Arc<Port>>,
+}
+
+/// Where a message joins a port's `pending` queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    /// A new message: at the back.
+    Back,
+    /// Taken off the old owner window's queue (its task already running there) before the
+    /// port moved: older than anything waiting, so first.
+    First,
+    /// On its way out of the port (into its owner window) when the port moved: at `cut`.
+    Moved,
+}
+
+impl PortInner {
+    /// Puts a message into `pending` at `place`.
+    fn stash(&mut self, message: PortMessage, place: Place) {
+        self.pending_bytes += message.data.len();
+        match place {
+            Place::Back => self.pending.push_back(message),
+            Place::First => {
+                self.pending.push_front(message);
+                self.accepted += 1;
+                self.cut += 1;
+            }
+            Place::Moved => {
+                let at = self.cut.min(self.pending.len());
+                self.pending.insert(at, message);
+                self.accepted = self.accepted.max(at) + 1;
+                self.cut = at + 1;
+            }
+        }
+    }
+
+    /// Takes the oldest waiting message, and whether it was accepted once already.
+    fn next(&mut self) -> Option<(PortMessage, bool)> {
+        let message = self.pending.pop_front()?;
+        self.pending_bytes -= message.data.len();
+        let accepted = self.accepted > 0;
+        self.accepted = self.accepted.saturating_sub(1);
+        self.cut = self.cut.saturating_sub(1);
+        Some((message, accepted))
+    }
+
+    /// Empties `pending`.
+    fn take_pending(&mut self) -> VecDeque<PortMessage> {
+        self.pending_bytes = 0;
+        self.accepted = 0;
+        self.cut = 0;
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Puts the messages taken out of the old owner window's queue (in order) in front of the
+    /// waiting ones: they were queued before anything that waits here.
+    fn take_moved(&mut self, moved: Vec<Option<PortMessage>>) {
+        let mut count = 0;
+        for message in moved.into_iter().rev().flatten() {
+            self.pending_bytes += message.data.len();
+            self.pending.push_front(message);
+            count += 1;
+        }
+        self.accepted += count;
+        self.cut = count;
+    }
+}
+
+/// Whether a queued task is a message for `port` (one with ports).
+fn is_for(task: &dyn Task, port: &Arc<Port>) -> bool {
+    (task as &dyn Any)
+        .downcast_ref::<PortTask>()
+        .is_some_and(|task| Arc::ptr_eq(&task.port, port))
+}
+
+/// A message taken out of the old owner window's queue as the port's pending message (runs
+/// under that window's lock: it moves and copies, and drops no port).
+fn moved_message(out: Out<'_>) -> Option<PortMessage> {
+    match out {
+        Out::Data(data) => Some(PortMessage {
+            data: data.into(),
+            ports: Vec::new(),
+        }),
+        // `is_for` picked only this port's tasks.
+        Out::Task(task) => (task as Box<dyn Any>)
+            .downcast::<PortTask>()
+            .ok()
+            .map(|task| PortMessage {
+                data: task.data.into_boxed(),
+                ports: task.ports,
+            }),
+    }
 }
 
 fn invalid_port() -> Error {
@@ -192,7 +296,19 @@ pub fn detach(transfer: &[Handle], sender: Option<&Arc<Port>>) -> Result<Vec<Arc
                 inner.handle = None;
                 inner.started = false;
                 removed.extend(inner.listeners.take_all());
-                inner.owner.take()
+                let owner = inner.owner.take();
+                if let Some(owner) = owner {
+                    // The port's message queue moves with it: what waits for it in the owner
+                    // window's queue comes out, in order, ahead of what waits in the port.
+                    // Posts racing this check the version under that window's lock
+                    // (`window::enqueue_if`); bumped before the entries are taken, it makes
+                    // each such post either be taken along or be refused and decided again.
+                    port.version.fetch_add(1, Ordering::Release);
+                    let moved =
+                        window::take_queued(owner, port, |t| is_for(t, port), moved_message);
+                    inner.take_moved(moved);
+                }
+                owner
             };
             if let Some(owner) = owner {
                 window::disown(owner, port);
@@ -264,7 +380,7 @@ pub fn post(
         ports,
     };
     match partner {
-        Some(partner) => enqueue(&partner, message, true),
+        Some(partner) => enqueue(&partner, message, true, Place::Back),
         None => {
             discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
             Ok(Delivery::Dropped)
@@ -287,18 +403,25 @@ fn post_queued(port: &Arc<Port>, data: &[u8]) -> bool {
     let Some(partner) = partner else {
         return false;
     };
-    let owner = {
+    let (owner, version) = {
         let inner = partner.inner.lock();
         match inner.owner {
-            Some(owner) if inner.started && !inner.draining && !inner.closed => owner,
+            Some(owner) if inner.started && !inner.draining && !inner.closed => {
+                (owner, partner.version.load(Ordering::Relaxed))
+            }
             _ => return false,
         }
     };
-    // Queued inline (no allocation for small data); a refused entry carries no ports: it goes
-    // unreported, the checked path reports.
-    window::enqueue_with(owner, data.len(), true, true, |queue| {
-        queue.push_data_copy(&partner, data, || Bytes::copy(data))
-    })
+    // Queued inline (no allocation for small data), unless the partner moved meanwhile; a
+    // refused entry carries no ports: it goes unreported, the checked path reports.
+    window::enqueue_if(
+        owner,
+        data.len(),
+        true,
+        true,
+        || partner.version.load(Ordering::Acquire) == version,
+        |queue| queue.push_data_copy(&partner, data, || Bytes::copy(data)),
+    )
     .is_ok()
 }
 
@@ -359,66 +482,89 @@ fn precheck(port: &Arc<Port>, data_len: usize) -> Result<(), Error> {
     }
 }
 
-/// Hands a message to `port`: waits in its queue until it is started, else is delivered per the
-/// owning window's mode. With `enforce_limits`, a message waiting for an unstarted port is
-/// bounded by the owning window's queue limits too.
+/// Hands a message to `port`: waits in its queue until it is started (at `place`), else is
+/// delivered per the owning window's mode. With `enforce_limits`, a new message (`Place::Back`)
+/// waiting for an unstarted port is bounded by the owning window's queue limits too, and one
+/// queued in a QUEUED window by that window's.
 fn enqueue(
     port: &Arc<Port>,
-    message: PortMessage,
+    mut message: PortMessage,
     enforce_limits: bool,
+    mut place: Place,
 ) -> Result<Delivery, Error> {
-    let owner = {
-        let mut inner = port.inner.lock();
-        if inner.closed {
-            drop(inner);
-            discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
-            return Ok(Delivery::Dropped);
-        }
-        match inner.owner {
-            Some(owner) if inner.started && !inner.draining => owner,
-            None if !message.ports.is_empty() => {
+    loop {
+        let (owner, version) = {
+            let mut inner = port.inner.lock();
+            if inner.closed {
                 drop(inner);
-                return Ok(push_in_flight(port, message));
+                discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
+                return Ok(Delivery::Dropped);
             }
-            owner => {
-                let limits = match owner {
-                    Some(owner) if enforce_limits && !inner.started => {
-                        window::delivery(owner).ok().map(|d| d.1)
-                    }
-                    _ => None,
-                };
-                if let (Some(owner), Some(limits)) = (owner, limits)
-                    && !limits.allow(inner.pending.len(), inner.pending_bytes, message.data.len())
-                {
-                    let error = limits.refusal(inner.pending.len(), inner.pending_bytes);
-                    drop(inner);
-                    discard_port_message(
-                        message,
-                        pm_drop_reason::PM_DROP_QUEUE_FULL,
-                        Some(owner),
-                        reported_origin(owner).as_ref(),
-                    );
-                    return Err(error);
+            match inner.owner {
+                Some(owner) if inner.started && !inner.draining => {
+                    (owner, port.version.load(Ordering::Relaxed))
                 }
-                inner.pending_bytes += message.data.len();
-                inner.pending.push_back(message);
-                return Ok(Delivery::Delivered);
+                None if !message.ports.is_empty() => {
+                    drop(inner);
+                    return Ok(push_in_flight(port, message, place));
+                }
+                owner => {
+                    let limits = match owner {
+                        Some(owner) if enforce_limits && place == Place::Back && !inner.started => {
+                            window::delivery(owner).ok().map(|d| d.1)
+                        }
+                        _ => None,
+                    };
+                    if let (Some(owner), Some(limits)) = (owner, limits)
+                        && !limits.allow(
+                            inner.pending.len(),
+                            inner.pending_bytes,
+                            message.data.len(),
+                        )
+                    {
+                        let error = limits.refusal(inner.pending.len(), inner.pending_bytes);
+                        drop(inner);
+                        discard_port_message(
+                            message,
+                            pm_drop_reason::PM_DROP_QUEUE_FULL,
+                            Some(owner),
+                            reported_origin(owner).as_ref(),
+                        );
+                        return Err(error);
+                    }
+                    inner.stash(message, place);
+                    return Ok(Delivery::Delivered);
+                }
+            }
+        };
+        match deliver_or_queue(port, owner, version, message, enforce_limits) {
+            Ok(result) => return result,
+            // The port moved (or changed) since its owner was read: decide again. The message
+            // was on its way out of the port then, so it stays ahead of later ones.
+            Err(back) => {
+                message = back;
+                if place == Place::Back {
+                    place = Place::Moved;
+                }
             }
         }
-    };
-    deliver_or_queue(port, owner, message, enforce_limits)
+    }
 }
 
+/// Delivers a message to `port` in `owner` (SYNC: now; QUEUED: queued there), as `port` was at
+/// `version` (read under its lock with `owner`). Gives the message back, having done nothing,
+/// if the port moved or changed since (the caller decides again).
 fn deliver_or_queue(
     port: &Arc<Port>,
     owner: Handle,
+    version: u64,
     message: PortMessage,
     enforce_limits: bool,
-) -> Result<Delivery, Error> {
+) -> Result<Result<Delivery, Error>, PortMessage> {
     match window::mode(owner) {
         Err(_) => {
             discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
-            Ok(Delivery::Dropped)
+            Ok(Ok(Delivery::Dropped))
         }
         Ok(pm_dispatch_mode::PM_DISPATCH_SYNC) => {
             let _depth = match thread::enter_depth() {
@@ -430,32 +576,45 @@ fn deliver_or_queue(
                         Some(owner),
                         reported_origin(owner).as_ref(),
                     );
-                    return Err(error);
+                    return Ok(Err(error));
                 }
             };
-            dispatch_now(port, owner, message);
-            Ok(Delivery::Delivered)
+            dispatch_now(port, owner, message)?;
+            Ok(Ok(Delivery::Delivered))
         }
         Ok(pm_dispatch_mode::PM_DISPATCH_QUEUED) => {
-            let task = Box::new(PortTask {
+            let task: BoxedTask = Box::new(PortTask {
                 port: port.clone(),
                 data: Bytes::Heap(message.data),
                 ports: message.ports,
             });
-            match window::enqueue(owner, task, enforce_limits) {
-                Ok(()) => Ok(Delivery::Delivered),
-                Err((error, task)) if error.kind == ErrorKind::QueueFull => {
+            let pushed = window::enqueue_task_if(owner, task, enforce_limits, || {
+                port.version.load(Ordering::Acquire) == version
+            });
+            let Err((refusal, task)) = pushed else {
+                return Ok(Ok(Delivery::Delivered));
+            };
+            match refusal {
+                Refusal::Moved => match (task as Box<dyn Any>).downcast::<PortTask>() {
+                    Ok(task) => Err(PortMessage {
+                        data: task.data.into_boxed(),
+                        ports: task.ports,
+                    }),
+                    // Never: the task made above is a PortTask.
+                    Err(_) => Ok(Ok(Delivery::Dropped)),
+                },
+                Refusal::Full(limits, count, bytes) => {
                     let origin = reported_origin(owner);
                     task.discard(
                         pm_drop_reason::PM_DROP_QUEUE_FULL,
                         Some(owner),
                         origin.as_ref(),
                     );
-                    Err(error)
+                    Ok(Err(limits.refusal(count, bytes)))
                 }
-                Err((_, task)) => {
+                Refusal::Gone | Refusal::NotQueued => {
                     task.discard(pm_drop_reason::PM_DROP_TARGET_GONE, None, None);
-                    Ok(Delivery::Dropped)
+                    Ok(Ok(Delivery::Dropped))
                 }
             }
         }
@@ -476,14 +635,13 @@ fn reported_origin(owner: Handle) -> Option<Origin> {
 /// one of the carried ports' queues, the two would only hold each other: no window could ever
 /// receive them. Such a message is dropped and its ports closed at once rather than leaked.
 /// Serialized with transfers and closes, so the check cannot race another such push.
-fn push_in_flight(port: &Arc<Port>, message: PortMessage) -> Delivery {
+fn push_in_flight(port: &Arc<Port>, message: PortMessage, place: Place) -> Delivery {
     {
         let _transfer = TRANSFER.lock();
         if !reaches(&message.ports, port) {
             let mut inner = port.inner.lock();
             if !inner.closed {
-                inner.pending_bytes += message.data.len();
-                inner.pending.push_back(message);
+                inner.stash(message, place);
                 return Delivery::Delivered;
             }
         }
@@ -514,21 +672,15 @@ fn reaches(ports: &[Arc<Port>], target: &Arc<Port>) -> bool {
 }
 
 /// Dispatches a message to the port's listeners on this thread (the caller holds a depth level).
-fn dispatch_now(port: &Arc<Port>, owner: Handle, message: PortMessage) {
+/// Gives it back if the port is no longer `owner`'s started port (transferred since: the
+/// message travels with the port; the caller decides where).
+fn dispatch_now(port: &Arc<Port>, owner: Handle, message: PortMessage) -> Result<(), PortMessage> {
     let listeners = {
-        let mut inner = port.inner.lock();
+        let inner = port.inner.lock();
         if inner.closed {
             None
         } else if inner.owner != Some(owner) || !inner.started {
-            // Transferred since: the message travels with the port.
-            if inner.owner.is_none() && !message.ports.is_empty() {
-                drop(inner);
-                push_in_flight(port, message);
-                return;
-            }
-            inner.pending_bytes += message.data.len();
-            inner.pending.push_back(message);
-            return;
+            return Err(message);
         } else {
             Some(inner.listeners.snapshot())
         }
@@ -540,12 +692,13 @@ fn dispatch_now(port: &Arc<Port>, owner: Handle, message: PortMessage) {
             Some(owner),
             reported_origin(owner).as_ref(),
         );
-        return;
+        return Ok(());
     };
     let handles = adopt(message.ports, owner);
     let mut event = event::channel_event(&message.data, c"".as_ptr());
     event::set_ports(&mut event, &handles);
     event::deliver(listeners.as_slice(), &event, None, || {});
+    Ok(())
 }
 
 /// Drops an undelivered port message: closes the ports it carried and reports it.
@@ -654,14 +807,16 @@ fn receive_queued(
             ))
         } else {
             drop(inner);
-            // The port moved to another window while this message waited: follow it.
+            // The port moved to another window while this message was being taken off this
+            // window's queue (the transfer took the rest along): it goes first, accepted.
             let message = PortMessage {
                 data: data.into(),
                 ports: ports.unwrap_or_default(),
             };
+            // The transfer took the rest along: this one goes first, accepted.
             match owned() {
                 Some(port) => {
-                    let _ = enqueue(&port, message, true);
+                    let _ = enqueue(&port, message, false, Place::First);
                 }
                 None => {
                     discard_port_message(message, pm_drop_reason::PM_DROP_TARGET_GONE, None, None)
@@ -709,11 +864,19 @@ pub fn add_listener(handle: Handle, listener: ListenerRef) -> Result<u64, Error>
         }
         inner.listeners.push(listener);
         let start = !inner.started;
+        // A drain still running on another thread from before a transfer goes on in the new
+        // owner instead (two would interleave). One further up this thread's stack (a listener
+        // moved the port here) is suspended: this one delivers now, as a start does.
+        let me = this_thread();
+        let run = start && (!inner.draining || (me != 0 && inner.drainer == me));
         if start {
             inner.started = true;
             inner.draining = true;
         }
-        start
+        if run {
+            inner.drainer = me;
+        }
+        run
     };
     if start {
         drain(&port);
@@ -721,26 +884,48 @@ pub fn add_listener(handle: Handle, listener: ListenerRef) -> Result<u64, Error>
     Ok(id)
 }
 
-/// Delivers the messages that waited for the port to start, then those that arrive meanwhile.
+/// An identity of the calling thread while it lives (0 while it exits): the address of a
+/// thread-local.
+fn this_thread() -> usize {
+    thread_local! {
+        static ME: u8 = const { 0 };
+    }
+    ME.try_with(|me| std::ptr::from_ref(me) as usize)
+        .unwrap_or(0)
+}
+
+/// Delivers the messages that waited for the port to start, then those that arrive meanwhile,
+/// one at a time from the port's queue: if the port moves meanwhile (a listener may transfer
+/// it), what has not been delivered moves with it, in order.
 fn drain(port: &Arc<Port>) {
     loop {
-        let (batch, owner) = {
-            let mut inner = port.change();
+        let next = {
+            let mut inner = port.inner.lock();
             match inner.owner {
-                Some(owner) if !inner.pending.is_empty() && !inner.closed && inner.started => {
-                    inner.pending_bytes = 0;
-                    (std::mem::take(&mut inner.pending), owner)
+                Some(owner) if !inner.closed && inner.started => {
+                    let version = port.version.load(Ordering::Relaxed);
+                    inner
+                        .next()
+                        .map(|(message, accepted)| (message, accepted, owner, version))
                 }
-                _ => {
-                    inner.draining = false;
-                    return;
-                }
+                _ => None,
             }
         };
-        for message in batch {
-            // Messages that no longer fit in a QUEUED window's queue are refused (and reported);
-            // the rest of the batch goes on.
-            let _ = deliver_or_queue(port, owner, message, true);
+        let Some((message, accepted, owner, version)) = next else {
+            let mut inner = port.change();
+            // A message may have arrived (or the port been started again elsewhere) since.
+            if inner.owner.is_some() && !inner.closed && inner.started && !inner.pending.is_empty()
+            {
+                continue;
+            }
+            inner.draining = false;
+            return;
+        };
+        // New messages that no longer fit in a QUEUED window's queue are refused (and reported);
+        // the rest go on. Messages the port brought along were accepted once: never refused.
+        if let Err(message) = deliver_or_queue(port, owner, version, message, !accepted) {
+            // The port moved or changed since: the message goes back, ahead of later ones.
+            let _ = enqueue(port, message, false, Place::Moved);
         }
     }
 }
@@ -803,8 +988,7 @@ fn close_ports(ports: Vec<Arc<Port>>, only_owned_by: Option<Handle>, why: Option
                 links.extend(inner.remote.take());
                 removed.extend(inner.listeners.take_all());
                 let owner = inner.owner;
-                inner.pending_bytes = 0;
-                for message in inner.pending.drain(..) {
+                for message in inner.take_pending() {
                     dropped.push((message.data.len(), owner));
                     work.extend(message.ports.into_iter().map(|p| (p, false)));
                 }
@@ -882,10 +1066,9 @@ pub fn split_for_remote(port: &Arc<Port>) -> (Option<Arc<Port>>, Vec<PortMessage
     let (partner, pending) = {
         let mut inner = port.change();
         inner.closed = true;
-        inner.pending_bytes = 0;
         (
             std::mem::take(&mut inner.partner).upgrade(),
-            inner.pending.drain(..).collect(),
+            inner.take_pending().into(),
         )
     };
     if let Some(partner) = &partner {
@@ -924,7 +1107,7 @@ pub fn receive(
     make: impl FnOnce() -> PortMessage,
 ) -> Result<Delivery, Error> {
     precheck(port, data_len)?;
-    enqueue(port, make(), true)
+    enqueue(port, make(), true, Place::Back)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1080,18 +1263,27 @@ pub fn post_fast(handle: Handle, data: &[u8]) -> Fast {
 /// read, the sender still had this partner, and the partner was open, started, not draining
 /// (so nothing waits in its `pending` that this post could overtake) and owned by that window,
 /// as [`post_queued`] finds under the ports' locks; the window's lock checks the mode and the
-/// limits again. A change racing the post is ordered after it either way: the entry's run
-/// checks closed, owner and started under the port's lock (`receive_queued`). Refused (queue
-/// full, window gone or no longer QUEUED): nothing is made, the checked path decides and
-/// reports. Cannot panic (allocation failure aborts; the waker is a C call).
+/// limits and the partner's version again (a transfer bumps it, then takes the partner's
+/// entries out of this queue: a push after that is refused, so none is left behind). A close or
+/// navigation racing the post is ordered after it: the entry's run checks closed, owner and
+/// started under the port's lock (`receive_queued`). Refused (queue full, window gone or no
+/// longer QUEUED, partner moved): nothing is made, the checked path decides and reports. Cannot
+/// panic (allocation failure aborts; the waker is a C call).
 #[inline(always)]
 fn queue_cached(sender: &Sender, owner: Handle, data: &[u8]) -> Fast {
-    let Some((partner, _)) = &sender.partner else {
+    let Some((partner, version)) = &sender.partner else {
         return Fast::Slow;
     };
-    match window::enqueue_with(owner, data.len(), true, true, |queue| {
-        queue.push_data_copy(partner, data, || Bytes::copy(data))
-    }) {
+    // Checked again under the window's lock: a transfer of the partner since then takes its
+    // queued messages along, and this one must not be left behind (see `detach`).
+    match window::enqueue_if(
+        owner,
+        data.len(),
+        true,
+        true,
+        || partner.version.load(Ordering::Acquire) == *version,
+        |queue| queue.push_data_copy(partner, data, || Bytes::copy(data)),
+    ) {
         Ok(()) => Fast::Done,
         Err(_) => Fast::Slow,
     }

@@ -92,8 +92,10 @@ pub struct Doc<'a> {
 }
 
 /// Something queued for delivery into a window. Each kind of message (window, port, broadcast)
-/// implements it next to its own code, so the queue and the window name none of them.
-pub trait Task: Send + Sync {
+/// implements it next to its own code, so the queue and the window name none of them. (`Any`:
+/// the kind that queued a task can recognize it again, e.g. a transferred port taking its
+/// waiting messages along.)
+pub trait Task: Any + Send + Sync {
     /// Bytes of message data, counted against the queue's byte limit.
     fn data_len(&self) -> usize;
     /// Delivers it into `window`, whose current document is `doc`.
@@ -271,6 +273,14 @@ pub enum Item<'a> {
     Post(PostRef<'a>),
     /// Data for a port or broadcast channel, with what the drain's receivers remembered.
     Data(&'a Arc<dyn Receiver>, &'a [u8], &'a mut Memo),
+    Task(BoxedTask),
+}
+
+/// An entry taken out for its receiver ([`Queue::take_for`]).
+pub enum Out<'a> {
+    /// Data queued for it.
+    Data(&'a [u8]),
+    /// A task picked for it.
     Task(BoxedTask),
 }
 
@@ -880,6 +890,58 @@ impl Queue {
         }
     }
 
+    /// Takes out, in order, the entries for `receiver` (data queued for it, and the tasks
+    /// `is_for` picks), each as `take` makes it while the rows are reachable, keeping the others
+    /// in order and fixing the byte count and the row counts: a transferred port's waiting
+    /// messages leave with it. A row the taken entries were the last to use drops its value
+    /// here, under the lock, which is safe: it is `receiver`, which the caller holds. One pass
+    /// over the queue, rotating it in place (no allocation unless something is taken).
+    pub fn take_for<R: ?Sized, T>(
+        &mut self,
+        receiver: &Arc<R>,
+        mut is_for: impl FnMut(&dyn Task) -> bool,
+        mut take: impl FnMut(Out<'_>) -> T,
+    ) -> Vec<T> {
+        let key = key_of_receiver(receiver);
+        let mut taken = Vec::new();
+        for _ in 0..self.tasks.len() {
+            let Some(entry) = self.tasks.pop_front() else {
+                break;
+            };
+            let mine = match (entry.kind, &entry.body) {
+                (Kind::Data, Body::Owned(owned)) => owned
+                    .receiver
+                    .as_ref()
+                    .is_some_and(|r| key_of_receiver(r) == key),
+                (Kind::Data, Body::Bytes(_)) => self
+                    .rows
+                    .get(usize::from(entry.row))
+                    .and_then(Option::as_ref)
+                    .is_some_and(|row| row.key == key),
+                (Kind::Task, Body::Task(task)) => is_for(task.as_ref()),
+                _ => false,
+            };
+            if !mine {
+                self.tasks.push_back(entry);
+                continue;
+            }
+            self.bytes -= entry.data_len();
+            match entry.body {
+                Body::Task(task) => taken.push(take(Out::Task(task))),
+                // Its receiver is `receiver`: dropping the box drops no last reference.
+                Body::Owned(owned) => taken.push(take(Out::Data(
+                    split(owned.bytes.as_slice(), owned.data_len).0,
+                ))),
+                Body::Bytes(bytes) => {
+                    let data_len = entry.data_len as usize;
+                    taken.push(take(Out::Data(split(bytes.as_slice(), data_len).0)));
+                    self.unhold(Some(entry.row), Kind::Data);
+                }
+            }
+        }
+        taken
+    }
+
     /// Takes every entry, with the values they use (the document is retired).
     pub fn take_all(&mut self) -> Taken {
         self.bytes = 0;
@@ -952,6 +1014,14 @@ impl Bytes {
     #[inline]
     pub fn len(&self) -> usize {
         self.as_slice().len()
+    }
+
+    /// The bytes as one boxed slice (no copy when they are on the heap already).
+    pub fn into_boxed(self) -> Box<[u8]> {
+        match self {
+            Bytes::Heap(heap) => heap,
+            other => other.as_slice().into(),
+        }
     }
 }
 
@@ -1179,6 +1249,104 @@ mod tests {
         assert_eq!(seen, [100, 3, 100, 3, 100]);
         drop(drain);
         assert_eq!((Arc::strong_count(&r1), Arc::strong_count(&r2)), (1, 1));
+    }
+
+    /// A task with a number (the test picks some).
+    struct Numbered(u8);
+
+    impl Task for Numbered {
+        fn data_len(&self) -> usize {
+            1
+        }
+        fn run(self: Box<Self>, _: Handle, _: &Doc<'_>) {}
+        fn discard(self: Box<Self>, _: pm_drop_reason, _: Option<Handle>, _: Option<&Origin>) {}
+    }
+
+    #[test]
+    fn take_for_takes_a_receivers_entries_in_order_and_keeps_the_rest_in_order() {
+        let (mine, other) = (Arc::new(Counter::default()), Arc::new(Counter::default()));
+        let source = origin("take", 0);
+        let mut queue = Queue::default();
+        for i in 0..8u8 {
+            let data = vec![b'0' + i; usize::from(i) * 7 + 1]; // inline, then heap
+            match i % 4 {
+                0 | 2 => queue.push_data_copy(&mine, &data, || Bytes::copy(&data)),
+                1 => queue.push_data(&other, Bytes::copy(&data)),
+                _ => queue.push_task(Box::new(Numbered(i))),
+            };
+        }
+        queue.push_post(b"p", b"*", None, source.key(), PostTarget::Any);
+        let taken = queue.take_for(
+            &mine,
+            |task| {
+                (task as &dyn Any)
+                    .downcast_ref::<Numbered>()
+                    .is_some_and(|t| t.0 == 3)
+            },
+            |out| match out {
+                Out::Data(data) => String::from_utf8_lossy(data).into_owned(),
+                Out::Task(task) => match (task as Box<dyn Any>).downcast::<Numbered>() {
+                    Ok(t) => format!("task {}", t.0),
+                    Err(_) => "?".into(),
+                },
+            },
+        );
+        assert_eq!(
+            taken,
+            [
+                "0",
+                &"2".repeat(15),
+                "task 3",
+                &"4".repeat(29),
+                &"6".repeat(43)
+            ]
+        );
+        // Left: other's 1 and 5, task 7, the post; in order.
+        assert_eq!((queue.len(), queue.bytes()), (4, 8 + 36 + 1 + 1));
+        assert_eq!(Arc::strong_count(&mine), 1, "its row was let go");
+        assert!(queue.take_for(&mine, |_| false, |_| ()).is_empty());
+        assert_eq!(queue.take_for(&mine, |_| true, |_| ()).len(), 1, "task 7");
+        let mut seen = Vec::new();
+        queue.take_all().for_each(|item| match item {
+            Item::Data(_, data, _) => seen.push(String::from_utf8_lossy(data).into_owned()),
+            Item::Post(post) => seen.push(format!("post {}", post.requested())),
+            Item::Task(_) => seen.push("task".into()),
+        });
+        assert_eq!(seen, ["1".repeat(8), "5".repeat(36), "post *".into()]);
+        assert_eq!(Arc::strong_count(&other), 1);
+    }
+
+    #[test]
+    fn take_for_takes_an_entry_holding_its_own_receiver_past_the_rows() {
+        let mine = Arc::new(Counter::default());
+        let fillers: Vec<Arc<Counter>> = (0..MAX_ROWS).map(|_| Arc::default()).collect();
+        let mut queue = Queue::default();
+        for f in &fillers {
+            queue.push_data(f, Bytes::copy(b"f"));
+        }
+        queue.push_data(&mine, Bytes::copy(b"owned"));
+        queue.push_data_copy(&mine, b"copied", || Bytes::copy(b"copied"));
+        assert!(
+            queue
+                .tasks
+                .iter()
+                .rev()
+                .take(2)
+                .all(|e| matches!(e.body, Body::Owned(_)))
+        );
+        assert_eq!(Arc::strong_count(&mine), 3);
+        let taken = queue.take_for(
+            &mine,
+            |_| true,
+            |out| match out {
+                Out::Data(data) => data.to_vec(),
+                Out::Task(_) => Vec::new(),
+            },
+        );
+        assert_eq!(taken, [b"owned".to_vec(), b"copied".to_vec()]);
+        assert_eq!((queue.len(), queue.bytes()), (MAX_ROWS, MAX_ROWS));
+        assert_eq!(Arc::strong_count(&mine), 1);
+        assert!(fillers.iter().all(|f| Arc::strong_count(f) == 2));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::event::Delivery;
 use crate::handles::{Handle, HandleTable, SlotRef};
 use crate::listener::{ListenerList, ListenerRef};
 use crate::origin::Origin;
-use crate::queue::{BoxedTask, Drain, Item, Limits, Queue, Waker};
+use crate::queue::{BoxedTask, Drain, Item, Limits, Out, Queue, Task, Waker};
 use std::any::Any;
 use std::sync::Arc;
 use url::Url;
@@ -371,15 +371,27 @@ pub fn enqueue(
     task: BoxedTask,
     enforce_limits: bool,
 ) -> Result<(), (Error, BoxedTask)> {
+    enqueue_task_if(handle, task, enforce_limits, || true)
+        .map_err(|(refusal, task)| (refusal.error(), task))
+}
+
+/// [`enqueue`] for a port's task: pushed only if `valid` holds under the window's lock (see
+/// [`enqueue_if`]); on refusal the task comes back with the reason, nothing reported.
+pub fn enqueue_task_if(
+    handle: Handle,
+    task: BoxedTask,
+    enforce_limits: bool,
+    valid: impl FnOnce() -> bool,
+) -> Result<(), (Refusal, BoxedTask)> {
     let data_len = task.data_len();
     let mut task = Some(task);
-    let outcome = enqueue_with(handle, data_len, enforce_limits, false, |queue| {
+    let outcome = enqueue_if(handle, data_len, enforce_limits, false, valid, |queue| {
         // The closure runs at most once, so the task is here.
         task.take().is_some_and(|task| queue.push_task(task))
     });
     match (outcome, task) {
         (Ok(()), _) | (Err(_), None) => Ok(()),
-        (Err(refusal), Some(task)) => Err((refusal.error(), task)),
+        (Err(refusal), Some(task)) => Err((refusal, task)),
     }
 }
 
@@ -392,13 +404,15 @@ pub enum Refusal {
     NotQueued,
     /// Its limits refuse the entry (with the queue's count and bytes at the time).
     Full(Limits, usize, usize),
+    /// The caller's check under the window's lock failed (see [`enqueue_if`]).
+    Moved,
 }
 
 impl Refusal {
     /// The error a checked path returns for it.
     pub fn error(self) -> Error {
         match self {
-            Refusal::Gone | Refusal::NotQueued => gone(),
+            Refusal::Gone | Refusal::NotQueued | Refusal::Moved => gone(),
             Refusal::Full(limits, count, bytes) => limits.refusal(count, bytes),
         }
     }
@@ -417,8 +431,28 @@ pub fn enqueue_with(
     only_queued: bool,
     push: impl FnOnce(&mut Queue) -> bool,
 ) -> Result<(), Refusal> {
+    enqueue_if(handle, data_len, enforce_limits, only_queued, || true, push)
+}
+
+/// [`enqueue_with`] for a port's message: `valid` runs first under the window's lock, and if it
+/// says the port moved since its owner was read (its version changed), nothing is pushed
+/// ([`Refusal::Moved`]). A port's transfer bumps its version and then takes its entries out of
+/// this queue ([`take_queued`]) under this lock, so a push either precedes that (and is taken
+/// along) or sees the bump: no message is left behind.
+#[inline(always)]
+pub fn enqueue_if(
+    handle: Handle,
+    data_len: usize,
+    enforce_limits: bool,
+    only_queued: bool,
+    valid: impl FnOnce() -> bool,
+    push: impl FnOnce(&mut Queue) -> bool,
+) -> Result<(), Refusal> {
     // The queue is in no snapshot (thread.rs): the version stays, the posters' caches stay warm.
     let outcome = WINDOWS.with_mut_unversioned(handle, move |w| {
+        if !valid() {
+            return Err(Refusal::Moved);
+        }
         if only_queued && w.mode != pm_dispatch_mode::PM_DISPATCH_QUEUED {
             return Err(Refusal::NotQueued);
         }
@@ -469,6 +503,28 @@ impl QueueRef {
         drain.settle();
         live
     }
+}
+
+/// Takes out of the window's current document's queue, in order, the entries for `receiver`
+/// (data queued for it, and the tasks `is_for` picks), each as `take` makes it: a transferred
+/// port's waiting messages. `is_for` and `take` run under the window's lock and must take no
+/// other lock. Empty when the window is gone or has no queue. O(queue length).
+pub fn take_queued<R: ?Sized, T>(
+    handle: Handle,
+    receiver: &Arc<R>,
+    is_for: impl FnMut(&dyn Task) -> bool,
+    take: impl FnMut(Out<'_>) -> T,
+) -> Vec<T> {
+    // Only the queue changes, which no snapshot holds: the version stays.
+    WINDOWS
+        .with_mut_unversioned(handle, |w| {
+            w.doc
+                .extras
+                .as_mut()
+                .map(|e| e.queue.take_for(receiver, is_for, take))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
 }
 
 /// Drops a queued entry undelivered: closes what it carried and reports it with `reason`

@@ -481,3 +481,112 @@ fn a_remembered_snapshot_is_used_only_while_its_version_stays() {
         }
     });
 }
+
+/// The port transfer protocol (`port::detach` against `port::queue_cached`/`post_queued`): a
+/// port started in a QUEUED window has message 0 queued there; one thread posts 1 and 2 to it
+/// (through a cached view, re-checked under the window's lock, else under the port's lock)
+/// while another transfers it (under the port's lock: no owner, version bumped, its entries
+/// taken out of the window's queue and put in front of its own). Every interleaving ends with
+/// nothing of the port's left in the window and 0, 1, 2 waiting in the port, in order.
+#[test]
+fn a_transfer_takes_every_racing_queued_post_along_in_order() {
+    use loom::sync::Mutex;
+    use loom::sync::atomic::AtomicU64;
+    use std::collections::VecDeque;
+
+    struct PortState {
+        owned: bool,
+        pending: VecDeque<u32>,
+        /// Where a message that was on its way out when the port moved goes.
+        cut: usize,
+    }
+    struct Port {
+        state: Mutex<PortState>,
+        version: AtomicU64,
+    }
+    loom::model(|| {
+        let port = Arc::new(Port {
+            state: Mutex::new(PortState {
+                owned: true,
+                pending: VecDeque::new(),
+                cut: 0,
+            }),
+            version: AtomicU64::new(0),
+        });
+        let table: Arc<HandleTable<VecDeque<u32>>> = Arc::new(HandleTable::new(7));
+        let w = table.insert_with(|_| VecDeque::from([0]));
+        // `window::enqueue_if`: pushed only if the port is still at version `v`.
+        let push_if = move |table: &HandleTable<VecDeque<u32>>, port: &Port, v: u64, m: u32| {
+            table
+                .with_mut_unversioned(w, |q| {
+                    let valid = port.version.load(Ordering::Acquire) == v;
+                    if valid {
+                        q.push_back(m);
+                    }
+                    valid
+                })
+                .expect("live")
+        };
+        let poster = {
+            let (port, table) = (port.clone(), table.clone());
+            thread::spawn(move || {
+                // The cached view: the port was owned and started at version 0.
+                let mut view = Some(0);
+                for m in 1..=2 {
+                    if let Some(v) = view
+                        && port.version.load(Ordering::Acquire) == v
+                        && push_if(&table, &port, v, m)
+                    {
+                        continue;
+                    }
+                    view = None;
+                    // The checked path, deciding again until the message is placed.
+                    let mut moved = false;
+                    loop {
+                        let v = {
+                            let mut s = port.state.lock().unwrap();
+                            if !s.owned {
+                                if moved {
+                                    let at = s.cut.min(s.pending.len());
+                                    s.pending.insert(at, m);
+                                    s.cut = at + 1;
+                                } else {
+                                    s.pending.push_back(m);
+                                }
+                                break;
+                            }
+                            port.version.load(Ordering::Relaxed)
+                        };
+                        if push_if(&table, &port, v, m) {
+                            break;
+                        }
+                        moved = true;
+                    }
+                }
+            })
+        };
+        let transferer = {
+            let (port, table) = (port.clone(), table.clone());
+            thread::spawn(move || {
+                let mut s = port.state.lock().unwrap();
+                s.owned = false;
+                port.version.fetch_add(1, Ordering::Release);
+                let taken: Vec<u32> = table
+                    .with_mut_unversioned(w, |q| q.drain(..).collect())
+                    .expect("live");
+                s.cut = taken.len();
+                for m in taken.into_iter().rev() {
+                    s.pending.push_front(m);
+                }
+            })
+        };
+        poster.join().unwrap();
+        transferer.join().unwrap();
+        let queue: Vec<u32> = table
+            .with(w, |q| q.iter().copied().collect())
+            .expect("live");
+        assert!(queue.is_empty(), "nothing left behind in the old window");
+        let pending: Vec<u32> = port.state.lock().unwrap().pending.iter().copied().collect();
+        assert_eq!(pending, [0, 1, 2], "every message once, in posting order");
+    });
+}
