@@ -82,41 +82,59 @@ static pm_port *started_in(pm_window *w1, pm_port **p2, recorder *old) {
   return p1;
 }
 
+/* The common stage: two QUEUED windows W1 and W2, a channel in W1 whose second port P (`p2`)
+ * is started there with `old`, and a listener on W2 that starts the first port it receives
+ * with `moved`. */
+typedef struct {
+  pm_window *w1, *w2;
+  recorder old, moved;
+  pm_port *p1, *p2;
+  starter s;
+} stage;
+
+static void stage_open(stage *t) {
+  memset(t, 0, sizeof *t);
+  t->w1 = queued_window("https://one.example/");
+  t->w2 = queued_window("https://two.example/");
+  t->p1 = started_in(t->w1, &t->p2, &t->old);
+  t->s.target = &t->moved;
+  CHECK(pm_add_listener(t->w2, start_received, &t->s) > 0);
+}
+
+/* P goes from W1 to W2 in a window message. */
+static void stage_transfer(stage *t) {
+  CHECK_RC(pm_post_message_transfer(t->w1, t->w2, (const uint8_t *)"port", 4, "*", &t->p2, 1),
+           PM_OK);
+}
+
 /* ---------------------------------------------------------------- tests */
 
 /* The brief's case: m1, m2 queued in W1 for P; P goes to W2 (window post); m3 is posted while
  * P is in flight, m4 once it is started; draining W2 alone gives m1..m4 in order; W1 has
  * nothing left for P. */
 static void test_window_transfer(void) {
-  pm_window *w1 = queued_window("https://one.example/");
-  pm_window *w2 = queued_window("https://two.example/");
-  recorder old, moved;
-  recorder_init(&old);
-  recorder_init(&moved);
-  pm_port *p2 = NULL;
-  pm_port *p1 = started_in(w1, &p2, &old);
-  CHECK_RC(port_post(p1, "m1"), PM_OK);
-  CHECK_RC(port_post(p1, "m2"), PM_OK);
-  CHECK(pm_window_pending(w1) == 2);
+  stage t;
+  stage_open(&t);
+  CHECK_RC(port_post(t.p1, "m1"), PM_OK);
+  CHECK_RC(port_post(t.p1, "m2"), PM_OK);
+  CHECK(pm_window_pending(t.w1) == 2);
 
-  starter s = {&moved, NULL, 0};
-  CHECK(pm_add_listener(w2, start_received, &s) > 0);
-  CHECK_RC(pm_post_message_transfer(w1, w2, (const uint8_t *)"port", 4, "*", &p2, 1), PM_OK);
+  stage_transfer(&t);
   /* The waiting messages left W1's queue with the port. */
-  CHECK(pm_window_pending(w1) == 0);
-  CHECK_RC(port_post(p1, "m3"), PM_OK);
-  CHECK(pm_window_run_pending(w2, 1) == 1); /* the window message: P starts in W2 */
-  REQUIRE(s.port != NULL);
-  CHECK_RC(port_post(p1, "m4"), PM_OK);
-  CHECK(pm_window_pending(w2) == 4);
-  CHECK(pm_window_run_pending(w2, SIZE_MAX) == 4);
-  CHECK_STR(moved.log, "m1|m2|m3|m4|");
-  CHECK(pm_window_run_pending(w1, SIZE_MAX) == 0);
-  CHECK_STR(moved.log, "m1|m2|m3|m4|");
-  CHECK(old.count == 0);
+  CHECK(pm_window_pending(t.w1) == 0);
+  CHECK_RC(port_post(t.p1, "m3"), PM_OK);
+  CHECK(pm_window_run_pending(t.w2, 1) == 1); /* the window message: P starts in W2 */
+  REQUIRE(t.s.port != NULL);
+  CHECK_RC(port_post(t.p1, "m4"), PM_OK);
+  CHECK(pm_window_pending(t.w2) == 4);
+  CHECK(pm_window_run_pending(t.w2, SIZE_MAX) == 4);
+  CHECK_STR(t.moved.log, "m1|m2|m3|m4|");
+  CHECK(pm_window_run_pending(t.w1, SIZE_MAX) == 0);
+  CHECK_STR(t.moved.log, "m1|m2|m3|m4|");
+  CHECK(t.old.count == 0);
 
-  CHECK_RC(pm_window_free(w1), PM_OK);
-  CHECK_RC(pm_window_free(w2), PM_OK);
+  CHECK_RC(pm_window_free(t.w1), PM_OK);
+  CHECK_RC(pm_window_free(t.w2), PM_OK);
 }
 
 /* The same through a port post's transfer list, with the other messages of the old window
@@ -163,137 +181,113 @@ static void test_port_post_transfer(void) {
 /* Waiting messages that carry ports move too (each with its ports, still usable), and W1 freed
  * after the transfer loses nothing of P's. */
 static void test_ports_inside_and_old_window_freed(void) {
-  pm_window *w1 = queued_window("https://one.example/");
-  pm_window *w2 = queued_window("https://two.example/");
+  stage t;
+  stage_open(&t);
   pm_window *w0 = pm_window_new("https://zero.example/");
   REQUIRE(w0 != NULL);
-  recorder old, moved, inner;
-  recorder_init(&old);
-  recorder_init(&moved);
+  recorder inner;
   recorder_init(&inner);
-  pm_port *p2 = NULL;
-  pm_port *p1 = started_in(w1, &p2, &old);
   pm_port *q1 = NULL, *q2 = NULL;
   REQUIRE(pm_channel_new(w0, &q1, &q2) == PM_OK);
-  CHECK_RC(port_post(p1, "m1"), PM_OK);
-  CHECK_RC(pm_port_post_message(p1, (const uint8_t *)"with port", 9, &q2, 1), PM_OK);
-  CHECK_RC(port_post(p1, "m3"), PM_OK);
-  CHECK(pm_window_pending(w1) == 3);
+  CHECK_RC(port_post(t.p1, "m1"), PM_OK);
+  CHECK_RC(pm_port_post_message(t.p1, (const uint8_t *)"with port", 9, &q2, 1), PM_OK);
+  CHECK_RC(port_post(t.p1, "m3"), PM_OK);
+  CHECK(pm_window_pending(t.w1) == 3);
 
-  starter s = {&moved, NULL, 0};
-  CHECK(pm_add_listener(w2, start_received, &s) > 0);
   drops = 0;
   CHECK_RC(pm_set_drop_handler(count_drop, NULL), PM_OK);
-  CHECK_RC(pm_post_message_transfer(w1, w2, (const uint8_t *)"port", 4, "*", &p2, 1), PM_OK);
-  CHECK(pm_window_pending(w1) == 0);
-  CHECK_RC(pm_window_free(w1), PM_OK); /* nothing of P's was there any more */
+  stage_transfer(&t);
+  CHECK(pm_window_pending(t.w1) == 0);
+  CHECK_RC(pm_window_free(t.w1), PM_OK); /* nothing of P's was there any more */
   CHECK(drops == 0);
-  CHECK(pm_window_run_pending(w2, 1) == 1);
-  REQUIRE(s.port != NULL);
-  CHECK(pm_window_run_pending(w2, SIZE_MAX) == 3);
-  CHECK_STR(moved.log, "m1|with port|m3|");
-  CHECK(moved.ports_len[0] == 0 && moved.ports_len[1] == 1 && moved.ports_len[2] == 0);
+  CHECK(pm_window_run_pending(t.w2, 1) == 1);
+  REQUIRE(t.s.port != NULL);
+  CHECK(pm_window_run_pending(t.w2, SIZE_MAX) == 3);
+  CHECK_STR(t.moved.log, "m1|with port|m3|");
+  CHECK(t.moved.ports_len[0] == 0 && t.moved.ports_len[1] == 1 && t.moved.ports_len[2] == 0);
   /* The port carried inside works in W2. */
-  REQUIRE(moved.ports[1] != NULL);
-  CHECK(pm_port_add_listener(moved.ports[1], port_record, &inner) > 0);
+  REQUIRE(t.moved.ports[1] != NULL);
+  CHECK(pm_port_add_listener(t.moved.ports[1], port_record, &inner) > 0);
   CHECK_RC(port_post(q1, "through q"), PM_OK);
-  CHECK(pm_window_run_pending(w2, SIZE_MAX) == 1);
+  CHECK(pm_window_run_pending(t.w2, SIZE_MAX) == 1);
   CHECK_STR(inner.log, "through q|");
   CHECK(drops == 0);
   CHECK_RC(pm_set_drop_handler(NULL, NULL), PM_OK);
 
-  CHECK_RC(pm_window_free(w2), PM_OK);
+  CHECK_RC(pm_window_free(t.w2), PM_OK);
   CHECK_RC(pm_window_free(w0), PM_OK);
 }
 
 /* Messages accepted once by W1's queue are not refused by W2's lower limit: they are delivered
  * in full; a new post beyond the limit is refused as usual. */
 static void test_moved_messages_ignore_new_limit(void) {
-  pm_window *w1 = queued_window("https://one.example/");
-  pm_window *w2 = queued_window("https://two.example/");
-  recorder old, moved;
-  recorder_init(&old);
-  recorder_init(&moved);
-  pm_port *p2 = NULL;
-  pm_port *p1 = started_in(w1, &p2, &old);
-  CHECK_RC(port_post(p1, "m1"), PM_OK);
-  CHECK_RC(port_post(p1, "m2"), PM_OK);
-  CHECK_RC(port_post(p1, "m3"), PM_OK);
-  starter s = {&moved, NULL, 0};
-  CHECK(pm_add_listener(w2, start_received, &s) > 0);
-  CHECK_RC(pm_post_message_transfer(w1, w2, (const uint8_t *)"port", 4, "*", &p2, 1), PM_OK);
-  CHECK_RC(pm_window_set_queue_limit(w2, 1, 0), PM_OK);
-  CHECK(pm_window_run_pending(w2, 1) == 1);
-  REQUIRE(s.port != NULL);
+  stage t;
+  stage_open(&t);
+  CHECK_RC(port_post(t.p1, "m1"), PM_OK);
+  CHECK_RC(port_post(t.p1, "m2"), PM_OK);
+  CHECK_RC(port_post(t.p1, "m3"), PM_OK);
+  stage_transfer(&t);
+  CHECK_RC(pm_window_set_queue_limit(t.w2, 1, 0), PM_OK);
+  CHECK(pm_window_run_pending(t.w2, 1) == 1);
+  REQUIRE(t.s.port != NULL);
   drops = 0;
   CHECK_RC(pm_set_drop_handler(count_drop, NULL), PM_OK);
-  CHECK(pm_window_pending(w2) == 3);
-  CHECK_RC(port_post(p1, "refused"), PM_ERR_QUEUE_FULL);
+  CHECK(pm_window_pending(t.w2) == 3);
+  CHECK_RC(port_post(t.p1, "refused"), PM_ERR_QUEUE_FULL);
   CHECK(drops == 1);
-  CHECK(pm_window_run_pending(w2, SIZE_MAX) == 3);
-  CHECK_STR(moved.log, "m1|m2|m3|");
-  CHECK_RC(port_post(p1, "m4"), PM_OK);
-  CHECK(pm_window_run_pending(w2, SIZE_MAX) == 1);
-  CHECK_STR(moved.log, "m1|m2|m3|m4|");
+  CHECK(pm_window_run_pending(t.w2, SIZE_MAX) == 3);
+  CHECK_STR(t.moved.log, "m1|m2|m3|");
+  CHECK_RC(port_post(t.p1, "m4"), PM_OK);
+  CHECK(pm_window_run_pending(t.w2, SIZE_MAX) == 1);
+  CHECK_STR(t.moved.log, "m1|m2|m3|m4|");
   CHECK_RC(pm_set_drop_handler(NULL, NULL), PM_OK);
 
-  CHECK_RC(pm_window_free(w1), PM_OK);
-  CHECK_RC(pm_window_free(w2), PM_OK);
+  CHECK_RC(pm_window_free(t.w1), PM_OK);
+  CHECK_RC(pm_window_free(t.w2), PM_OK);
 }
 
 /* A port closed after the transfer drops its moved messages (reported); they do not come back
  * from W1. */
 static void test_closed_after_transfer(void) {
-  pm_window *w1 = queued_window("https://one.example/");
-  pm_window *w2 = queued_window("https://two.example/");
-  recorder old, moved;
-  recorder_init(&old);
-  recorder_init(&moved);
-  pm_port *p2 = NULL;
-  pm_port *p1 = started_in(w1, &p2, &old);
-  CHECK_RC(port_post(p1, "m1"), PM_OK);
-  CHECK_RC(port_post(p1, "m2"), PM_OK);
-  starter s = {&moved, NULL, 0};
-  CHECK(pm_add_listener(w2, start_received, &s) > 0);
-  CHECK_RC(pm_post_message_transfer(w1, w2, (const uint8_t *)"port", 4, "*", &p2, 1), PM_OK);
-  CHECK(pm_window_run_pending(w2, 1) == 1);
-  REQUIRE(s.port != NULL);
+  stage t;
+  stage_open(&t);
+  CHECK_RC(port_post(t.p1, "m1"), PM_OK);
+  CHECK_RC(port_post(t.p1, "m2"), PM_OK);
+  stage_transfer(&t);
+  CHECK(pm_window_run_pending(t.w2, 1) == 1);
+  REQUIRE(t.s.port != NULL);
   drops = 0;
   CHECK_RC(pm_set_drop_handler(count_drop, NULL), PM_OK);
-  CHECK_RC(pm_port_close(s.port), PM_OK);
-  CHECK(pm_window_run_pending(w2, SIZE_MAX) == 2);
-  CHECK(pm_window_run_pending(w1, SIZE_MAX) == 0);
-  CHECK(moved.count == 0 && old.count == 0);
+  CHECK_RC(pm_port_close(t.s.port), PM_OK);
+  CHECK(pm_window_run_pending(t.w2, SIZE_MAX) == 2);
+  CHECK(pm_window_run_pending(t.w1, SIZE_MAX) == 0);
+  CHECK(t.moved.count == 0 && t.old.count == 0);
   CHECK(drops == 2);
-  CHECK_RC(port_post(p1, "late"), PM_DROPPED);
+  CHECK_RC(port_post(t.p1, "late"), PM_DROPPED);
   CHECK_RC(pm_set_drop_handler(NULL, NULL), PM_OK);
 
-  CHECK_RC(pm_window_free(w1), PM_OK);
-  CHECK_RC(pm_window_free(w2), PM_OK);
+  CHECK_RC(pm_window_free(t.w1), PM_OK);
+  CHECK_RC(pm_window_free(t.w2), PM_OK);
 }
 
 /* The new window goes before it takes the port: the port closes there, and its moved messages
  * are reported dropped then (with the window message that carried it), not left in W1. */
 static void test_new_owner_gone(void) {
-  pm_window *w1 = queued_window("https://one.example/");
-  pm_window *w2 = queued_window("https://two.example/");
-  recorder old;
-  recorder_init(&old);
-  pm_port *p2 = NULL;
-  pm_port *p1 = started_in(w1, &p2, &old);
-  CHECK_RC(port_post(p1, "m1"), PM_OK);
-  CHECK_RC(port_post(p1, "m2"), PM_OK);
-  CHECK_RC(pm_post_message_transfer(w1, w2, (const uint8_t *)"port", 4, "*", &p2, 1), PM_OK);
+  stage t;
+  stage_open(&t);
+  CHECK_RC(port_post(t.p1, "m1"), PM_OK);
+  CHECK_RC(port_post(t.p1, "m2"), PM_OK);
+  stage_transfer(&t);
   drops = 0;
   CHECK_RC(pm_set_drop_handler(count_drop, NULL), PM_OK);
-  CHECK_RC(pm_window_free(w2), PM_OK);
+  CHECK_RC(pm_window_free(t.w2), PM_OK);
   CHECK(drops == 3);
-  CHECK(pm_window_run_pending(w1, SIZE_MAX) == 0);
+  CHECK(pm_window_run_pending(t.w1, SIZE_MAX) == 0);
   CHECK(drops == 3);
-  CHECK(old.count == 0);
-  CHECK_RC(port_post(p1, "late"), PM_DROPPED);
+  CHECK(t.old.count == 0 && t.s.windows == 0);
+  CHECK_RC(port_post(t.p1, "late"), PM_DROPPED);
   CHECK_RC(pm_set_drop_handler(NULL, NULL), PM_OK);
-  CHECK_RC(pm_window_free(w1), PM_OK);
+  CHECK_RC(pm_window_free(t.w1), PM_OK);
 }
 
 /* P's own listener, running m1 in W1, transfers P: m2 and m3, still in W1's queue, go with
