@@ -95,9 +95,9 @@ fn assert_no_allocation(
     target_origin: &CStr,
     listeners: u64,
 ) {
-    let post = || {
+    assert_no_allocation_in(what, listeners, || {
         // SAFETY: DATA has 11 bytes; target_origin is NUL-terminated.
-        let r = unsafe {
+        unsafe {
             pm_post_message(
                 source,
                 target,
@@ -105,41 +105,8 @@ fn assert_no_allocation(
                 DATA.len(),
                 target_origin.as_ptr(),
             )
-        };
-        assert_eq!(r, pm_result::PM_OK, "{what}: post not delivered");
-    };
-    for _ in 0..WARM_UP {
-        post();
-    }
-    let calls_before = CALLS.with(Cell::get);
-    let mut all_ok = true;
-    let (allocs, frees) = count_allocations(|| {
-        for _ in 0..N {
-            // SAFETY: as above.
-            let r = unsafe {
-                pm_post_message(
-                    source,
-                    target,
-                    DATA.as_ptr(),
-                    DATA.len(),
-                    target_origin.as_ptr(),
-                )
-            };
-            all_ok &= r == pm_result::PM_OK;
         }
     });
-    assert!(all_ok, "{what}: some post was not delivered");
-    assert_eq!(
-        CALLS.with(Cell::get) - calls_before,
-        N * listeners,
-        "{what}: listener calls"
-    );
-    assert_eq!(
-        (allocs, frees),
-        (0, 0),
-        "{what}: {allocs} allocations and {frees} deallocations over {N} synchronous posts \
-         (expected none after warm-up)"
-    );
 }
 
 #[test]
