@@ -39,6 +39,20 @@ use crate::error::Error;
 use crate::ffi::{array_arg, handle_arg};
 use crate::handles::Handle;
 
+/// `data` as a slice (for the post fast paths of windows and ports); length 0 (NULL allowed) is the empty slice.
+///
+/// # Safety
+/// `data` is NULL with `len` 0, or points to `len` readable bytes; `len <= isize::MAX`.
+#[inline(always)]
+unsafe fn plain_slice<'a>(data: *const u8, len: usize) -> &'a [u8] {
+    if len == 0 {
+        &[]
+    } else {
+        // SAFETY: caller contract.
+        unsafe { std::slice::from_raw_parts(data, len) }
+    }
+}
+
 /// A transfer list: NULL is allowed with length 0; a NULL entry is `PM_ERR_NULL_ARGUMENT`.
 /// Whether each entry is a live port is decided when the ports are detached.
 ///

@@ -1,6 +1,6 @@
 //! Exports: MessageChannel and its ports (the header's "Channel messaging").
 
-use super::transfer_arg;
+use super::{plain_slice, transfer_arg};
 use crate::abi::{pm_destroy_fn, pm_listener_fn, pm_port, pm_window};
 use crate::error::Error;
 use crate::event::Delivery;
@@ -78,20 +78,6 @@ ffi_fn! {
         }
         // SAFETY: forwarded caller contract.
         unsafe { post_checked(port, data, data_len, transfer, transfer_len, tried) }
-    }
-}
-
-/// `data` as a slice; length 0 (NULL allowed) is the empty slice.
-///
-/// # Safety
-/// `data` is NULL with `len` 0, or points to `len` readable bytes; `len <= isize::MAX`.
-#[inline(always)]
-unsafe fn plain_slice<'a>(data: *const u8, len: usize) -> &'a [u8] {
-    if len == 0 {
-        &[]
-    } else {
-        // SAFETY: caller contract.
-        unsafe { std::slice::from_raw_parts(data, len) }
     }
 }
 

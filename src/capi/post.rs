@@ -1,6 +1,6 @@
 //! Exports: window listeners and posting to windows (the header's "Listeners and posting").
 
-use super::transfer_arg;
+use super::{plain_slice, transfer_arg};
 use crate::abi::{pm_destroy_fn, pm_listener_fn, pm_port, pm_window};
 use crate::dispatch;
 use crate::error::Error;
@@ -207,20 +207,6 @@ unsafe fn post_plain(
         )
     };
     dispatch::post_fast(src, dst, data, origin)
-}
-
-/// `data` as a slice; length 0 (NULL allowed) is the empty slice.
-///
-/// # Safety
-/// `data` is NULL with `len` 0, or points to `len` readable bytes; `len <= isize::MAX`.
-#[inline(always)]
-unsafe fn plain_slice<'a>(data: *const u8, len: usize) -> &'a [u8] {
-    if len == 0 {
-        &[]
-    } else {
-        // SAFETY: caller contract.
-        unsafe { std::slice::from_raw_parts(data, len) }
-    }
 }
 
 /// A post with every argument checked and every outcome reported, inside the panic boundary.
