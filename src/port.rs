@@ -78,6 +78,13 @@ impl Port {
             version: &self.version,
         }
     }
+
+    /// Whether nothing changed since the port's version was read as `version` (a transfer,
+    /// close, start or listener change bumps it).
+    #[inline(always)]
+    fn unchanged_since(&self, version: u64) -> bool {
+        self.version.load(Ordering::Acquire) == version
+    }
 }
 
 /// The port's lock taken by [`Port::change`].
@@ -419,7 +426,7 @@ fn post_queued(port: &Arc<Port>, data: &[u8]) -> bool {
         data.len(),
         true,
         true,
-        || partner.version.load(Ordering::Acquire) == version,
+        || partner.unchanged_since(version),
         |queue| queue.push_data_copy(&partner, data, || Bytes::copy(data)),
     )
     .is_ok()
@@ -589,7 +596,7 @@ fn deliver_or_queue(
                 ports: message.ports,
             });
             let pushed = window::enqueue_task_if(owner, task, enforce_limits, || {
-                port.version.load(Ordering::Acquire) == version
+                port.unchanged_since(version)
             });
             let Err((refusal, task)) = pushed else {
                 return Ok(Ok(Delivery::Delivered));
@@ -1153,11 +1160,11 @@ enum Route {
 impl Sender {
     #[inline(always)]
     fn is_current(&self) -> bool {
-        self.port.version.load(Ordering::Acquire) == self.version
+        self.port.unchanged_since(self.version)
             && self
                 .partner
                 .as_ref()
-                .is_none_or(|(p, v)| p.version.load(Ordering::Acquire) == *v)
+                .is_none_or(|(p, v)| p.unchanged_since(*v))
             && self
                 .owner
                 .is_none_or(|(cell, v)| cell.load(Ordering::Acquire) == v)
@@ -1281,7 +1288,7 @@ fn queue_cached(sender: &Sender, owner: Handle, data: &[u8]) -> Fast {
         data.len(),
         true,
         true,
-        || partner.version.load(Ordering::Acquire) == *version,
+        || partner.unchanged_since(*version),
         |queue| queue.push_data_copy(partner, data, || Bytes::copy(data)),
     ) {
         Ok(()) => Fast::Done,
